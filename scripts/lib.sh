@@ -1,0 +1,107 @@
+# Shared by scripts/up, scripts/down and scripts/test. Sourced, not run.
+# shellcheck shell=bash
+
+SEALPOST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+say() { printf '%s\n' "$*" >&2; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Installs the Debian packages that are missing (as root), or says what to install.
+need_packages() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if is_root; then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+    return 1
+  fi
+}
+
+need_dotnet() {
+  command -v dotnet >/dev/null || { say "the .NET 10 SDK is required (dotnet on PATH)"; return 1; }
+}
+
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# PostgreSQL refuses to run as root, so as root its commands run as the postgres user.
+as_postgres() {
+  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  local port
+  for _ in $(seq 200); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  say "no free port found"; return 1
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_postgres DATA_DIR PORT PASSWORD [extra postgres options]: initialises the cluster once, then starts it.
+start_postgres() {
+  local data=$1 port=$2 password=$3 extra=${4:-} bin
+  bin=$(pg_bindir)
+  mkdir -p "$data"
+  if is_root; then chown postgres:postgres "$data"; fi
+  chmod 700 "$data"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    local pwfile
+    pwfile=$(mktemp)
+    printf '%s\n' "$password" >"$pwfile"
+    if is_root; then chown postgres "$pwfile"; fi
+    as_postgres "$bin/initdb" -D "$data" -U sealpost --pwfile="$pwfile" --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$data.initdb.log" 2>&1 \
+      || { rm -f "$pwfile"; cat "$data.initdb.log" >&2; return 1; }
+    rm -f "$pwfile"
+  fi
+  as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $data -c max_connections=400 $extra" start >/dev/null \
+    || { tail -n 20 "$data/server.log" >&2; return 1; }
+}
+
+stop_postgres() {
+  local data=$1
+  [ -f "$data/postmaster.pid" ] || return 0
+  as_postgres "$(pg_bindir)/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 \
+    || as_postgres "$(pg_bindir)/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+}
+
+# start_redis DIR PORT: a private Redis on loopback, no persistence (it only carries wake-ups).
+start_redis() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" --save "" --appendonly no --protected-mode yes >/dev/null
+  for _ in $(seq 50); do port_in_use "$port" && return 0; sleep 0.1; done
+  say "redis did not start"; tail -n 20 "$dir/redis.log" >&2; return 1
+}
+
+# Stops the process in a pid file, politely first.
+stop_pidfile() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file" 2>/dev/null)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+# wait_http URL SECONDS: until the URL answers 2xx.
+wait_http() {
+  local url=$1 seconds=${2:-60}
+  for _ in $(seq $((seconds * 10))); do
+    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -1,0 +1,41 @@
+namespace Sealpost.Protocol;
+
+public sealed record RegisterRequest(string? Username, string? Password, string? PublicKey, string? DisplayName);
+
+public sealed record LoginRequest(string? Username, string? Password);
+
+public sealed record RefreshRequest(string? RefreshToken);
+
+/// <summary>What a successful login or refresh returns.</summary>
+public sealed record SessionResponse(
+    string AccessToken,
+    string TokenType,
+    DateTimeOffset ExpiresAt,
+    string RefreshToken,
+    DateTimeOffset RefreshExpiresAt);
+
+/// <summary>The record anyone may read: enough to encrypt to the account and to verify what it sends.</summary>
+public sealed record PublicAccount(
+    string Username,
+    string? DisplayName,
+    string PublicKey,
+    int KeyId,
+    DateTimeOffset KeyChangedAt,
+    string Fingerprint);
+
+/// <summary>The caller's own record.</summary>
+public sealed record OwnAccount(
+    string Username,
+    string? DisplayName,
+    string PublicKey,
+    int KeyId,
+    DateTimeOffset KeyChangedAt,
+    string Fingerprint,
+    DateTimeOffset CreatedAt);
+
+/// <summary>PATCH /v1/accounts/me: absent fields stay as they are; a new password needs the current one.</summary>
+public sealed record UpdateAccountRequest(string? DisplayName, string? Password, string? CurrentPassword);
+
+public sealed record RotateKeyRequest(string? PublicKey);
+
+public sealed record DeleteAccountRequest(string? CurrentPassword);

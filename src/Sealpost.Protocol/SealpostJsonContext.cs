@@ -1,0 +1,27 @@
+using System.Text.Json.Serialization;
+
+namespace Sealpost.Protocol;
+
+/// <summary>Source-generated JSON for every wire type: snake_case names, nulls left out.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    AllowTrailingCommas = false,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+[JsonSerializable(typeof(RegisterRequest))]
+[JsonSerializable(typeof(LoginRequest))]
+[JsonSerializable(typeof(RefreshRequest))]
+[JsonSerializable(typeof(SessionResponse))]
+[JsonSerializable(typeof(PublicAccount))]
+[JsonSerializable(typeof(OwnAccount))]
+[JsonSerializable(typeof(UpdateAccountRequest))]
+[JsonSerializable(typeof(RotateKeyRequest))]
+[JsonSerializable(typeof(DeleteAccountRequest))]
+[JsonSerializable(typeof(SendFrame))]
+[JsonSerializable(typeof(AcceptedFrame))]
+[JsonSerializable(typeof(MessageFrame))]
+[JsonSerializable(typeof(AckFrame))]
+[JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(AuthFrame))]
+[JsonSerializable(typeof(JsonWebKeySetDocument))]
+public sealed partial class SealpostJsonContext : JsonSerializerContext;

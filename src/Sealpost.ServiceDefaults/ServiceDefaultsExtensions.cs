@@ -1,0 +1,90 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Sealpost.Protocol;
+
+namespace Sealpost.ServiceDefaults;
+
+public static class ServiceDefaultsExtensions
+{
+    private static readonly Dictionary<int, string> FrameworkCodes = new()
+    {
+        [400] = "bad-request", [401] = "unauthorized", [403] = "forbidden", [404] = "not-found", [405] = "method-not-allowed",
+        [413] = "too-large", [415] = "unsupported-media-type", [429] = "rate-limited", [500] = "internal", [503] = "unavailable",
+    };
+
+    /// <summary>Problem details, JSON, forwarded headers from HAProxy, and the Kestrel limits every service shares.</summary>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, long maxRequestBodyBytes)
+    {
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = maxRequestBodyBytes;
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+        });
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            // Answers the framework makes by itself (no route, wrong method or media type, a crash) get our stable types too.
+            if (c.ProblemDetails.Type is null || c.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+                c.ProblemDetails.Type = Problems.TypeOf(FrameworkCodes.GetValueOrDefault(c.ProblemDetails.Status ?? 500, "error"));
+        });
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, SealpostJsonContext.Default);
+        });
+        // HAProxy on loopback adds X-Forwarded-For; the default known proxies are exactly loopback.
+        builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto);
+        return builder;
+    }
+
+    /// <summary>Forwarded headers, and unhandled failures as problem details: a database that is away answers 503.</summary>
+    public static WebApplication UseServiceDefaults(this WebApplication app)
+    {
+        app.UseForwardedHeaders();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = e => IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary><c>/healthz</c>: the process answers. <c>/readyz</c>: it can do its work (the check passes).</summary>
+    public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app, Func<CancellationToken, Task> readinessCheck)
+    {
+        app.MapGet("/healthz", () => TypedResults.Text("ok")).ExcludeFromDescription();
+        app.MapGet("/readyz", async Task<IResult> (CancellationToken ct) =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                await readinessCheck(timeout.Token);
+                return TypedResults.Text("ready");
+            }
+            catch (Exception e) when (e is OperationCanceledException || IsUnavailable(e))
+            {
+                return Problems.Of(StatusCodes.Status503ServiceUnavailable, "unavailable", "A dependency is not reachable.");
+            }
+        }).ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>Checks that PostgreSQL answers.</summary>
+    public static async Task PingAsync(this NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT 1");
+        await cmd.ExecuteScalarAsync(ct);
+    }
+
+    public static bool IsUnavailable(Exception e) =>
+        e is NpgsqlException { IsTransient: true } or TimeoutException
+        || (e is PostgresException pg && pg.SqlState.StartsWith("57P", StringComparison.Ordinal))
+        || (e.InnerException is { } inner && IsUnavailable(inner));
+}

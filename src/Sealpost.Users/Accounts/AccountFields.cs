@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Sealpost.Protocol;
+using Sealpost.ServiceDefaults;
+
+namespace Sealpost.Users.Accounts;
+
+/// <summary>Field checks for account requests. They are naming policy and size limits, not an injection defence.</summary>
+internal static class AccountFields
+{
+    public static string? Username(FieldErrors errors, string? value)
+    {
+        var normalized = AccountRules.NormalizeUsername(value);
+        if (normalized is null)
+            errors.Add("username", value is null ? "Required." : "3 to 32 characters: letters a-z, digits and underscore.");
+        return normalized;
+    }
+
+    public static void Password(FieldErrors errors, string field, string? value)
+    {
+        if (value is null) errors.Add(field, "Required.");
+        else if (value.EnumerateRunes().Count() is < Limits.PasswordMinLength or > Limits.PasswordMaxLength)
+            errors.Add(field, $"{Limits.PasswordMinLength} to {Limits.PasswordMaxLength} characters.");
+    }
+
+    public static byte[]? PublicKey(FieldErrors errors, string? value)
+    {
+        var key = AccountRules.ParsePublicKey(value);
+        if (key is null)
+            errors.Add("public_key", value is null ? "Required." : "An X25519 public key: 32 bytes, base64url.");
+        return key;
+    }
+
+    /// <summary>Empty means none. Control and bidirectional-override characters are refused: they disguise names.</summary>
+    public static string? DisplayName(FieldErrors errors, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return null;
+        if (value.Length > Limits.DisplayNameMaxLength)
+        {
+            errors.Add("display_name", $"At most {Limits.DisplayNameMaxLength} characters.");
+            return null;
+        }
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            var lonely = char.IsHighSurrogate(c) ? i + 1 >= value.Length || !char.IsLowSurrogate(value[++i]) : char.IsLowSurrogate(c);
+            if (lonely || char.IsControl(c) || c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')
+                || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.LineSeparator || c == '\u2029')
+            {
+                errors.Add("display_name", "Control and text-direction characters are not allowed.");
+                return null;
+            }
+        }
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add("display_name", "Must not be only white space.");
+            return null;
+        }
+        return value;
+    }
+
+    /// <summary>A short digest of a public key for people to compare; clients compute their own from the key.</summary>
+    public static string Fingerprint(byte[] publicKey) =>
+        string.Join(' ', Convert.ToHexStringLower(SHA256.HashData(publicKey).AsSpan(0, 16)).Chunk(4).Select(c => new string(c)));
+}

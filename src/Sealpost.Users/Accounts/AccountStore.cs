@@ -1,0 +1,110 @@
+using Npgsql;
+
+namespace Sealpost.Users.Accounts;
+
+/// <summary>A live account with its current public key.</summary>
+public sealed record AccountRecord(
+    Guid Id,
+    string Username,
+    string? DisplayName,
+    string PasswordHash,
+    byte[] PublicKey,
+    int KeyId,
+    DateTimeOffset KeyChangedAt,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Every SQL statement about accounts and their keys; all parameterised.</summary>
+public sealed class AccountStore(NpgsqlDataSource db)
+{
+    private const string SelectLive = """
+        SELECT a.id, a.username, a.display_name, a.password_hash, k.public_key, a.key_id, a.key_changed_at, a.created_at
+        FROM accounts a JOIN account_keys k ON k.account_id = a.id AND k.key_id = a.key_id
+        WHERE a.deleted_at IS NULL AND a.username = $1
+        """;
+
+    /// <summary>Creates the account with key id 1; false when the name is taken (or was ever taken).</summary>
+    public async Task<bool> CreateAsync(Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            WITH created AS (
+                INSERT INTO accounts (id, username, display_name, password_hash, key_id, key_changed_at)
+                VALUES ($1, $2, $3, $4, 1, now())
+                ON CONFLICT (username) DO NOTHING
+                RETURNING id)
+            INSERT INTO account_keys (account_id, key_id, public_key) SELECT id, 1, $5 FROM created
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = username });
+        cmd.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = passwordHash });
+        cmd.Parameters.Add(new() { Value = publicKey });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public async Task<AccountRecord?> FindAsync(string username, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(SelectLive);
+        cmd.Parameters.Add(new() { Value = username });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        return new AccountRecord(
+            reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
+            (byte[])reader[4], reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7));
+    }
+
+    /// <summary>A key the live account had (or has) under that id, and when it became current.</summary>
+    public async Task<(byte[] PublicKey, DateTimeOffset CreatedAt)?> FindKeyAsync(string username, int keyId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            SELECT k.public_key, k.created_at FROM accounts a JOIN account_keys k ON k.account_id = a.id
+            WHERE a.deleted_at IS NULL AND a.username = $1 AND k.key_id = $2
+            """);
+        cmd.Parameters.Add(new() { Value = username });
+        cmd.Parameters.Add(new() { Value = keyId });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ((byte[])reader[0], reader.GetFieldValue<DateTimeOffset>(1)) : null;
+    }
+
+    public Task SetDisplayNameAsync(Guid id, string? displayName, CancellationToken ct) =>
+        ExecuteAsync("UPDATE accounts SET display_name = $2 WHERE id = $1", ct, id, (object?)displayName ?? DBNull.Value);
+
+    public Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken ct) =>
+        ExecuteAsync("UPDATE accounts SET password_hash = $2 WHERE id = $1", ct, id, passwordHash);
+
+    /// <summary>A new password ends every session of the account, in the same statement.</summary>
+    public Task ChangePasswordAsync(Guid id, string passwordHash, CancellationToken ct) =>
+        ExecuteAsync("""
+            WITH changed AS (UPDATE accounts SET password_hash = $2 WHERE id = $1)
+            UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL
+            """, ct, id, passwordHash);
+
+    /// <summary>Makes <paramref name="publicKey"/> current under the next key id.</summary>
+    public async Task RotateKeyAsync(Guid id, byte[] publicKey, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            WITH bumped AS (
+                UPDATE accounts SET key_id = key_id + 1, key_changed_at = now()
+                WHERE id = $1 AND deleted_at IS NULL
+                RETURNING id, key_id, key_changed_at)
+            INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, key_id, $2, key_changed_at FROM bumped
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = publicKey });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Leaves a tombstone (the name stays taken), drops the secret, and ends every session.</summary>
+    public Task DeleteAsync(Guid id, CancellationToken ct) =>
+        ExecuteAsync("""
+            WITH gone AS (UPDATE accounts SET deleted_at = now(), password_hash = NULL, display_name = NULL WHERE id = $1)
+            UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL
+            """, ct, id);
+
+    private async Task ExecuteAsync(string sql, CancellationToken ct, params object[] values)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        foreach (var value in values)
+            cmd.Parameters.Add(value is DBNull ? new NpgsqlParameter { Value = value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } : new NpgsqlParameter { Value = value });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

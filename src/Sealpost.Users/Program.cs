@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sealpost.ServiceDefaults;
+using Sealpost.Users;
+using Sealpost.Users.Accounts;
+using Sealpost.Users.Passwords;
+using Sealpost.Users.Sessions;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults(maxRequestBodyBytes: Sealpost.Protocol.Limits.RequestBodyMaxBytes);
+builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<PasswordOptions>().BindConfiguration(PasswordOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<TokenOptions>>().Value);
+builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<SigningKey>().AddSingleton<TokenIssuer>().AddSingleton<PasswordHasher>();
+builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>();
+builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);
+builder.Services.AddAuthorization();
+builder.Services.AddOpenApi();
+builder.Services.AddHostedService<Migrations>();
+
+var app = builder.Build();
+app.UseServiceDefaults();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapOpenApi();
+app.MapHealthEndpoints(app.Services.GetRequiredService<NpgsqlDataSource>().PingAsync);
+app.MapAccountEndpoints();
+app.MapSessionEndpoints();
+app.Run();

@@ -1,0 +1,93 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Sealpost.Protocol;
+using Sealpost.ServiceDefaults;
+using Sealpost.Users.Accounts;
+using Sealpost.Users.Passwords;
+
+namespace Sealpost.Users.Sessions;
+
+public static partial class SessionEndpoints
+{
+    public static IEndpointRouteBuilder MapSessionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions");
+        sessions.MapPost("/", Login).Accepts<LoginRequest>("application/json");
+        sessions.MapPost("/refresh", Refresh).Accepts<RefreshRequest>("application/json");
+        sessions.MapDelete("/current", Logout).RequireAuthorization();
+        app.MapGet("/.well-known/jwks.json", (SigningKey key) => TypedResults.Ok(new JsonWebKeySetDocument([key.PublicJwk])))
+            .WithTags("Sessions");
+        return app;
+    }
+
+    /// <summary>An unknown user and a wrong password get the same answer after the same work.</summary>
+    private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Login(
+        HttpContext http, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, TokenIssuer issuer,
+        TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(http.Request, SealpostJsonContext.Default.LoginRequest, ct);
+        if (problem is not null) return problem;
+        var errors = new FieldErrors();
+        var username = AccountRules.NormalizeUsername(body!.Username);
+        if (body.Username is null) errors.Add("username", "Required.");
+        if (body.Password is null) errors.Add("password", "Required.");
+        else if (body.Password.Length > Limits.PasswordMaxLength * 2) errors.Add("password", "Too long.");
+        if (errors.Any) return errors.ToProblem();
+
+        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var account = username is null ? null : await accounts.FindAsync(username, ct);
+        if (!hasher.Verify(body.Password!, account?.PasswordHash))
+        {
+            LogLoginFailed(logger, username ?? "(not a valid username)", client);
+            return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-credentials", "Wrong username or password.");
+        }
+        if (hasher.NeedsRehash(account!.PasswordHash))
+            await accounts.SetPasswordHashAsync(account.Id, hasher.Hash(body.Password!), ct);
+
+        var refreshToken = SessionStore.NewRefreshToken();
+        var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
+        var sessionId = await sessions.CreateAsync(account.Id, refreshToken, refreshExpires, ct);
+        var (accessToken, expiresAt) = issuer.Issue(account.Username, sessionId);
+        LogLoginSucceeded(logger, account.Username, client, sessionId);
+        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
+    }
+
+    private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Refresh(
+        HttpContext http, SessionStore sessions, TokenIssuer issuer, TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(http.Request, SealpostJsonContext.Default.RefreshRequest, ct);
+        if (problem is not null) return problem;
+        if (body!.RefreshToken is not { Length: > 0 and <= 128 } presented) return Problems.Validation("refresh_token", "Required.");
+
+        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var refreshToken = SessionStore.NewRefreshToken();
+        var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
+        if (await sessions.RotateAsync(presented, refreshToken, refreshExpires, ct) is not { } session)
+        {
+            LogRefreshFailed(logger, client);
+            return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-refresh-token", "The refresh token is not valid; log in again.");
+        }
+        var (accessToken, expiresAt) = issuer.Issue(session.Username, session.SessionId);
+        LogRefreshed(logger, session.Username, client, session.SessionId);
+        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
+    }
+
+    private static async Task<NoContent> Logout(ClaimsPrincipal user, SessionStore sessions, CancellationToken ct)
+    {
+        if (Guid.TryParse(user.FindFirstValue(TokenIssuer.SessionClaim), out var sessionId))
+            await sessions.RevokeAsync(sessionId, ct);
+        return TypedResults.NoContent();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Login succeeded for {Username} from {ClientAddress}, session {SessionId}")]
+    private static partial void LogLoginSucceeded(ILogger logger, string username, string clientAddress, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Login failed for {Username} from {ClientAddress}")]
+    private static partial void LogLoginFailed(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId} of {Username} refreshed from {ClientAddress}")]
+    private static partial void LogRefreshed(ILogger logger, string username, string clientAddress, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refresh refused from {ClientAddress}")]
+    private static partial void LogRefreshFailed(ILogger logger, string clientAddress);
+}

@@ -1,0 +1,54 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.Tokens;
+using Sealpost.Protocol;
+
+namespace Sealpost.Users.Sessions;
+
+/// <summary>
+/// The ES256 key shared by every users instance. The first instance to start writes it (atomically, mode 0600);
+/// the others read the same file, so a token issued by one instance verifies on all of them.
+/// </summary>
+public sealed class SigningKey
+{
+    public SigningKey(TokenOptions options)
+    {
+        var ecdsa = ECDsa.Create();
+        ecdsa.ImportFromPem(LoadOrCreatePem(options.SigningKeyPath));
+        var parameters = ecdsa.ExportParameters(includePrivateParameters: false);
+        var x = Base64Url.EncodeToString(parameters.Q.X);
+        var y = Base64Url.EncodeToString(parameters.Q.Y);
+        // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
+        var thumbprint = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($$"""{"crv":"P-256","kty":"EC","x":"{{x}}","y":"{{y}}"}"""));
+        var kid = Base64Url.EncodeToString(thumbprint);
+        SecurityKey = new ECDsaSecurityKey(ecdsa) { KeyId = kid };
+        Credentials = new SigningCredentials(SecurityKey, SecurityAlgorithms.EcdsaSha256);
+        PublicJwk = new EcPublicJwk("EC", "P-256", x, y, kid, "sig", "ES256");
+    }
+
+    public ECDsaSecurityKey SecurityKey { get; }
+
+    public SigningCredentials Credentials { get; }
+
+    public EcPublicJwk PublicJwk { get; }
+
+    private static string LoadOrCreatePem(string path)
+    {
+        if (File.Exists(path)) return File.ReadAllText(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        File.WriteAllText(temp, fresh.ExportPkcs8PrivateKeyPem());
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        try
+        {
+            // Without overwrite the move fails if another instance won the race; then its key is the key.
+            File.Move(temp, path, overwrite: false);
+        }
+        catch (IOException)
+        {
+            File.Delete(temp);
+        }
+        return File.ReadAllText(path);
+    }
+}

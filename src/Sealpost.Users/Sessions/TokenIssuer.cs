@@ -1,0 +1,40 @@
+using System.Security.Claims;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Sealpost.Users.Sessions;
+
+/// <summary>Mints short-lived ES256 access tokens: <c>sub</c> is the username, <c>sid</c> the session.</summary>
+public sealed class TokenIssuer(SigningKey key, TokenOptions options, TimeProvider clock)
+{
+    public const string SessionClaim = "sid";
+    private readonly JsonWebTokenHandler _handler = new();
+
+    public (string Token, DateTimeOffset ExpiresAt) Issue(string username, Guid sessionId)
+    {
+        var now = clock.GetUtcNow();
+        var expires = now.AddMinutes(options.AccessTokenMinutes);
+        var token = _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = options.Issuer,
+            Audience = options.Audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expires.UtcDateTime,
+            SigningCredentials = key.Credentials,
+            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, username), new Claim(SessionClaim, sessionId.ToString())]),
+        });
+        return (token, expires);
+    }
+
+    public TokenValidationParameters ValidationParameters() => new()
+    {
+        ValidIssuer = options.Issuer,
+        ValidAudience = options.Audience,
+        IssuerSigningKey = key.SecurityKey,
+        ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+        ClockSkew = TimeSpan.FromSeconds(30),
+        NameClaimType = JwtRegisteredClaimNames.Sub,
+        RequireExpirationTime = true,
+    };
+}

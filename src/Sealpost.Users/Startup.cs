@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sealpost.ServiceDefaults;
+using Sealpost.Users.Sessions;
+
+namespace Sealpost.Users;
+
+/// <summary>Brings the database schema up to date before the service takes requests.</summary>
+internal sealed class Migrations(NpgsqlDataSource db, IOptions<DatabaseOptions> options, ILogger<Migrations> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.CreateIfMissing) await DatabaseMigrator.EnsureDatabaseAsync(options.Value.ConnectionString, cancellationToken);
+        await DatabaseMigrator.MigrateAsync(db, typeof(Migrations).Assembly, logger, cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Access tokens are checked for signature, issuer, audience and expiry, and their session must still be live.</summary>
+internal static class SessionCheck
+{
+    public static void Configure(JwtBearerOptions options, TokenIssuer issuer)
+    {
+        options.MapInboundClaims = false;
+        options.TokenValidationParameters = issuer.ValidationParameters();
+        options.Events = new JwtBearerEvents
+        {
+            OnTokenValidated = async context =>
+            {
+                var sessions = context.HttpContext.RequestServices.GetRequiredService<SessionStore>();
+                var sid = context.Principal?.FindFirst(TokenIssuer.SessionClaim)?.Value;
+                if (!Guid.TryParse(sid, out var sessionId) || !await sessions.IsLiveAsync(sessionId, context.HttpContext.RequestAborted))
+                    context.Fail("The session has ended.");
+            },
+            OnChallenge = async context =>
+            {
+                context.HandleResponse();
+                await Problems.Of(StatusCodes.Status401Unauthorized, "unauthorized", "A valid access token is required.",
+                    "Send Authorization: Bearer <access_token> from POST /v1/sessions.").ExecuteAsync(context.HttpContext);
+            },
+        };
+    }
+}

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sealpost.Testing;
+
+/// <summary>
+/// One instance of a Sealpost service, run as its own process from its build output on a free loopback port,
+/// configured through command-line settings, the way scripts/up runs it.
+/// </summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly string _project;
+    private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly ConcurrentQueue<string> _output = new();
+    private Process? _process;
+
+    private ServiceProcess(string project, IReadOnlyDictionary<string, string> settings, int port)
+    {
+        _project = project;
+        _settings = settings;
+        Port = port;
+        BaseAddress = new Uri($"http://127.0.0.1:{port}/");
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public int Port { get; }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Http { get; }
+
+    public int ProcessId => _process?.Id ?? 0;
+
+    /// <summary>The last lines the process printed, for failure messages.</summary>
+    public string RecentOutput => string.Join('\n', _output);
+
+    public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int? port = null)
+    {
+        var service = new ServiceProcess(project, settings, port ?? FreePort());
+        await service.StartAsync();
+        return service;
+    }
+
+    public async Task StartAsync()
+    {
+        var dll = Path.Combine(TestEnvironment.RepoRoot, "src", _project, "bin", TestEnvironment.Configuration, "net10.0", _project + ".dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} is missing: build the solution first (scripts/test does).");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // The build output holds appsettings.json, the defaults every setting below overrides.
+            WorkingDirectory = Path.GetDirectoryName(dll),
+        };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add($"--urls=http://127.0.0.1:{Port}");
+        info.ArgumentList.Add($"--Sealpost:TestRun={TestEnvironment.WorkDir}");
+        foreach (var (key, value) in _settings) info.ArgumentList.Add($"--{key}={value}");
+        info.Environment["Logging__Console__FormatterName"] = "simple";
+        info.Environment["DOTNET_gcServer"] = "0";
+
+        var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"{_project} exited with {process.ExitCode}:\n{RecentOutput}");
+            try
+            {
+                using var response = await Http.GetAsync("healthz");
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{_project} did not answer /healthz within 60 s:\n{RecentOutput}");
+    }
+
+    /// <summary>SIGKILL: the process gets no chance to tidy up.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not { HasExited: false } process) return;
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, then waits for the process to finish its graceful shutdown.</summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
+    {
+        if (_process is not { HasExited: false } process) return;
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        using var wait = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            await KillAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+        Http.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null) return;
+        _output.Enqueue(line);
+        while (_output.Count > 200) _output.TryDequeue(out _);
+    }
+}

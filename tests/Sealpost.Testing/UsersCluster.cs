@@ -1,0 +1,44 @@
+using Xunit;
+
+namespace Sealpost.Testing;
+
+/// <summary>Instances of the users service sharing one fresh database and one signing key, as behind HAProxy.</summary>
+public sealed class UsersCluster : IAsyncLifetime, IAsyncDisposable
+{
+    private readonly int _instances;
+
+    public UsersCluster() => _instances = 2;
+
+    /// <summary>A cluster of another size, for tests that make their own.</summary>
+    public static UsersCluster OfSize(int instances) => new(instances);
+
+    private UsersCluster(int instances) => _instances = instances;
+
+    public string ConnectionString { get; } = TestEnvironment.NewDatabase("users");
+
+    public string SigningKeyPath { get; } = Path.Combine(TestEnvironment.WorkDir, "keys", Guid.NewGuid().ToString("N") + ".pem");
+
+    public IReadOnlyList<ServiceProcess> Instances { get; private set; } = [];
+
+    /// <summary>The first instance, driven through intent methods.</summary>
+    public UsersApi Api => new(Instances[0].Http);
+
+    public Dictionary<string, string> Settings() => new()
+    {
+        ["Database:ConnectionString"] = ConnectionString,
+        ["Tokens:SigningKeyPath"] = SigningKeyPath,
+    };
+
+    public async Task InitializeAsync()
+    {
+        // Started together on purpose: migrations and key creation must be safe when instances race.
+        Instances = await Task.WhenAll(Enumerable.Range(0, _instances).Select(_ => ServiceProcess.StartAsync("Sealpost.Users", Settings())));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var instance in Instances) await instance.DisposeAsync();
+    }
+
+    ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
+}
