@@ -11,6 +11,12 @@ public static class Limits
     public const int PublicKeyBytes = 32;
     public const int RequestBodyMaxBytes = 16 * 1024;
 
-    /// <summary>Largest envelope, in bytes, before base64 (a frame body is at most 64 KiB of base64).</summary>
+    /// <summary>Longest <c>body</c> of a <c>send</c> frame: 64 KiB of standard base64, so at most 48 KiB of envelope.</summary>
     public const int BodyMaxBase64Chars = 64 * 1024;
+
+    /// <summary>Largest envelope in bytes (the decoded body).</summary>
+    public const int BodyMaxBytes = BodyMaxBase64Chars / 4 * 3;
+
+    /// <summary>Largest WebSocket frame the server reads; beyond it the socket is closed with 1009.</summary>
+    public const int FrameMaxBytes = 80 * 1024;
 }

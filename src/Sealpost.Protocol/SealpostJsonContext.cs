@@ -23,5 +23,6 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(AckFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
 [JsonSerializable(typeof(AuthFrame))]
+[JsonSerializable(typeof(AuthenticatedFrame))]
 [JsonSerializable(typeof(JsonWebKeySetDocument))]
 public sealed partial class SealpostJsonContext : JsonSerializerContext;

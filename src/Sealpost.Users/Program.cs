@@ -21,7 +21,7 @@ builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJw
 builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);
 builder.Services.AddAuthorization();
 builder.Services.AddOpenApi();
-builder.Services.AddHostedService<Migrations>();
+builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>();
 
 var app = builder.Build();
 app.UseServiceDefaults();

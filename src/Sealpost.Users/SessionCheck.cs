@@ -1,22 +1,8 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users;
-
-/// <summary>Brings the database schema up to date before the service takes requests.</summary>
-internal sealed class Migrations(NpgsqlDataSource db, IOptions<DatabaseOptions> options, ILogger<Migrations> logger) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (options.Value.CreateIfMissing) await DatabaseMigrator.EnsureDatabaseAsync(options.Value.ConnectionString, cancellationToken);
-        await DatabaseMigrator.MigrateAsync(db, typeof(Migrations).Assembly, logger, cancellationToken);
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
 
 /// <summary>Access tokens are checked for signature, issuer, audience and expiry, and their session must still be live.</summary>
 internal static class SessionCheck

@@ -1,0 +1,32 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Sealpost.Messages.Identity;
+
+/// <summary>
+/// Answers "does this account exist?" by asking the users service's public record endpoint, cached briefly,
+/// so nobody fills mailboxes of names that do not exist.
+/// </summary>
+public sealed class RecipientDirectory(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock)
+{
+    private const int MaxCached = 100_000;
+    private readonly ConcurrentDictionary<string, (bool Exists, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>True or false for a definite answer; throws <see cref="HttpRequestException"/> when the users service cannot say.</summary>
+    public async Task<bool> ExistsAsync(string username, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        if (_cache.TryGetValue(username, out var cached) && cached.Until > now) return cached.Exists;
+
+        using var response = await http.GetAsync(new Uri(options.Value.BaseUrl, "/v1/accounts/" + Uri.EscapeDataString(username)), ct);
+        bool exists;
+        if (response.StatusCode == HttpStatusCode.OK) exists = true;
+        else if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest) exists = false;
+        else throw new HttpRequestException($"users service answered {(int)response.StatusCode}", null, response.StatusCode);
+
+        if (_cache.Count >= MaxCached) _cache.Clear();
+        _cache[username] = (exists, now + (exists ? options.Value.RecipientCacheTime : options.Value.UnknownRecipientCacheTime));
+        return exists;
+    }
+}

@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Sealpost.Messages.Identity;
+
+/// <summary>Where the users service answers (section <c>Users</c>): its JWKS and its public records.</summary>
+public sealed class UsersOptions
+{
+    public const string Section = "Users";
+
+    [Required]
+    public Uri BaseUrl { get; set; } = new("http://127.0.0.1:8080/");
+
+    [Required]
+    public string Issuer { get; set; } = "sealpost-users";
+
+    [Required]
+    public string Audience { get; set; } = "sealpost";
+
+    /// <summary>How long "this user exists" is believed without asking again.</summary>
+    public TimeSpan RecipientCacheTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long "no such user" is believed: short, so a fresh registration is soon reachable.</summary>
+    public TimeSpan UnknownRecipientCacheTime { get; set; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Sealpost.Messages.Mailboxes;
+
+/// <summary>Mailbox limits (section <c>Mailboxes</c>).</summary>
+public sealed class MailboxOptions
+{
+    public const string Section = "Mailboxes";
+
+    /// <summary>How long an undelivered message waits before it is swept away.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00")]
+    public TimeSpan MessageLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Undelivered messages one mailbox may hold.</summary>
+    [Range(1, 10_000_000)]
+    public int Quota { get; set; } = 10_000;
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Most sends written in one database round trip (one commit).</summary>
+    [Range(1, 10_000)]
+    public int WriteBatchSize { get; set; } = 256;
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sealpost.Messages;
+using Sealpost.Messages.Delivery;
+using Sealpost.Messages.Identity;
+using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Sockets;
+using Sealpost.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults(maxRequestBodyBytes: 1024);
+builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<MailboxOptions>().BindConfiguration(MailboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<SocketOptions>().BindConfiguration(SocketOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>();
+builder.Services.AddHttpClient<TokenValidator>(c => c.Timeout = TimeSpan.FromSeconds(5));
+builder.Services.AddSingleton(sp => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(TokenValidator)));
+builder.Services.AddSingleton<TokenValidator>().AddSingleton<RecipientDirectory>();
+builder.Services.AddDeliveryBus(builder.Configuration);
+builder.Services.AddSingleton<ConnectionRegistry>();
+builder.Services.AddHostedService<DatabaseMigrations<MailboxSweeper>>().AddHostedService<MailboxSweeper>();
+
+var app = builder.Build();
+app.UseServiceDefaults();
+app.UseWebSockets();
+app.MapHealthEndpoints(app.Services.GetRequiredService<IMailboxStore>().PingAsync);
+app.MapSocketEndpoints();
+app.CloseAllOnShutdown();
+app.Run();

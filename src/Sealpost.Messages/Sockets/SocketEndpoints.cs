@@ -1,0 +1,72 @@
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Sealpost.Messages.Delivery;
+using Sealpost.Messages.Identity;
+using Sealpost.Messages.Mailboxes;
+using Sealpost.ServiceDefaults;
+
+namespace Sealpost.Messages.Sockets;
+
+public static partial class SocketEndpoints
+{
+    public static IEndpointRouteBuilder MapSocketEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/ws", Connect).WithTags("Messages");
+        return app;
+    }
+
+    /// <summary>Checks origin and token before the upgrade, so a refused client gets a plain HTTP status and a problem body.</summary>
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(
+        HttpContext http, TokenValidator tokens, IMailboxStore store, RecipientDirectory directory, ConnectionRegistry registry,
+        IDeliveryBus bus, IOptions<SocketOptions> options, TimeProvider clock, ILogger<Connection> logger, IHostApplicationLifetime lifetime)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+            return Problems.Of(StatusCodes.Status400BadRequest, "websocket-required", "This endpoint speaks WebSocket only.");
+        var origin = http.Request.Headers.Origin.ToString();
+        if (origin.Length > 0 && !options.Value.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+            return Problems.Of(StatusCodes.Status403Forbidden, "origin-not-allowed", "This origin may not open a socket.");
+
+        var header = http.Request.Headers.Authorization.ToString();
+        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : http.Request.Query["access_token"].ToString();
+        if (await tokens.ValidateAsync(token, http.RequestAborted) is not { } identity)
+        {
+            LogRefused(logger, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            return Problems.Of(StatusCodes.Status401Unauthorized, "unauthorized", "A valid access token is required.",
+                "Send Authorization: Bearer <access_token>, or ?access_token= from a browser.");
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = options.Value.KeepAliveInterval,
+            KeepAliveTimeout = options.Value.IdleTimeout,
+        });
+        var connection = new Connection(socket, identity, http.TraceIdentifier, store, directory, tokens, registry, bus, options.Value, clock, logger);
+        using (logger.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = connection.ConnectionId, ["Username"] = identity.Username }))
+        {
+            LogOpened(logger, identity.Username, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            await connection.RunAsync(lifetime.ApplicationStopped);
+            LogClosed(logger, identity.Username);
+        }
+        return TypedResults.Empty;
+    }
+
+    /// <summary>On shutdown every socket is closed with 1001 so its client reconnects, through HAProxy, to another instance.</summary>
+    public static void CloseAllOnShutdown(this WebApplication app)
+    {
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            foreach (var connection in registry.All()) connection.Close(WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket opened for {Username} from {ClientAddress}")]
+    private static partial void LogOpened(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket closed for {Username}")]
+    private static partial void LogClosed(ILogger logger, string username);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket refused from {ClientAddress}: no valid access token")]
+    private static partial void LogRefused(ILogger logger, string clientAddress);
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Sealpost.Messages.Sockets;
+
+/// <summary>WebSocket behaviour (section <c>Sockets</c>).</summary>
+public sealed class SocketOptions
+{
+    public const string Section = "Sockets";
+
+    /// <summary>Browser origins allowed to open a socket; requests without an Origin header (non-browsers) are always allowed.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>Messages sent to a socket and not yet acknowledged, at most.</summary>
+    [Range(1, 10_000)]
+    public int DeliveryWindow { get; set; } = 100;
+
+    /// <summary>Server pings this often, which also keeps HAProxy's tunnel timeout from closing a quiet socket.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A peer that does not answer a ping within this time is dead and its socket is dropped.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Frames a user may send per second on one instance, sustained; bursts up to twice that.</summary>
+    [Range(1, 1_000_000)]
+    public int FramesPerSecond { get; set; } = 200;
+
+    /// <summary>Frames waiting to be written to one socket; a reader slower than this is disconnected.</summary>
+    [Range(16, 100_000)]
+    public int SendQueueLimit { get; set; } = 512;
+
+    /// <summary>How long one write may wait on a peer that does not read before the socket is dropped.</summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How often a socket rereads its mailbox while the bus is healthy (a safety net for lost wake-ups).</summary>
+    public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often while the bus (Redis) is away.</summary>
+    public TimeSpan DegradedPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Sends of one socket being stored at once; the socket reads no further frames until one finishes.</summary>
+    [Range(1, 1000)]
+    public int MaxPendingSends { get; set; } = 64;
+}

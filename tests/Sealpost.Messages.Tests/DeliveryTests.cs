@@ -1,0 +1,197 @@
+using System.Net.WebSockets;
+using Sealpost.Testing;
+
+namespace Sealpost.Messages.Tests;
+
+[Collection(StackCollection.Name)]
+public sealed class DeliveryTests(SealpostStack stack)
+{
+    [Fact]
+    public async Task Sender_on_one_instance_reaches_an_online_recipient_on_the_other_at_once()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var body = Mailbox.Body();
+
+        var accepted = await aliceSocket.SendMessageAsync(bob.Username, body);
+        var message = await bobSocket.NextOfTypeAsync("message");
+
+        Assert.Equal("accepted", accepted.GetProperty("type").GetString());
+        Assert.Equal(accepted.GetProperty("message_id").GetString(), message.GetProperty("message_id").GetString());
+        Assert.Equal(alice.Username, message.GetProperty("from").GetString());
+        Assert.Equal(body, message.GetProperty("body").GetString());
+    }
+
+    [Fact]
+    public async Task Every_open_socket_of_the_recipient_gets_the_message()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var phone = await SocketClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
+        await using var laptop = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+
+        var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
+
+        var id = accepted.GetProperty("message_id").GetString();
+        Assert.Equal(id, (await phone.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        Assert.Equal(id, (await laptop.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+    }
+
+    [Fact]
+    public async Task Send_to_offline_user_is_delivered_on_connect_oldest_first_and_deleted_after_ack()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using (var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+        {
+            for (var i = 0; i < 5; i++) Assert.Equal("accepted", (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+        }
+        Assert.Equal(5, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var messages = await bobSocket.CollectAsync("message", 5);
+
+        Assert.Equal(5, messages.Count);
+        var ids = messages.Select(m => Guid.Parse(m.GetProperty("message_id").GetString()!)).ToList();
+        Assert.Equal(ids.Order().ToList(), ids);
+        foreach (var id in ids) await bobSocket.AckAsync(id.ToString());
+        await Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0);
+    }
+
+    [Fact]
+    public async Task Unacknowledged_messages_come_again_on_the_next_connection()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
+        var id = accepted.GetProperty("message_id").GetString();
+
+        await using (var first = await SocketClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken))
+            Assert.Equal(id, (await first.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        await using var second = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+
+        Assert.Equal(id, (await second.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+    }
+
+    [Fact]
+    public async Task A_resent_client_id_yields_the_same_message_id_and_no_second_copy_even_after_ack()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var clientId = Guid.NewGuid();
+
+        var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        Assert.Equal(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
+        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await bobSocket.AckAsync((await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString()!);
+        await Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0);
+
+        await using var otherSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), alice.AccessToken);
+        var late = await otherSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        Assert.Equal(first.GetProperty("message_id").GetString(), late.GetProperty("message_id").GetString());
+        Assert.Equal(0, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Delivery_window_bounds_unacknowledged_messages_in_flight()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using (var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+        {
+            for (var i = 0; i < 130; i++)
+                await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = Mailbox.Body(16) });
+            Assert.Equal(130, (await aliceSocket.CollectAsync("accepted", 130)).Count);
+        }
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var window = await bobSocket.CollectAsync("message", 130, TimeSpan.FromSeconds(3));
+        Assert.Equal(100, window.Count);
+        foreach (var m in window.Take(10)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        var more = await bobSocket.CollectAsync("message", 30, TimeSpan.FromSeconds(5));
+        Assert.Equal(10, more.Count);
+    }
+
+    [Fact]
+    public async Task Live_messages_follow_the_drained_mailbox()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var queued = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString();
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        Assert.Equal(queued, (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        var live = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString();
+
+        Assert.Equal(live, (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+    }
+
+    [Fact]
+    public async Task An_instance_killed_after_accepted_loses_nothing()
+    {
+        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings(0));
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
+        var aliceSocket = await SocketClient.ConnectAsync(url, alice.AccessToken);
+        var accepted = new List<string>();
+        for (var i = 0; i < 20; i++) accepted.Add((await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString()!);
+
+        await extra.KillAsync();
+        await aliceSocket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var delivered = await bobSocket.CollectAsync("message", 20);
+        Assert.Equal(accepted.Order(), delivered.Select(m => m.GetProperty("message_id").GetString()!).Order());
+        await aliceSocket.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Graceful_shutdown_closes_sockets_with_1001()
+    {
+        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings(1));
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
+        await using var socket = await SocketClient.ConnectAsync(url, bob.AccessToken);
+        await Task.Delay(300);
+
+        await extra.StopAsync();
+        await socket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Through_haproxy_a_socket_works_like_a_direct_one()
+    {
+        var alice = await stack.Api.NewUserAsync("alice");
+        var bob = await stack.Api.NewUserAsync("bob");
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(), bob.AccessToken);
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(), alice.AccessToken);
+
+        var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
+
+        Assert.Equal(accepted.GetProperty("message_id").GetString(), (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+    }
+
+    internal static async Task Eventually(Func<Task<bool>> condition, int seconds = 10)
+    {
+        for (var i = 0; i < seconds * 10; i++)
+        {
+            if (await condition()) return;
+            await Task.Delay(100);
+        }
+        Assert.Fail("the condition did not become true in time");
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text;
+using Sealpost.Messages.Sockets;
+
+namespace Sealpost.Messages.Tests;
+
+public sealed class FrameParsingTests
+{
+    [Fact]
+    public void A_send_frame_yields_its_fields_and_ignores_unknown_ones()
+    {
+        var frame = ClientFrame.Parse(Encoding.UTF8.GetBytes("""{"type":"send","id":"x","to":"bob","body":"AAAA","future":{"a":[1,2]}}"""));
+
+        Assert.Null(frame.Problem);
+        Assert.Equal(("send", "x", "bob", "AAAA"), (frame.Type, frame.Id, frame.To, frame.Body));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("null")]
+    [InlineData("{\"type\":\"send\"")]
+    [InlineData("{\"type\":\"send\"} {}")]
+    [InlineData("{\"type\":[\"send\"]}")]
+    [InlineData("{\"to\":\"bob\"}")]
+    [InlineData("{\"type\":\"send\",\"x\":[[[[[[[[[[[[1]]]]]]]]]]]]}")]
+    public void Malformed_frames_say_what_is_wrong(string json)
+    {
+        var frame = ClientFrame.Parse(Encoding.UTF8.GetBytes(json));
+
+        Assert.False(string.IsNullOrWhiteSpace(frame.Problem));
+    }
+
+    [Fact]
+    public void A_token_bucket_allows_a_burst_then_refuses()
+    {
+        var bucket = new TokenBucket(rate: 10, burst: 20, TimeProvider.System);
+
+        var allowed = Enumerable.Range(0, 100).Count(_ => bucket.TryTake());
+
+        Assert.InRange(allowed, 20, 22);
+    }
+}

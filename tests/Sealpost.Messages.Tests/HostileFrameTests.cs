@@ -1,0 +1,189 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using Sealpost.Testing;
+
+namespace Sealpost.Messages.Tests;
+
+/// <summary>
+/// Hostile frames and tokens: each gets an error frame with a stable code or a clear close code, the service stays
+/// up, and no stored message is lost or touched.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class HostileFrameTests(SealpostStack stack)
+{
+    public static TheoryData<string, string> BadFrames() => new()
+    {
+        { "not json", "bad_frame" },
+        { "{", "bad_frame" },
+        { "[]", "bad_frame" },
+        { "\"send\"", "bad_frame" },
+        { "{}", "bad_frame" },
+        { """{"type":"launch"}""", "bad_frame" },
+        { """{"type":42}""", "bad_frame" },
+        { """{"type":"send"}""", "bad_frame" },
+        { """{"type":"send","id":"not-a-uuid","to":"bob_x","body":"AAAA"}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a11","to":"bob_x"}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a12","to":["bob"],"body":"AAAA"}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a13","to":"RECIPIENT","body":"not base64!!"}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a14","to":"RECIPIENT","body":""}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a15","to":"' OR 1=1 --","body":"AAAA"}""", "unknown_recipient" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a16","to":"'; DROP TABLE messages; --","body":"AAAA"}""", "unknown_recipient" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a17","to":"nobody_by_this_name","body":"AAAA"}""", "unknown_recipient" },
+        { """{"type":"ack","message_id":"not a uuid"}""", "bad_frame" },
+        { """{"type":"ack","message_id":{"$ne":null}}""", "bad_frame" },
+        { """{"type":"auth","access_token":"forged"}""", "unauthorized" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFrames))]
+    public async Task A_bad_frame_gets_an_error_frame_and_the_socket_survives(string frame, string code)
+    {
+        var (sender, recipient, waiting) = await PartiesWithOneWaitingMessageAsync();
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), sender.AccessToken);
+
+        await socket.SendTextAsync(frame.Replace("RECIPIENT", recipient.Username, StringComparison.Ordinal));
+        var error = await socket.NextOfTypeAsync("error");
+
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+        Assert.Equal("accepted", (await socket.SendMessageAsync(recipient.Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal(2, await Mailbox.CountAsync(stack.MessagesConnectionString, recipient.Username));
+        Assert.NotNull(waiting);
+    }
+
+    [Fact]
+    public async Task A_binary_frame_is_refused_with_bad_frame()
+    {
+        var user = await stack.Users.Api.NewUserAsync("bin");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+
+        await socket.SendBinaryAsync([1, 2, 3]);
+
+        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_recipient_of_ten_kilobytes_is_unknown_and_an_oversized_body_is_too_large()
+    {
+        var user = await stack.Users.Api.NewUserAsync("big");
+        var other = await stack.Users.Api.NewUserAsync("big");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+
+        Assert.Equal("unknown_recipient", (await socket.SendMessageAsync(new string('x', 10_000), "AAAA")).GetProperty("code").GetString());
+        var tooLarge = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024 + 3]));
+        Assert.Equal("too_large", tooLarge.GetProperty("code").GetString());
+        Assert.Equal(0, await Mailbox.CountAsync(stack.MessagesConnectionString, other.Username));
+        var largest = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024]));
+        Assert.Equal("accepted", largest.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task An_oversized_frame_closes_the_socket_with_1009()
+    {
+        var user = await stack.Users.Api.NewUserAsync("huge");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+
+        await socket.SendTextAsync("{\"type\":\"send\",\"body\":\"" + new string('A', 200 * 1024) + "\"}");
+        await socket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);
+        using var health = await stack.Messages[0].Http.GetAsync("healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Acks_for_someone_elses_or_unknown_messages_delete_nothing()
+    {
+        var (_, recipient, waiting) = await PartiesWithOneWaitingMessageAsync();
+        var mallory = await stack.Users.Api.NewUserAsync("mallory");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), mallory.AccessToken);
+
+        await socket.AckAsync(waiting);
+        await socket.AckAsync(Guid.NewGuid().ToString());
+        await socket.AckAsync(Guid.Empty.ToString());
+        await Task.Delay(500);
+
+        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, recipient.Username));
+        await using var owner = await SocketClient.ConnectAsync(stack.SocketUrl(0), recipient.AccessToken);
+        Assert.Equal(waiting, (await owner.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+    }
+
+    [Fact]
+    public async Task A_flood_of_frames_from_one_user_is_answered_with_rate_limited()
+    {
+        var flooder = await stack.Users.Api.NewUserAsync("flood");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), flooder.AccessToken);
+
+        for (var i = 0; i < 1000; i++) await socket.SendTextAsync("""{"type":"ack","message_id":"00000000-0000-0000-0000-000000000001"}""");
+
+        Assert.Equal("rate_limited", (await socket.NextAsync(f => f.GetProperty("code").GetString() == "rate_limited")).GetProperty("code").GetString());
+    }
+
+    public static TheoryData<string?> BadTokens() => [null, "", "garbage", "a.b.c", "' OR 1=1 --", new string('a', 5000)];
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task A_socket_without_a_valid_token_is_refused_before_the_upgrade(string? token)
+    {
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => SocketClient.ConnectAsync(stack.SocketUrl(0), token));
+        Assert.Contains("401", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_token_in_the_query_string_works_for_browsers_and_a_foreign_origin_is_refused()
+    {
+        var user = await stack.Users.Api.NewUserAsync("browser");
+        await using var socket = await SocketClient.ConnectAsync(new Uri(stack.SocketUrl(0) + "?access_token=" + user.AccessToken), null);
+        Assert.Equal(WebSocketState.Open, socket.State);
+
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, stack.Messages[0].BaseAddress + "v1/ws");
+        request.Headers.Add("Connection", "Upgrade");
+        request.Headers.Add("Upgrade", "websocket");
+        request.Headers.Add("Sec-WebSocket-Version", "13");
+        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(Encoding.ASCII.GetBytes("0123456789abcdef")));
+        request.Headers.Add("Origin", "https://evil.example");
+        request.Headers.Add("Authorization", "Bearer " + user.AccessToken);
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_expired_token_is_refused_and_a_lapsing_one_closes_the_socket_with_4401_unless_renewed()
+    {
+        var user = await stack.Users.Api.NewUserAsync("lapse");
+        var expired = Tokens.Mint(stack.Users, user.Username, TimeSpan.FromMinutes(-5));
+        await Assert.ThrowsAsync<WebSocketException>(() => SocketClient.ConnectAsync(stack.SocketUrl(0), expired));
+
+        await using var renewed = await SocketClient.ConnectAsync(stack.SocketUrl(0), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
+        await renewed.SendJsonAsync(new Dictionary<string, string> { ["type"] = "auth", ["access_token"] = user.AccessToken });
+        Assert.Equal("authenticated", (await renewed.NextOfTypeAsync("authenticated")).GetProperty("type").GetString());
+
+        await using var lapsing = await SocketClient.ConnectAsync(stack.SocketUrl(1), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
+        await lapsing.Closed.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(4401, (int)lapsing.CloseStatus!);
+        Assert.Equal(WebSocketState.Open, renewed.State);
+    }
+
+    [Fact]
+    public async Task Someone_elses_token_cannot_renew_a_socket()
+    {
+        var user = await stack.Users.Api.NewUserAsync("own");
+        var other = await stack.Users.Api.NewUserAsync("other");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+
+        await socket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "auth", ["access_token"] = other.AccessToken });
+
+        Assert.Equal("unauthorized", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+    }
+
+    private async Task<(TestUser Sender, TestUser Recipient, string WaitingId)> PartiesWithOneWaitingMessageAsync()
+    {
+        var sender = await stack.Users.Api.NewUserAsync("snd");
+        var recipient = await stack.Users.Api.NewUserAsync("rcp");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), sender.AccessToken);
+        var accepted = await socket.SendMessageAsync(recipient.Username, Mailbox.Body());
+        return (sender, recipient, accepted.GetProperty("message_id").GetString()!);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+using Sealpost.Testing;
+
+namespace Sealpost.Messages.Tests;
+
+/// <summary>The whole stack, shared by the socket test classes of this project.</summary>
+[CollectionDefinition(Name)]
+public sealed class StackCollection : ICollectionFixture<SealpostStack>
+{
+    public const string Name = "stack";
+}
+
+internal static class Mailbox
+{
+    public static async Task<long> CountAsync(string connectionString, string recipient)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM messages WHERE recipient = $1", connection) { Parameters = { new() { Value = recipient } } };
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public static string Body(int size = 64) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(size));
+}
+
+/// <summary>Mints access tokens with the users service's real signing key, for lifetimes the service would not issue.</summary>
+internal static class Tokens
+{
+    public static string Mint(UsersCluster users, string username, TimeSpan lifetime)
+    {
+        // Not disposed: the token handler caches a signer per key id.
+        var ecdsa = ECDsa.Create();
+        ecdsa.ImportFromPem(File.ReadAllText(users.SigningKeyPath));
+        var key = new ECDsaSecurityKey(ecdsa) { KeyId = Kid(users) };
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "sealpost-users",
+            Audience = "sealpost",
+            IssuedAt = now.AddMinutes(-1),
+            NotBefore = now.AddMinutes(-1),
+            Expires = now + lifetime,
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
+            Subject = new ClaimsIdentity([new Claim("sub", username), new Claim("sid", Guid.NewGuid().ToString())]),
+        });
+    }
+
+    private static string Kid(UsersCluster users)
+    {
+        using var http = new HttpClient { BaseAddress = users.Instances[0].BaseAddress };
+        var jwks = System.Text.Json.JsonDocument.Parse(http.GetStringAsync(".well-known/jwks.json").GetAwaiter().GetResult());
+        return jwks.RootElement.GetProperty("keys")[0].GetProperty("kid").GetString()!;
+    }
+}

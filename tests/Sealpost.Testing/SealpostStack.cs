@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Sealpost.Testing;
+
+/// <summary>
+/// The whole system on free loopback ports, as scripts/up runs it: two users instances, two messages instances
+/// (sharing a fresh mailbox database and the test Redis), and HAProxy with deploy/haproxy.cfg in front.
+/// </summary>
+public class SealpostStack : IAsyncLifetime, IAsyncDisposable
+{
+    private readonly Dictionary<string, string> _messageSettings;
+    private Process? _haproxy;
+
+    public SealpostStack() : this(new Dictionary<string, string>())
+    {
+    }
+
+    /// <summary>Extra settings for the messages instances (short lifetimes, small quotas) in fixtures that derive from this.</summary>
+    protected SealpostStack(Dictionary<string, string> messageSettings) => _messageSettings = messageSettings;
+
+    public UsersCluster Users { get; } = new();
+
+    public IReadOnlyList<ServiceProcess> Messages { get; private set; } = [];
+
+    public string MessagesConnectionString { get; } = TestEnvironment.NewDatabase("messages");
+
+    public int HaproxyPort { get; } = ServiceProcess.FreePort();
+
+    /// <summary>HAProxy's address: REST and WebSocket alike.</summary>
+    public Uri BaseUrl => new($"http://127.0.0.1:{HaproxyPort}/");
+
+    public UsersApi Api => new(new HttpClient { BaseAddress = BaseUrl });
+
+    public Dictionary<string, string> MessagesSettings(int usersInstance)
+    {
+        var settings = new Dictionary<string, string>(_messageSettings)
+        {
+            ["Database:ConnectionString"] = MessagesConnectionString,
+            ["Redis:Configuration"] = TestEnvironment.RedisConfiguration,
+            ["Users:BaseUrl"] = Users.Instances[usersInstance].BaseAddress.ToString(),
+        };
+        return settings;
+    }
+
+    public async Task InitializeAsync()
+    {
+        await Users.InitializeAsync();
+        Messages = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => ServiceProcess.StartAsync("Sealpost.Messages", MessagesSettings(i))));
+        await StartHaproxyAsync();
+    }
+
+    /// <summary>A WebSocket address on one messages instance directly (0 or 1), or through HAProxy (null).</summary>
+    public Uri SocketUrl(int? instance = null) =>
+        new((instance is { } i ? Messages[i].BaseAddress : BaseUrl).ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
+
+    private async Task StartHaproxyAsync()
+    {
+        var pidFile = Path.Combine(TestEnvironment.WorkDir, $"haproxy-{HaproxyPort}.pid");
+        var info = new ProcessStartInfo("haproxy") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "-db", "-f", Path.Combine(TestEnvironment.RepoRoot, "deploy", "haproxy.cfg"), "-p", pidFile }) info.ArgumentList.Add(arg);
+        info.Environment["SEALPOST_BIND"] = $"127.0.0.1:{HaproxyPort}";
+        info.Environment["SEALPOST_USERS_1"] = $"127.0.0.1:{Users.Instances[0].Port}";
+        info.Environment["SEALPOST_USERS_2"] = $"127.0.0.1:{Users.Instances[1].Port}";
+        info.Environment["SEALPOST_MESSAGES_1"] = $"127.0.0.1:{Messages[0].Port}";
+        info.Environment["SEALPOST_MESSAGES_2"] = $"127.0.0.1:{Messages[1].Port}";
+        _haproxy = Process.Start(info)!;
+        _haproxy.OutputDataReceived += (_, _) => { };
+        _haproxy.ErrorDataReceived += (_, _) => { };
+        _haproxy.BeginOutputReadLine();
+        _haproxy.BeginErrorReadLine();
+        using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(".well-known/jwks.json");
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // not up yet
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("HAProxy did not come up");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_haproxy is { HasExited: false }) _haproxy.Kill();
+        _haproxy?.Dispose();
+        foreach (var instance in Messages) await instance.DisposeAsync();
+        await Users.DisposeAsync();
+    }
+
+    ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
+}
