@@ -128,15 +128,19 @@ public sealed class HostileInputTests(UsersCluster cluster)
     [Fact]
     public async Task Injection_passwords_at_login_are_just_wrong_passwords()
     {
-        var user = await Api.NewUserAsync("inj");
-        foreach (var attempt in Injections)
+        // Fewer attempts per account than the throttle allows, so each answer is about the password itself.
+        foreach (var attempts in Injections.Chunk(4))
         {
-            using var response = await Api.LoginRawAsync(user.Username, attempt);
-            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-            using var asName = await Api.LoginRawAsync(attempt, attempt);
-            Assert.Equal(HttpStatusCode.Unauthorized, asName.StatusCode);
+            var user = await Api.NewUserAsync("inj");
+            foreach (var attempt in attempts)
+            {
+                using var response = await Api.LoginRawAsync(user.Username, attempt);
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+                using var asName = await Api.LoginRawAsync(attempt, attempt);
+                Assert.Equal(HttpStatusCode.Unauthorized, asName.StatusCode);
+            }
+            await Api.LoginAsync(user.Username);
         }
-        await Api.LoginAsync(user.Username);
     }
 
     public static TheoryData<string, string, string> MalformedBodies() => new()

@@ -21,8 +21,9 @@ public static partial class SessionEndpoints
     }
 
     /// <summary>An unknown user and a wrong password get the same answer after the same work.</summary>
+    /// <summary>A throttled name gets 429 with Retry-After before any password work, known name or not.</summary>
     private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Login(
-        HttpContext http, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, TokenIssuer issuer,
+        HttpContext http, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, TokenIssuer issuer, LoginThrottle throttle,
         TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(http.Request, SealpostJsonContext.Default.LoginRequest, ct);
@@ -35,13 +36,22 @@ public static partial class SessionEndpoints
         if (errors.Any) return errors.ToProblem();
 
         var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        // A name that breaks the naming rule cannot exist, so it needs no throttle (and reveals nothing).
+        if (username is not null && await throttle.WaitAsync(username, ct) is { } wait)
+        {
+            LogLoginThrottled(logger, username, client);
+            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Of(StatusCodes.Status429TooManyRequests, "login-throttled", "Too many failed logins; wait before trying again.");
+        }
         var account = username is null ? null : await accounts.FindAsync(username, ct);
         if (!hasher.Verify(body.Password!, account?.PasswordHash))
         {
+            if (username is not null) await throttle.FailedAsync(username, ct);
             LogLoginFailed(logger, username ?? "(not a valid username)", client);
             return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-credentials", "Wrong username or password.");
         }
-        if (hasher.NeedsRehash(account!.PasswordHash))
+        await throttle.SucceededAsync(account!.Username, ct);
+        if (hasher.NeedsRehash(account.PasswordHash))
             await accounts.SetPasswordHashAsync(account.Id, hasher.Hash(body.Password!), ct);
 
         var refreshToken = SessionStore.NewRefreshToken();
@@ -84,6 +94,9 @@ public static partial class SessionEndpoints
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login failed for {Username} from {ClientAddress}")]
     private static partial void LogLoginFailed(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Login throttled for {Username} from {ClientAddress}")]
+    private static partial void LogLoginThrottled(ILogger logger, string username, string clientAddress);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId} of {Username} refreshed from {ClientAddress}")]
     private static partial void LogRefreshed(ILogger logger, string username, string clientAddress, Guid sessionId);
