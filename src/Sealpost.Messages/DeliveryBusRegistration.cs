@@ -19,6 +19,9 @@ internal static class DeliveryBusRegistration
             // Start and keep running without Redis: delivery then degrades to polling the store.
             config.AbortOnConnectFail = false;
             var multiplexer = ConnectionMultiplexer.Connect(config);
+            // Either way every socket rereads its mailbox: on failure to start polling at the degraded pace at once,
+            // on restore to pick up what was published while Redis was away.
+            multiplexer.ConnectionFailed += (_, _) => sp.GetRequiredService<ConnectionRegistry>().WakeAll();
             multiplexer.ConnectionRestored += (_, _) => sp.GetRequiredService<ConnectionRegistry>().WakeAll();
             return multiplexer;
         });

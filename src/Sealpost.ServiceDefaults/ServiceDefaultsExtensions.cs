@@ -52,7 +52,32 @@ public static class ServiceDefaultsExtensions
             StatusCodeSelector = e => IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        var database = app.Services.GetService<NpgsqlDataSource>();
+        if (database is not null)
+        {
+            app.Use(async (context, next) =>
+            {
+                try
+                {
+                    await next(context);
+                }
+                catch (Exception e) when (IsUnavailable(e))
+                {
+                    database.ClearIfBroken(e);
+                    throw;
+                }
+            });
+        }
         return app;
+    }
+
+    /// <summary>
+    /// After the database went away every pooled connection is dead, and Npgsql does not test them on checkout:
+    /// dropping them all on the first such failure lets the next request open a fresh one.
+    /// </summary>
+    public static void ClearIfBroken(this NpgsqlDataSource database, Exception e)
+    {
+        if (IsUnavailable(e)) database.Clear();
     }
 
     /// <summary><c>/healthz</c>: the process answers. <c>/readyz</c>: it can do its work (the check passes).</summary>

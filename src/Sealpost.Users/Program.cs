@@ -22,7 +22,7 @@ builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJw
 builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);
 builder.Services.AddAuthorization();
 builder.Services.AddOpenApi();
-builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>();
+builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>().AddHostedService<SessionSweeper>();
 
 var app = builder.Build();
 app.UseServiceDefaults();

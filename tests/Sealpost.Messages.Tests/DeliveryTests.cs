@@ -123,6 +123,30 @@ public sealed class DeliveryTests(SealpostStack stack)
     }
 
     [Fact]
+    public async Task Pipelined_sends_from_one_socket_arrive_in_the_order_they_were_sent()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var bodies = Enumerable.Range(0, 200).Select(i => Convert.ToBase64String(BitConverter.GetBytes(i))).ToList();
+        foreach (var body in bodies)
+            await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = body });
+        Assert.Equal(200, (await aliceSocket.CollectAsync("accepted", 200)).Count);
+
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var received = new List<string>();
+        while (received.Count < 200)
+        {
+            var batch = await bobSocket.CollectAsync("message", 100, TimeSpan.FromSeconds(5));
+            Assert.NotEmpty(batch);
+            received.AddRange(batch.Select(m => m.GetProperty("body").GetString()!));
+            foreach (var m in batch) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        }
+
+        Assert.Equal(bodies, received);
+    }
+
+    [Fact]
     public async Task Live_messages_follow_the_drained_mailbox()
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
@@ -140,7 +164,7 @@ public sealed class DeliveryTests(SealpostStack stack)
     [Fact]
     public async Task An_instance_killed_after_accepted_loses_nothing()
     {
-        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings(0));
+        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings());
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
         var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
@@ -160,7 +184,7 @@ public sealed class DeliveryTests(SealpostStack stack)
     [Fact]
     public async Task Graceful_shutdown_closes_sockets_with_1001()
     {
-        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings(1));
+        await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings());
         var bob = await stack.Users.Api.NewUserAsync("bob");
         var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
         await using var socket = await SocketClient.ConnectAsync(url, bob.AccessToken);

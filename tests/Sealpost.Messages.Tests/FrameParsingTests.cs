@@ -30,6 +30,16 @@ public sealed class FrameParsingTests
     }
 
     [Fact]
+    public void Message_ids_only_go_up_even_within_one_millisecond()
+    {
+        var ids = Enumerable.Range(0, 10_000).Select(_ => Sealpost.Messages.Mailboxes.MessageIds.Next(TimeProvider.System)).ToList();
+
+        Assert.Equal(ids.Order().ToList(), ids);
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.Equal(7, id.Version));
+    }
+
+    [Fact]
     public void A_token_bucket_allows_a_burst_then_refuses()
     {
         var bucket = new TokenBucket(rate: 10, burst: 20, TimeProvider.System);

@@ -33,7 +33,7 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
         var bob = await stack.Users.Api.NewUserAsync("bob");
         await using (var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
             Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
-        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        // `accepted` means it was stored; on a loaded machine it may already be swept by the time we could look.
 
         await DeliveryTests.Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0, seconds: 15);
 

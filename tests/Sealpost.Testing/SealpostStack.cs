@@ -10,20 +10,30 @@ namespace Sealpost.Testing;
 public class SealpostStack : IAsyncLifetime, IAsyncDisposable
 {
     private readonly Dictionary<string, string> _messageSettings;
+    private readonly string? _redis;
     private Process? _haproxy;
 
     public SealpostStack() : this(new Dictionary<string, string>())
     {
     }
 
-    /// <summary>Extra settings for the messages instances (short lifetimes, small quotas) in fixtures that derive from this.</summary>
-    protected SealpostStack(Dictionary<string, string> messageSettings) => _messageSettings = messageSettings;
+    /// <summary>
+    /// Extra settings for the messages instances (short lifetimes, small quotas) in fixtures that derive from this,
+    /// and optionally a PostgreSQL server and Redis of their own.
+    /// </summary>
+    protected SealpostStack(Dictionary<string, string> messageSettings, string? postgres = null, string? redis = null)
+    {
+        _messageSettings = messageSettings;
+        _redis = redis;
+        Users = UsersCluster.Create(2, postgres);
+        MessagesConnectionString = TestEnvironment.NewDatabase("messages", postgres);
+    }
 
-    public UsersCluster Users { get; } = new();
+    public UsersCluster Users { get; }
 
     public IReadOnlyList<ServiceProcess> Messages { get; private set; } = [];
 
-    public string MessagesConnectionString { get; } = TestEnvironment.NewDatabase("messages");
+    public string MessagesConnectionString { get; }
 
     public int HaproxyPort { get; } = ServiceProcess.FreePort();
 
@@ -32,21 +42,18 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
 
     public UsersApi Api => new(new HttpClient { BaseAddress = BaseUrl });
 
-    public Dictionary<string, string> MessagesSettings(int usersInstance)
+    /// <summary>How a messages instance is configured: it reaches the users service through HAProxy, as in scripts/up.</summary>
+    public Dictionary<string, string> MessagesSettings() => new(_messageSettings)
     {
-        var settings = new Dictionary<string, string>(_messageSettings)
-        {
-            ["Database:ConnectionString"] = MessagesConnectionString,
-            ["Redis:Configuration"] = TestEnvironment.RedisConfiguration,
-            ["Users:BaseUrl"] = Users.Instances[usersInstance].BaseAddress.ToString(),
-        };
-        return settings;
-    }
+        ["Database:ConnectionString"] = MessagesConnectionString,
+        ["Redis:Configuration"] = _redis ?? TestEnvironment.RedisConfiguration,
+        ["Users:BaseUrl"] = BaseUrl.ToString(),
+    };
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await Users.InitializeAsync();
-        Messages = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => ServiceProcess.StartAsync("Sealpost.Messages", MessagesSettings(i))));
+        Messages = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => ServiceProcess.StartAsync("Sealpost.Messages", MessagesSettings())));
         await StartHaproxyAsync();
     }
 
@@ -59,6 +66,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
         var pidFile = Path.Combine(TestEnvironment.WorkDir, $"haproxy-{HaproxyPort}.pid");
         var info = new ProcessStartInfo("haproxy") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in new[] { "-db", "-f", Path.Combine(TestEnvironment.RepoRoot, "deploy", "haproxy.cfg"), "-p", pidFile }) info.ArgumentList.Add(arg);
+        info.Environment["SEALPOST_DEPLOY"] = Path.Combine(TestEnvironment.RepoRoot, "deploy");
         info.Environment["SEALPOST_BIND"] = $"127.0.0.1:{HaproxyPort}";
         info.Environment["SEALPOST_USERS_1"] = $"127.0.0.1:{Users.Instances[0].Port}";
         info.Environment["SEALPOST_USERS_2"] = $"127.0.0.1:{Users.Instances[1].Port}";
@@ -86,7 +94,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
         throw new TimeoutException("HAProxy did not come up");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_haproxy is { HasExited: false }) _haproxy.Kill();
         _haproxy?.Dispose();

@@ -22,8 +22,8 @@ public static class TestEnvironment
         AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 
     /// <summary>A connection string for a database of its own, created on first use by the service that gets it.</summary>
-    public static string NewDatabase(string prefix) =>
-        new NpgsqlConnectionStringBuilder(PostgresConnectionString) { Database = $"{prefix}_{Guid.NewGuid():N}" }.ConnectionString;
+    public static string NewDatabase(string prefix, string? server = null) =>
+        new NpgsqlConnectionStringBuilder(server ?? PostgresConnectionString) { Database = $"{prefix}_{Guid.NewGuid():N}" }.ConnectionString;
 
     public static string UniqueUsername(string prefix = "u") => $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(32, prefix.Length + 17)];
 

@@ -7,14 +7,20 @@ public sealed class UsersCluster : IAsyncLifetime, IAsyncDisposable
 {
     private readonly int _instances;
 
-    public UsersCluster() => _instances = 2;
+    public UsersCluster() : this(2, null)
+    {
+    }
 
-    /// <summary>A cluster of another size, for tests that make their own.</summary>
-    public static UsersCluster OfSize(int instances) => new(instances);
+    private UsersCluster(int instances, string? server)
+    {
+        _instances = instances;
+        ConnectionString = TestEnvironment.NewDatabase("users", server);
+    }
 
-    private UsersCluster(int instances) => _instances = instances;
+    /// <summary>A cluster of another size, or on another PostgreSQL server, for tests that make their own.</summary>
+    public static UsersCluster Create(int instances = 2, string? server = null) => new(instances, server);
 
-    public string ConnectionString { get; } = TestEnvironment.NewDatabase("users");
+    public string ConnectionString { get; }
 
     public string SigningKeyPath { get; } = Path.Combine(TestEnvironment.WorkDir, "keys", Guid.NewGuid().ToString("N") + ".pem");
 

@@ -222,7 +222,7 @@ public sealed class AccountTests(UsersCluster cluster)
     [Fact]
     public async Task Instances_starting_together_on_a_new_database_apply_each_migration_once()
     {
-        await using var fresh = UsersCluster.OfSize(3);
+        await using var fresh = UsersCluster.Create(3);
         await fresh.InitializeAsync();
 
         Assert.Equal(1, await Db.CountAsync(fresh, "SELECT count(*) FROM schema_migrations WHERE version = 1"));

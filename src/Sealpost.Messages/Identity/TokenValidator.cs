@@ -42,10 +42,11 @@ public sealed partial class TokenValidator(HttpClient http, IOptions<UsersOption
             IssuerSigningKeys = _keys,
             ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
             RequireExpirationTime = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
+            // No skew: a socket lives exactly until its token's expiry, so a token past it must not open one.
+            ClockSkew = TimeSpan.Zero,
             LifetimeValidator = (notBefore, expires, _, p) =>
                 expires is { } e && e.ToUniversalTime() > clock.GetUtcNow().UtcDateTime - p.ClockSkew
-                && (notBefore is not { } nb || nb.ToUniversalTime() <= clock.GetUtcNow().UtcDateTime + p.ClockSkew),
+                && (notBefore is not { } nb || nb.ToUniversalTime() <= clock.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(30)),
         });
     }
 

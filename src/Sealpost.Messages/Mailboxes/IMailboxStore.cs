@@ -1,7 +1,10 @@
 namespace Sealpost.Messages.Mailboxes;
 
-/// <summary>A message a sender wants stored for a recipient; <see cref="ClientId"/> makes re-sends idempotent.</summary>
-public sealed record NewMessage(string Sender, Guid ClientId, string Recipient, byte[] Body);
+/// <summary>
+/// A message a sender wants stored for a recipient under <see cref="Id"/> (from <see cref="MessageIds"/>);
+/// <see cref="ClientId"/> makes re-sends idempotent.
+/// </summary>
+public sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Recipient, byte[] Body);
 
 /// <summary>A message waiting in a mailbox.</summary>
 public sealed record StoredMessage(Guid Id, string Sender, string Recipient, byte[] Body, DateTimeOffset SentAt);

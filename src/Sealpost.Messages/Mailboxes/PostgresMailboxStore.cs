@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Messages.Mailboxes;
 
@@ -20,15 +21,42 @@ public sealed class PostgresMailboxStore : IMailboxStore, IAsyncDisposable
     {
         _db = db;
         _options = options.Value;
-        _sends = new(WriteSendsAsync, _options.WriteBatchSize, concurrency: 4);
-        _acks = new(DeleteAckedAsync, _options.WriteBatchSize, concurrency: 2);
+        _sends = new((batch, ct) => GuardAsync(() => WriteSendsAsync(batch, ct)), _options.WriteBatchSize, concurrency: 4);
+        _acks = new((batch, ct) => GuardAsync(() => DeleteAckedAsync(batch, ct)), _options.WriteBatchSize, concurrency: 2);
     }
 
     public Task<AcceptResult> AcceptAsync(NewMessage message, CancellationToken ct) => _sends.EnqueueAsync(message, ct);
 
     public Task<bool> AckAsync(string recipient, Guid messageId, CancellationToken ct) => _acks.EnqueueAsync((recipient, messageId), ct);
 
-    public async Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct) =>
+        GuardAsync(() => ReadPendingAsync(recipient, exclude, limit, ct));
+
+    public Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
+        GuardAsync(() => ReadStillPendingAsync(recipient, ids, ct));
+
+    public Task<int> SweepAsync(CancellationToken ct) => GuardAsync(() => DeleteExpiredAsync(ct));
+
+    public Task PingAsync(CancellationToken ct) => GuardAsync(async () =>
+    {
+        await using var cmd = _db.CreateCommand("SELECT 1");
+        return await cmd.ExecuteScalarAsync(ct);
+    });
+
+    private async Task<T> GuardAsync<T>(Func<Task<T>> work)
+    {
+        try
+        {
+            return await work();
+        }
+        catch (Exception e)
+        {
+            _db.ClearIfBroken(e);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<StoredMessage>> ReadPendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct)
     {
         await using var cmd = _db.CreateCommand("""
             SELECT id, sender, body, sent_at FROM messages
@@ -45,7 +73,7 @@ public sealed class PostgresMailboxStore : IMailboxStore, IAsyncDisposable
         return found;
     }
 
-    public async Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    private async Task<IReadOnlyCollection<Guid>> ReadStillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
         await using var cmd = _db.CreateCommand("SELECT id FROM messages WHERE recipient = $1 AND id = ANY ($2)");
         cmd.Parameters.Add(new() { Value = recipient });
@@ -56,7 +84,7 @@ public sealed class PostgresMailboxStore : IMailboxStore, IAsyncDisposable
         return found;
     }
 
-    public async Task<int> SweepAsync(CancellationToken ct)
+    private async Task<int> DeleteExpiredAsync(CancellationToken ct)
     {
         var expired = 0;
         int deleted;
@@ -84,12 +112,6 @@ public sealed class PostgresMailboxStore : IMailboxStore, IAsyncDisposable
         return expired;
     }
 
-    public async Task PingAsync(CancellationToken ct)
-    {
-        await using var cmd = _db.CreateCommand("SELECT 1");
-        await cmd.ExecuteScalarAsync(ct);
-    }
-
     private async Task<AcceptResult[]> WriteSendsAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct)
     {
         // One (sender, client id) twice in a batch is written once; the later copies answer as duplicates.
@@ -99,7 +121,7 @@ public sealed class PostgresMailboxStore : IMailboxStore, IAsyncDisposable
         {
             if (leaders.TryAdd((batch[i].Sender, batch[i].ClientId), unique.Count)) unique.Add(i);
         }
-        var ids = unique.Select(_ => Guid.CreateVersion7()).ToArray();
+        var ids = unique.Select(i => batch[i].Id).ToArray();
         var results = new AcceptResult?[unique.Count];
 
         await using (var cmd = _db.CreateCommand("""

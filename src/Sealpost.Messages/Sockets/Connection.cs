@@ -233,7 +233,7 @@ public sealed partial class Connection
         {
             var body = new byte[frame.Body.Length / 4 * 3];
             if (!Convert.TryFromBase64String(frame.Body, body, out var written)) problem = "\"body\" must be standard base64.";
-            else return new NewMessage(Username, clientId, to, body.AsSpan(0, written).ToArray());
+            else return new NewMessage(MessageIds.Next(_clock), Username, clientId, to, body.AsSpan(0, written).ToArray());
         }
         Reply(ServerFrames.Error(frame.Id, code, problem));
         return null;

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Sealpost.Client.Contacts;
+using Sealpost.Protocol;
+
+namespace Sealpost.Client.Accounts;
+
+/// <summary>The users service's REST API. Failures become <see cref="SealpostException"/>s carrying the problem's stable code.</summary>
+public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
+{
+    private const string ProblemPrefix = "urn:sealpost:problem:";
+
+    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName),
+            SealpostJsonContext.Default.RegisterRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
+
+    public Task<SessionResponse> LoginAsync(string username, string password, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password),
+            SealpostJsonContext.Default.LoginRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
+
+    public Task<SessionResponse> RefreshAsync(string refreshToken, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/sessions/refresh", null, new RefreshRequest(refreshToken),
+            SealpostJsonContext.Default.RefreshRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
+
+    public async Task LogoutAsync(string accessToken, CancellationToken ct) =>
+        await SendAsync<object, object>(HttpMethod.Delete, "v1/sessions/current", accessToken, null, null, null, ct).ConfigureAwait(false);
+
+    public Task<OwnAccount> GetMeAsync(string accessToken, CancellationToken ct) =>
+        SendAsync<object, OwnAccount>(HttpMethod.Get, "v1/accounts/me", accessToken, null, null, SealpostJsonContext.Default.OwnAccount, ct)!;
+
+    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey),
+            SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
+
+    public async Task<PublicAccount?> GetAccountAsync(string username, CancellationToken ct)
+    {
+        var record = await GetOrNullAsync($"v1/accounts/{Uri.EscapeDataString(username)}", ct).ConfigureAwait(false);
+        return Matching(record, username, null);
+    }
+
+    public async Task<PublicAccount?> GetKeyAsync(string username, uint keyId, CancellationToken ct)
+    {
+        if (keyId > int.MaxValue) return null;
+        var record = await GetOrNullAsync($"v1/accounts/{Uri.EscapeDataString(username)}/keys/{keyId}", ct).ConfigureAwait(false);
+        return Matching(record, username, keyId);
+    }
+
+    /// <summary>A record for another name or key id than asked is the server lying (or a bug); never pin it.</summary>
+    private static PublicAccount? Matching(PublicAccount? record, string username, uint? keyId)
+    {
+        if (record is null) return null;
+        if (record.Username != username || (keyId is { } id && record.KeyId != id))
+            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s key with another account's or key's record.");
+        return record;
+    }
+
+    private async Task<PublicAccount?> GetOrNullAsync(string path, CancellationToken ct)
+    {
+        try
+        {
+            return await SendAsync<object, PublicAccount>(HttpMethod.Get, path, null, null, null, SealpostJsonContext.Default.PublicAccount, ct).ConfigureAwait(false);
+        }
+        catch (SealpostException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<TResponse?> SendAsync<TRequest, TResponse>(
+        HttpMethod method, string path, string? accessToken, TRequest? body, JsonTypeInfo<TRequest>? requestType,
+        JsonTypeInfo<TResponse>? responseType, CancellationToken ct)
+        where TResponse : class
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (accessToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        if (body is not null && requestType is not null) request.Content = JsonContent.Create(body, requestType);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SealpostException(ErrorKind.Network, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new SealpostException(ErrorKind.Network, $"The Sealpost server at {http.BaseAddress} did not answer in time.", e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode) throw await ProblemAsync(response, ct).ConfigureAwait(false);
+            if (responseType is null || response.StatusCode == HttpStatusCode.NoContent) return null;
+            try
+            {
+                return await response.Content.ReadFromJsonAsync(responseType, ct).ConfigureAwait(false)
+                    ?? throw new SealpostException(ErrorKind.Network, "The server sent an empty answer.");
+            }
+            catch (JsonException e)
+            {
+                throw new SealpostException(ErrorKind.Network, $"The server at {http.BaseAddress} sent an answer that is not Sealpost's JSON.", e);
+            }
+        }
+    }
+
+    /// <summary>Turns an RFC 9457 answer into an exception whose kind follows the status and whose code is the problem type.</summary>
+    private static async Task<SealpostException> ProblemAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        string? code = null, title = null;
+        var fields = new List<string>();
+        try
+        {
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                if (root.TryGetProperty("type", out var type) && type.GetString() is { } t && t.StartsWith(ProblemPrefix, StringComparison.Ordinal))
+                    code = t[ProblemPrefix.Length..];
+                if (root.TryGetProperty("title", out var titleElement)) title = titleElement.GetString();
+                if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var field in errors.EnumerateObject())
+                    {
+                        var messages = field.Value.ValueKind == JsonValueKind.Array
+                            ? string.Join(" ", field.Value.EnumerateArray().Select(m => m.GetString()))
+                            : field.Value.ToString();
+                        fields.Add($"{field.Name}: {messages}");
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a problem document (a proxy's error page, say): the status alone tells the kind.
+        }
+        var status = (int)response.StatusCode;
+        var kind = status switch
+        {
+            400 or 422 => ErrorKind.Invalid,
+            401 or 403 => ErrorKind.Auth,
+            404 => ErrorKind.NotFound,
+            409 or 413 or 429 => ErrorKind.Refused,
+            _ => ErrorKind.Network,
+        };
+        var message = (title ?? $"The server answered {status} {response.ReasonPhrase}.").TrimEnd('.') + (fields.Count > 0 ? " (" + string.Join("; ", fields) + ")." : ".");
+        return new SealpostException(kind, message) { Code = code ?? status.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+    }
+}

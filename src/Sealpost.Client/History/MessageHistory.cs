@@ -1,0 +1,36 @@
+using Sealpost.Client.State;
+
+namespace Sealpost.Client.History;
+
+/// <summary>
+/// The messages this device sent and received, in <c>history.json</c>. The whole file is rewritten on each
+/// change, under the profile lock: simple and atomic, and fine for the thousands of messages a CLI keeps.
+/// </summary>
+public sealed class MessageHistory(ProfileFolder folder)
+{
+    public IReadOnlyList<HistoryEntry> List(string? peer = null, int? last = null)
+    {
+        IEnumerable<HistoryEntry> entries = Load().Messages;
+        if (peer is not null) entries = entries.Where(e => e.Peer == peer);
+        var list = entries.ToList();
+        return last is { } n && list.Count > n ? list[^n..] : list;
+    }
+
+    /// <summary>Whether a message with this id and direction is stored already: the duplicate check for at-least-once delivery.</summary>
+    public bool Contains(string id, string direction = MessageDirections.In) =>
+        Load().Messages.Exists(e => e.Id == id && e.Direction == direction);
+
+    /// <summary>Stores the entry durably; false, and nothing written, when one with the same id and direction is already there.</summary>
+    public async Task<bool> AddAsync(HistoryEntry entry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        using var held = await folder.LockAsync(ct).ConfigureAwait(false);
+        var document = Load();
+        if (document.Messages.Exists(e => e.Id == entry.Id && e.Direction == entry.Direction)) return false;
+        document.Messages.Add(entry);
+        folder.Write(folder.HistoryFile, document, LocalJsonContext.Default.HistoryDocument);
+        return true;
+    }
+
+    private HistoryDocument Load() => folder.Read(folder.HistoryFile, LocalJsonContext.Default.HistoryDocument) ?? new HistoryDocument();
+}

@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Sealpost.Client.State;
+using Sealpost.Crypto;
+using Sealpost.Protocol;
+
+namespace Sealpost.Client.Keys;
+
+/// <summary>
+/// This profile's own private keys, one key file per key id under <c>keys/</c>, unlocked with the passphrase on
+/// first use and kept in memory for the life of the client. Old keys stay so messages sealed to them still open.
+/// </summary>
+public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
+{
+    private readonly Dictionary<uint, X25519KeyPair> _unlocked = [];
+    private readonly Lock _gate = new();
+
+    public bool Has(uint keyId) => File.Exists(folder.KeyFile(keyId));
+
+    /// <summary>Ids of every key file held, oldest first.</summary>
+    public IReadOnlyList<uint> KeyIds() =>
+        Directory.Exists(folder.KeysFolder)
+            ? [.. Directory.EnumerateFiles(folder.KeysFolder, "*.key")
+                .Select(p => uint.TryParse(Path.GetFileNameWithoutExtension(p), out var id) ? id : 0)
+                .Where(id => id > 0)
+                .Order()]
+            : [];
+
+    /// <summary>The key pair with this id, unlocking its file with the passphrase if needed.</summary>
+    public X25519KeyPair Get(uint keyId)
+    {
+        lock (_gate)
+        {
+            if (_unlocked.TryGetValue(keyId, out var pair)) return pair;
+        }
+        var path = folder.KeyFile(keyId);
+        if (!File.Exists(path))
+            throw new SealpostException(ErrorKind.Crypto, $"This device has no private key with id {keyId} ({path} is missing).");
+        StoredKey stored;
+        try
+        {
+            stored = KeyFile.Load(path, passphrase());
+        }
+        catch (KeyFileException e)
+        {
+            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+        }
+        lock (_gate)
+        {
+            _unlocked[keyId] = stored.KeyPair;
+        }
+        return stored.KeyPair;
+    }
+
+    /// <summary>Writes a new key pair under a temporary name; <see cref="Commit"/> gives it its key id once the server has it.</summary>
+    public string SaveNew(string username, X25519KeyPair pair)
+    {
+        folder.EnsureExists();
+        var path = Path.Combine(folder.KeysFolder, $"new-{Guid.NewGuid():N}.key");
+        try
+        {
+            KeyFile.Save(path, username, pair, passphrase());
+        }
+        catch (KeyFileException e)
+        {
+            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+        }
+        return path;
+    }
+
+    public void Commit(string temporaryPath, uint keyId, X25519KeyPair pair)
+    {
+        try
+        {
+            File.Move(temporaryPath, folder.KeyFile(keyId), overwrite: false);
+        }
+        catch (IOException e)
+        {
+            throw new SealpostException(
+                ErrorKind.Crypto, $"The server accepted the new key as id {keyId}, but it could not be stored as {folder.KeyFile(keyId)}: {e.Message}. It is kept as {temporaryPath}.", e);
+        }
+        lock (_gate)
+        {
+            _unlocked[keyId] = pair;
+        }
+    }
+
+    /// <summary>
+    /// The public half of one of our keys, read from the key file's clear <c>public_key</c> field without the passphrase
+    /// (for fingerprints). Unlocking the file later checks it against the private key.
+    /// </summary>
+    public byte[] PublicKeyOf(uint keyId)
+    {
+        lock (_gate)
+        {
+            if (_unlocked.TryGetValue(keyId, out var pair)) return pair.PublicKey.ToArray();
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(folder.KeyFile(keyId)));
+            if (document.RootElement.TryGetProperty("public_key", out var value) && AccountRules.ParsePublicKey(value.GetString()) is { } key) return key;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
+        {
+            throw new SealpostException(ErrorKind.Crypto, $"Cannot read the public key in {folder.KeyFile(keyId)}: {e.Message}", e);
+        }
+        throw new SealpostException(ErrorKind.Crypto, $"The key file {folder.KeyFile(keyId)} is damaged: it has no usable public key.");
+    }
+
+    /// <summary>Checks the passphrase opens an existing key, so a new key is not saved under a mistyped one.</summary>
+    public void CheckPassphrase()
+    {
+        if (KeyIds() is [.., var newest]) Get(newest);
+    }
+}

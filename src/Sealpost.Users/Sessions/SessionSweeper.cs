@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Sealpost.Users.Sessions;
+
+/// <summary>
+/// Hourly housekeeping: forgets ended sessions and stale login failures, so neither table grows without bound
+/// (the failures table can be fed names an attacker chooses).
+/// </summary>
+public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginThrottleOptions> throttle, ILogger<SessionSweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
+        do
+        {
+            try
+            {
+                await using var batch = db.CreateBatch();
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                    "DELETE FROM sessions WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'"));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                    "DELETE FROM login_failures WHERE last_failure < now() - $1 AND blocked_until < now()")
+                {
+                    Parameters = { new() { Value = throttle.Value.ForgetAfter } },
+                });
+                await batch.ExecuteNonQueryAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogSweepFailed(logger, e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session housekeeping failed: {Reason}")]
+    private static partial void LogSweepFailed(ILogger logger, string reason);
+}

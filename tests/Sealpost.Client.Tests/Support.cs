@@ -1,0 +1,77 @@
+using System.Text;
+using Sealpost.Cli;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.State;
+
+namespace Sealpost.Client.Tests;
+
+/// <summary>A scratch SEALPOST_HOME, deleted afterwards.</summary>
+public sealed class TempHome : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "sealpost-client-tests", Guid.NewGuid().ToString("N"));
+
+    public ProfileFolder Profile(string name = ProfileFolder.DefaultProfile) => new(Path, name);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
+    }
+}
+
+/// <summary>The result of one in-process CLI run.</summary>
+public sealed record CliResult(int ExitCode, string Out, string Error)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Out}\n--- stderr\n{Error}";
+}
+
+/// <summary>Runs <c>sealpost</c> commands in-process against one home folder, with secrets from its environment.</summary>
+public sealed class CliRunner(string home, string? server = null)
+{
+    public const string Passphrase = "a passphrase for tests";
+    public const string Password = "correct horse battery";
+
+    public Dictionary<string, string> Environment { get; } = new()
+    {
+        ["SEALPOST_HOME"] = home,
+        ["SEALPOST_PASSPHRASE"] = Passphrase,
+        ["SEALPOST_PASSWORD"] = Password,
+    };
+
+    public Task<CliResult> RunWithInputAsync(string? stdin, params string[] args) => RunUntilAsync(CancellationToken.None, stdin, args);
+
+    /// <summary>Runs until done or until <paramref name="stop"/> fires, which stands for Ctrl-C.</summary>
+    public async Task<CliResult> RunUntilAsync(CancellationToken stop, string? stdin, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var console = new CliConsole
+        {
+            Out = output,
+            Error = error,
+            In = new StringReader(stdin ?? ""),
+            Environment = name => Environment.GetValueOrDefault(name),
+            ReadSecret = _ => null,
+        };
+        var app = new CliApp(console) { ConnectionOptions = new ConnectionOptions { BackoffBase = TimeSpan.FromMilliseconds(50), BackoffCap = TimeSpan.FromSeconds(1) } };
+        if (server is not null && !Environment.ContainsKey("SEALPOST_SERVER")) Environment["SEALPOST_SERVER"] = server;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(TimeSpan.FromSeconds(90));
+        var code = await app.RunAsync(args, timeout.Token);
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+
+    public Task<CliResult> RunAsync(params string[] args) => RunWithInputAsync(null, args);
+
+    /// <summary>Runs and fails the test, showing the output, unless the exit code is the expected one.</summary>
+    public async Task<CliResult> ExpectAsync(int exitCode, params string[] args)
+    {
+        var result = await RunAsync(args);
+        Assert.True(result.ExitCode == exitCode, $"sealpost {string.Join(' ', args)}: expected exit {exitCode}, got {result}");
+        return result;
+    }
+}
+
+internal static class Text
+{
+    public static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+}

@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+
+namespace Sealpost.System.Tests;
+
+/// <summary>Pairs of peers sending to each other, and the count of what was sent, accepted and delivered.</summary>
+public sealed class Traffic
+{
+    private readonly ConcurrentDictionary<string, (Peer To, string From, string Plaintext)> _accepted = new();
+    private int _sent;
+
+    public int Sent => _sent;
+
+    public int Accepted => _accepted.Count;
+
+    /// <summary>Each peer sends <paramref name="perPeer"/> messages to its partner (0↔1, 2↔3, …), a few at a time.</summary>
+    public Task RunAsync(IReadOnlyList<Peer> peers, int perPeer, int concurrency = 5)
+    {
+        // One deadline for the whole run, so a broken system fails the test in minutes, not in hours.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        return Task.WhenAll(peers.Select((peer, i) => SendManyAsync(peer, peers[i ^ 1], perPeer, concurrency, deadline)));
+    }
+
+    private async Task SendManyAsync(Peer from, Peer to, int count, int concurrency, DateTime deadline)
+    {
+        using var gate = new SemaphoreSlim(concurrency);
+        var sends = Enumerable.Range(0, count).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var plaintext = $"{i} from {from.Username} to {to.Username}";
+                Interlocked.Increment(ref _sent);
+                var id = await from.SendAsync(to.Username, plaintext).WaitAsync(deadline - DateTime.UtcNow);
+                _accepted[id] = (to, from.Username, plaintext);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        });
+        await Task.WhenAll(sends);
+    }
+
+    /// <summary>Waits until every accepted message sits in its recipient's inbox, then says what is missing or wrong.</summary>
+    public async Task<(int Delivered, int Missing, int Wrong)> SettleAsync(IReadOnlyList<Peer> peers, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline && _accepted.Any(a => !a.Value.To.Inbox.ContainsKey(a.Key))) await Task.Delay(200);
+        var delivered = _accepted.Count(a => a.Value.To.Inbox.ContainsKey(a.Key));
+        var wrong = _accepted.Count(a => a.Value.To.Inbox.TryGetValue(a.Key, out var r) && (r.From != a.Value.From || r.Plaintext != a.Value.Plaintext));
+        // Anything in an inbox that was never accepted for that peer is a message delivered to the wrong person.
+        wrong += peers.Sum(p => p.Inbox.Keys.Count(id => !_accepted.TryGetValue(id, out var a) || a.To != p));
+        return (delivered, _accepted.Count - delivered, wrong);
+    }
+}
