@@ -25,7 +25,7 @@ public readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, 
 
 /// <summary>
 /// The temporary store of undelivered ciphertext. Every implementation passes the same contract tests
-/// (tests/Sealpost.Messages.Tests/Mailboxes).
+/// (tests/Sealpost.Messages.Tests/Mailboxes/MailboxStoreContract.cs).
 /// </summary>
 public interface IMailboxStore
 {
