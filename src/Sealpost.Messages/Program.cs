@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-using Npgsql;
 using Sealpost.Messages;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
@@ -15,7 +13,7 @@ builder.Services.AddOptions<SocketOptions>().BindConfiguration(SocketOptions.Sec
 builder.Services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section);
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+builder.Services.AddDatabase();
 builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>();
 builder.Services.AddHttpClient<TokenValidator>(c => c.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(TokenValidator)));

@@ -14,7 +14,7 @@ builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Secti
 builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordOptions>().BindConfiguration(PasswordOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<TokenOptions>>().Value);
-builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+builder.Services.AddDatabase();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<SigningKey>().AddSingleton<TokenIssuer>().AddSingleton<PasswordHasher>();
 builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>().AddSingleton<LoginThrottle>();

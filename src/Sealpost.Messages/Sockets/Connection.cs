@@ -362,7 +362,8 @@ public sealed partial class Connection
                     await CloseAsync((WebSocketCloseStatus)CloseCodes.TokenExpired, "The access token expired; refresh it and reconnect.");
                     break;
                 }
-                var poll = _bus.IsHealthy ? _options.SafetyPollInterval : _options.DegradedPollInterval;
+                // Jittered, so thousands of idle sockets do not all read their mailboxes in the same second.
+                var poll = (_bus.IsHealthy ? _options.SafetyPollInterval : _options.DegradedPollInterval) * (0.75 + Random.Shared.NextDouble() / 2);
                 if (_inFlight.Count >= _options.DeliveryWindow && _clock.GetElapsedTime(lastProgress) > TimeSpan.FromSeconds(10))
                 {
                     // The window is full and nothing was acked here for a while: acks on the user's other sockets
@@ -410,7 +411,9 @@ public sealed partial class Connection
                     if (_inFlight.Remove(e.MessageId))
                     {
                         lastProgress = _clock.GetTimestamp();
-                        if (!caughtUp) dirty = true;
+                        // Refill when half the window is free, not on every ack: one mailbox read per
+                        // fifty messages instead of one per message while a backlog drains.
+                        if (!caughtUp && _inFlight.Count <= _options.DeliveryWindow / 2) dirty = true;
                     }
                     break;
                 case EventKind.Wake:

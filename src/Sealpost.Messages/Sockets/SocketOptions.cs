@@ -32,7 +32,7 @@ public sealed class SocketOptions
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>How often a socket rereads its mailbox while the bus is healthy (a safety net for lost wake-ups).</summary>
-    public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How often while the bus (Redis) is away.</summary>
     public TimeSpan DegradedPollInterval { get; set; } = TimeSpan.FromSeconds(2);

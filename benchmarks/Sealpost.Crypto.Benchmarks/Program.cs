@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Sealpost.Crypto.Benchmarks.EnvelopeBenchmarks).Assembly).Run(args);
