@@ -175,7 +175,7 @@ public sealed partial class CliApp
 
     private Command InboxCommand()
     {
-        var wait = new Option<double>("--wait") { Description = "Seconds without a new message after which the mailbox counts as empty", DefaultValueFactory = _ => 2 };
+        var wait = new Option<double>("--wait") { Description = "Seconds without a new message after which the mailbox counts as empty, if the server does not say so itself", DefaultValueFactory = _ => 10 };
         var command = new Command("inbox", "Fetch the messages waiting for you, print them, acknowledge them, and exit") { wait };
         command.SetAction(async (r, ct) =>
         {

@@ -211,13 +211,14 @@ public sealed class SealpostClient : IAsyncDisposable
             {
                 throw e.InnerException ?? new SealpostException(ErrorKind.Network, "The message connection closed.", e);
             }
+            if (ReferenceEquals(frame, MessageConnection.SyncedMarker)) continue;
             if (await TryProcessAsync(frame, connection, ct).ConfigureAwait(false) is { } entry) yield return entry;
         }
     }
 
     /// <summary>
-    /// Collects what waits in the mailbox: the protocol has no "mailbox drained" frame, so this reads until no message
-    /// has come for <paramref name="quiet"/>.
+    /// Collects what waits in the mailbox: reads until the server says it is drained (<c>synced</c>), or, from a server
+    /// that does not say so, until no message has come for <paramref name="quiet"/>.
     /// </summary>
     public async Task<IReadOnlyList<HistoryEntry>> FetchInboxAsync(TimeSpan quiet, CancellationToken ct)
     {
@@ -240,6 +241,7 @@ public sealed class SealpostClient : IAsyncDisposable
             {
                 throw e.InnerException ?? new SealpostException(ErrorKind.Network, "The message connection closed.", e);
             }
+            if (ReferenceEquals(frame, MessageConnection.SyncedMarker)) return received;
             if (await TryProcessAsync(frame, connection, ct).ConfigureAwait(false) is { } entry) received.Add(entry);
         }
     }

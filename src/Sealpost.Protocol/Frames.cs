@@ -13,6 +13,7 @@ public static class FrameTypes
     public const string Error = "error";
     public const string Auth = "auth";
     public const string Authenticated = "authenticated";
+    public const string Synced = "synced";
 }
 
 /// <summary>Stable codes of <c>error</c> frames; clients switch on these.</summary>
@@ -46,6 +47,12 @@ public sealed record ErrorFrame(string Type, string? Id, string Code, string Mes
 
 /// <summary>Renews the access token on an open socket.</summary>
 public sealed record AuthFrame(string Type, string AccessToken);
+
+/// <summary>
+/// The socket has been sent everything its mailbox held (the messages before this frame); what follows is live.
+/// Sent once after connecting, and again after each later backlog is worked through.
+/// </summary>
+public sealed record SyncedFrame(string Type);
 
 /// <summary>The answer to <see cref="AuthFrame"/>: the socket now lives until the new token's expiry.</summary>
 public sealed record AuthenticatedFrame(string Type, DateTimeOffset ExpiresAt);

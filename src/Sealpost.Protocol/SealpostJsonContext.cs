@@ -24,5 +24,6 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(ErrorFrame))]
 [JsonSerializable(typeof(AuthFrame))]
 [JsonSerializable(typeof(AuthenticatedFrame))]
+[JsonSerializable(typeof(SyncedFrame))]
 [JsonSerializable(typeof(JsonWebKeySetDocument))]
 public sealed partial class SealpostJsonContext : JsonSerializerContext;

@@ -53,8 +53,10 @@ public sealed class DeliveryTests(SealpostStack stack)
 
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var messages = await bobSocket.CollectAsync("message", 5);
+        var synced = await bobSocket.NextAsync();
 
         Assert.Equal(5, messages.Count);
+        Assert.Equal("synced", synced.GetProperty("type").GetString());
         var ids = messages.Select(m => Guid.Parse(m.GetProperty("message_id").GetString()!)).ToList();
         Assert.Equal(ids.Order().ToList(), ids);
         foreach (var id in ids) await bobSocket.AckAsync(id.ToString());

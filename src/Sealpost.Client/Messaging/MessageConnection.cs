@@ -61,6 +61,10 @@ public sealed class MessageConnection : IAsyncDisposable
     }
 
     /// <summary>Messages from the server, in the order they came; the channel ends with the error that stopped the connection.</summary>
+    /// <summary>Stands in the <see cref="Incoming"/> stream where the server said the mailbox is drained.</summary>
+    public static readonly MessageFrame SyncedMarker = new(FrameTypes.Synced, "", "", "", default);
+
+    /// <summary>Messages in arrival order, with <see cref="SyncedMarker"/> where the mailbox had been drained.</summary>
     public ChannelReader<MessageFrame> Incoming => _incoming.Reader;
 
     /// <summary>Things a person may want to know (reconnecting, a stray error frame); never a token or a body.</summary>
@@ -366,6 +370,10 @@ public sealed class MessageConnection : IAsyncDisposable
                 case FrameTypes.Message:
                     var message = root.Deserialize(SealpostJsonContext.Default.MessageFrame);
                     if (message is { MessageId.Length: > 0, From.Length: > 0, Body: not null }) _incoming.Writer.TryWrite(message);
+                    break;
+                case FrameTypes.Synced:
+                    // In the same stream as the messages, so a reader knows everything before it has been seen.
+                    _incoming.Writer.TryWrite(SyncedMarker);
                     break;
                 default:
                     // "authenticated" and types this version does not know need nothing from us.

@@ -320,6 +320,7 @@ public sealed partial class Connection
     {
         var dirty = true;       // the mailbox may hold messages this socket has not been sent
         var caughtUp = false;   // the last mailbox read found everything, so live pushes keep the order
+        var announced = false;  // the client was told (synced) that it has caught up
         var lastProgress = _clock.GetTimestamp();
         try
         {
@@ -339,6 +340,8 @@ public sealed partial class Connection
                         }
                         caughtUp = pending.Count < room;
                         dirty = !caughtUp;
+                        if (caughtUp && !announced) await SendAsync(ServerFrames.Synced, ct);
+                        announced = caughtUp;
                         lastProgress = _clock.GetTimestamp();
                     }
                     catch (Exception e) when (e is not OperationCanceledException && e is not WebSocketException)

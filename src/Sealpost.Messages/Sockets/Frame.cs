@@ -83,6 +83,8 @@ public static class ServerFrames
     public static byte[] Error(string? id, string code, string message) =>
         JsonSerializer.SerializeToUtf8Bytes(new ErrorFrame(FrameTypes.Error, id, code, message), SealpostJsonContext.Default.ErrorFrame);
 
+    public static readonly byte[] Synced = JsonSerializer.SerializeToUtf8Bytes(new SyncedFrame(FrameTypes.Synced), SealpostJsonContext.Default.SyncedFrame);
+
     public static byte[] Authenticated(DateTimeOffset expiresAt) =>
         JsonSerializer.SerializeToUtf8Bytes(new AuthenticatedFrame(FrameTypes.Authenticated, expiresAt), SealpostJsonContext.Default.AuthenticatedFrame);
 }
