@@ -31,8 +31,6 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public int ProcessId => _process?.Id ?? 0;
-
     /// <summary>The last lines the process printed, for failure messages.</summary>
     public string RecentOutput => string.Join('\n', _output);
 

@@ -14,8 +14,6 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
 
-    public int Count => _users.Values.Sum(u => u.Count);
-
     /// <summary>Adds a socket and returns the user's shared frame budget.</summary>
     public async Task<TokenBucket> AddAsync(Connection connection)
     {
