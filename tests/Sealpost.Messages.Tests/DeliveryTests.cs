@@ -119,9 +119,12 @@ public sealed class DeliveryTests(SealpostStack stack)
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var window = await bobSocket.CollectAsync("message", 130, TimeSpan.FromSeconds(3));
         Assert.Equal(100, window.Count);
-        foreach (var m in window.Take(10)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        // The window is refilled once half of it is acknowledged, in one mailbox read.
+        foreach (var m in window.Take(40)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
+        foreach (var m in window.Skip(40).Take(20)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
         var more = await bobSocket.CollectAsync("message", 30, TimeSpan.FromSeconds(5));
-        Assert.Equal(10, more.Count);
+        Assert.Equal(30, more.Count);
     }
 
     [Fact]

@@ -18,6 +18,7 @@ namespace Sealpost.Messages.Sockets;
 public sealed partial class Connection
 {
     private const int InitialReceiveBuffer = 4096;
+    private const int RecentAcksKept = 256;
     private readonly WebSocket _socket;
     private readonly IMailboxStore _store;
     private readonly RecipientDirectory _directory;
@@ -321,6 +322,8 @@ public sealed partial class Connection
         var dirty = true;       // the mailbox may hold messages this socket has not been sent
         var caughtUp = false;   // the last mailbox read found everything, so live pushes keep the order
         var announced = false;  // the client was told (synced) that it has caught up
+        var recentlyAcked = new HashSet<Guid>();
+        var ackOrder = new Queue<Guid>();
         var lastProgress = _clock.GetTimestamp();
         try
         {
@@ -338,8 +341,9 @@ public sealed partial class Connection
                             await SendAsync(ServerFrames.Message(message.Id, message.Sender, message.Body, message.SentAt), ct);
                             _inFlight.Add(message.Id);
                         }
+                        // A full read leaves more behind; the next read comes when acks have freed half the window.
                         caughtUp = pending.Count < room;
-                        dirty = !caughtUp;
+                        dirty = false;
                         if (caughtUp && !announced) await SendAsync(ServerFrames.Synced, ct);
                         announced = caughtUp;
                         lastProgress = _clock.GetTimestamp();
@@ -402,18 +406,26 @@ public sealed partial class Connection
                     break;
                 case EventKind.Live:
                     var delivery = e.Delivery!;
-                    if (_inFlight.Contains(delivery.MessageId)) break;
+                    // Already sent from a mailbox read, perhaps even acked already: the push came late.
+                    if (_inFlight.Contains(delivery.MessageId) || recentlyAcked.Contains(delivery.MessageId)) break;
                     if (caughtUp && !dirty && _inFlight.Count < _options.DeliveryWindow)
                     {
                         await SendAsync(delivery.Frame, token);
                         _inFlight.Add(delivery.MessageId);
                     }
-                    else dirty = true;
+                    else
+                    {
+                        caughtUp = false;
+                        if (_inFlight.Count <= _options.DeliveryWindow / 2) dirty = true;
+                    }
                     break;
                 case EventKind.Acked:
                     if (_inFlight.Remove(e.MessageId))
                     {
                         lastProgress = _clock.GetTimestamp();
+                        recentlyAcked.Add(e.MessageId);
+                        ackOrder.Enqueue(e.MessageId);
+                        if (ackOrder.Count > RecentAcksKept) recentlyAcked.Remove(ackOrder.Dequeue());
                         // Refill when half the window is free, not on every ack: one mailbox read per
                         // fifty messages instead of one per message while a backlog drains.
                         if (!caughtUp && _inFlight.Count <= _options.DeliveryWindow / 2) dirty = true;
