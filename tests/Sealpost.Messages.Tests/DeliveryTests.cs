@@ -49,7 +49,7 @@ public sealed class DeliveryTests(SealpostStack stack)
         {
             for (var i = 0; i < 5; i++) Assert.Equal("accepted", (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
         }
-        Assert.Equal(5, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.Equal(5, await stack.MailboxCountAsync(bob.Username));
 
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var messages = await bobSocket.CollectAsync("message", 5);
@@ -60,7 +60,7 @@ public sealed class DeliveryTests(SealpostStack stack)
         var ids = messages.Select(m => Guid.Parse(m.GetProperty("message_id").GetString()!)).ToList();
         Assert.Equal(ids.Order().ToList(), ids);
         foreach (var id in ids) await bobSocket.AckAsync(id.ToString());
-        await Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0);
+        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class DeliveryTests(SealpostStack stack)
         await using var second = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
 
         Assert.Equal(id, (await second.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
-        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.Equal(1, await stack.MailboxCountAsync(bob.Username));
     }
 
     [Fact]
@@ -91,16 +91,16 @@ public sealed class DeliveryTests(SealpostStack stack)
         var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         Assert.Equal(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
-        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.Equal(1, await stack.MailboxCountAsync(bob.Username));
 
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         await bobSocket.AckAsync((await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString()!);
-        await Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0);
+        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0);
 
         await using var otherSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), alice.AccessToken);
         var late = await otherSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         Assert.Equal(first.GetProperty("message_id").GetString(), late.GetProperty("message_id").GetString());
-        Assert.Equal(0, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.Equal(0, await stack.MailboxCountAsync(bob.Username));
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
     }
 
@@ -212,15 +212,5 @@ public sealed class DeliveryTests(SealpostStack stack)
         var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
 
         Assert.Equal(accepted.GetProperty("message_id").GetString(), (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
-    }
-
-    internal static async Task Eventually(Func<Task<bool>> condition, int seconds = 10)
-    {
-        for (var i = 0; i < seconds * 10; i++)
-        {
-            if (await condition()) return;
-            await Task.Delay(100);
-        }
-        Assert.Fail("the condition did not become true in time");
     }
 }

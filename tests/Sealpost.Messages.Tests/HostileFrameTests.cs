@@ -48,7 +48,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
         Assert.Equal("accepted", (await socket.SendMessageAsync(recipient.Username, Mailbox.Body())).GetProperty("type").GetString());
-        Assert.Equal(2, await Mailbox.CountAsync(stack.MessagesConnectionString, recipient.Username));
+        Assert.Equal(2, await stack.MailboxCountAsync(recipient.Username));
         Assert.NotNull(waiting);
     }
 
@@ -73,7 +73,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
         Assert.Equal("unknown_recipient", (await socket.SendMessageAsync(new string('x', 10_000), "AAAA")).GetProperty("code").GetString());
         var tooLarge = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024 + 3]));
         Assert.Equal("too_large", tooLarge.GetProperty("code").GetString());
-        Assert.Equal(0, await Mailbox.CountAsync(stack.MessagesConnectionString, other.Username));
+        Assert.Equal(0, await stack.MailboxCountAsync(other.Username));
         var largest = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024]));
         Assert.Equal("accepted", largest.GetProperty("type").GetString());
     }
@@ -104,7 +104,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
         await socket.AckAsync(Guid.Empty.ToString());
         await Task.Delay(500);
 
-        Assert.Equal(1, await Mailbox.CountAsync(stack.MessagesConnectionString, recipient.Username));
+        Assert.Equal(1, await stack.MailboxCountAsync(recipient.Username));
         await using var owner = await SocketClient.ConnectAsync(stack.SocketUrl(0), recipient.AccessToken);
         Assert.Equal(waiting, (await owner.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
     }

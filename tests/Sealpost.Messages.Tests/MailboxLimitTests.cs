@@ -23,7 +23,7 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
         var refused = await socket.SendMessageAsync(bob.Username, Mailbox.Body());
 
         Assert.Equal("mailbox_full", refused.GetProperty("code").GetString());
-        Assert.Equal(3, await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username));
+        Assert.Equal(3, await stack.MailboxCountAsync(bob.Username));
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
             Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
         // `accepted` means it was stored; on a loaded machine it may already be swept by the time we could look.
 
-        await DeliveryTests.Eventually(async () => await Mailbox.CountAsync(stack.MessagesConnectionString, bob.Username) == 0, seconds: 15);
+        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, seconds: 15);
 
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));

@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
-using Npgsql;
 using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
@@ -16,14 +15,6 @@ public sealed class StackCollection : ICollectionFixture<SealpostStack>
 
 internal static class Mailbox
 {
-    public static async Task<long> CountAsync(string connectionString, string recipient)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM messages WHERE recipient = $1", connection) { Parameters = { new() { Value = recipient } } };
-        return (long)(await cmd.ExecuteScalarAsync())!;
-    }
-
     public static string Body(int size = 64) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(size));
 }
 

@@ -78,7 +78,7 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
         Assert.True(traffic.Accepted == 400 && delivered == 400 && missing == 0 && wrong == 0,
             $"sent {traffic.Sent}, accepted {traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, errors {string.Join(',', _peers.SelectMany(p => p.ErrorCodes).Distinct())}");
         Assert.Contains("internal", _peers.SelectMany(p => p.ErrorCodes));
-        await Eventually(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             using var after = await http.GetAsync($"v1/accounts/{_peers[0].Username}");
             return after.StatusCode == HttpStatusCode.OK;
@@ -121,10 +121,10 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
                 Assert.NotNull(await api.LookupAsync(user.Username));
                 await api.LoginAsync(user.Username);
             }
-            await Eventually(async () => (await ServedByAsync(http, 10)).All(s => s == "users1"), "HAProxy kept sending to the dead instance");
+            await Eventually.HoldsAsync(async () => (await ServedByAsync(http, 10)).All(s => s == "users1"), "HAProxy kept sending to the dead instance", seconds: 20);
             return true;
         });
-        await Eventually(async () => (await ServedByAsync(http, 10)).Contains("users2"), "HAProxy did not take the instance back");
+        await Eventually.HoldsAsync(async () => (await ServedByAsync(http, 10)).Contains("users2"), "HAProxy did not take the instance back", seconds: 20);
     }
 
     private Task<Traffic> StartTrafficAsync(int peers, int perPeer, out Task running)
@@ -169,16 +169,6 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
             if (response.Headers.TryGetValues("X-Sealpost-Instance", out var values)) servers.Add(values.First());
         }
         return servers;
-    }
-
-    internal static async Task Eventually(Func<Task<bool>> condition, string failure, int seconds = 20)
-    {
-        for (var i = 0; i < seconds * 4; i++)
-        {
-            if (await condition()) return;
-            await Task.Delay(250);
-        }
-        Assert.Fail(failure);
     }
 }
 

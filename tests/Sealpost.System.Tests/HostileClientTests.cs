@@ -154,7 +154,7 @@ public sealed class HostileClientTests(FaultStack stack) : IAsyncLifetime
         {
             // Nothing more arrived and the socket is still open: not dropped.
         }
-        var stored = await CountAsync(victim.Username);
+        var stored = await stack.MailboxCountAsync(victim.Username);
         return (dropped, sent, stored);
     }
 
@@ -167,13 +167,5 @@ public sealed class HostileClientTests(FaultStack stack) : IAsyncLifetime
             if (response.StatusCode == HttpStatusCode.TooManyRequests && response.Headers.RetryAfter is not null) return true;
         }
         return false;
-    }
-
-    private async Task<long> CountAsync(string recipient)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(stack.MessagesConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT count(*) FROM messages WHERE recipient = $1", connection) { Parameters = { new() { Value = recipient } } };
-        return (long)(await cmd.ExecuteScalarAsync())!;
     }
 }

@@ -57,6 +57,15 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
         await StartHaproxyAsync();
     }
 
+    /// <summary>How many messages wait in a recipient's mailbox, read straight from the mailbox database.</summary>
+    public async Task<long> MailboxCountAsync(string recipient)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(MessagesConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT count(*) FROM messages WHERE recipient = $1", connection) { Parameters = { new() { Value = recipient } } };
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
     /// <summary>A WebSocket address on one messages instance directly (0 or 1), or through HAProxy (null).</summary>
     public Uri SocketUrl(int? instance = null) =>
         new((instance is { } i ? Messages[i].BaseAddress : BaseUrl).ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
