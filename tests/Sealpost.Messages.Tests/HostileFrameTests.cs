@@ -115,9 +115,23 @@ public sealed class HostileFrameTests(SealpostStack stack)
         var flooder = await stack.Users.Api.NewUserAsync("flood");
         await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), flooder.AccessToken);
 
-        for (var i = 0; i < 1000; i++) await socket.SendTextAsync("""{"type":"ack","message_id":"00000000-0000-0000-0000-000000000001"}""");
+        for (var i = 0; i < 1000; i++) await socket.SendTextAsync("""{"type":"auth","access_token":"x"}""");
 
         Assert.Equal("rate_limited", (await socket.NextAsync(f => f.TryGetProperty("code", out var c) && c.GetString() == "rate_limited")).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_flood_of_acks_has_its_own_larger_budget()
+    {
+        var acker = await stack.Users.Api.NewUserAsync("acker");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), acker.AccessToken);
+        const string ack = """{"type":"ack","message_id":"00000000-0000-0000-0000-000000000001"}""";
+
+        for (var i = 0; i < 1000; i++) await socket.SendTextAsync(ack);
+        Assert.True(await socket.NothingOfTypeAsync("error", TimeSpan.FromSeconds(1)), "1,000 acks, five times the budget for other frames, were refused");
+
+        for (var i = 0; i < 10_000; i++) await socket.SendTextAsync(ack);
+        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
     }
 
     public static TheoryData<string?> BadTokens() => [null, "", "garbage", "a.b.c", "' OR 1=1 --", new string('a', 5000)];

@@ -33,6 +33,7 @@ public sealed partial class Connection
     private readonly CancellationTokenSource _stop = new();
     private readonly HashSet<Guid> _inFlight = [];
     private TokenBucket _bucket = null!;
+    private readonly TokenBucket _ackBucket;
     private DateTimeOffset _tokenExpiresAt;
     private bool _closeSent;
     private volatile bool _finished;
@@ -56,6 +57,7 @@ public sealed partial class Connection
         _clock = clock;
         _logger = logger;
         _pendingWork = new SemaphoreSlim(options.MaxPendingSends, options.MaxPendingSends);
+        _ackBucket = new TokenBucket(options.AcksPerSecond, options.AcksPerSecond * 2.0, clock);
         _events = Channel.CreateBounded<Event>(new BoundedChannelOptions(options.SendQueueLimit) { SingleReader = true });
     }
 
@@ -114,6 +116,18 @@ public sealed partial class Connection
 
     private void Reply(byte[] frame) => Post(new Event(EventKind.Reply, Frame: frame));
 
+    private bool Admit(TokenBucket bucket, int perSecond)
+    {
+        if (bucket.TryTake()) return true;
+        // One answer a second at most: answering every frame of a flood would itself be a flood.
+        if (_clock.GetElapsedTime(_lastRateLimitReply) > TimeSpan.FromSeconds(1))
+        {
+            _lastRateLimitReply = _clock.GetTimestamp();
+            Reply(ServerFrames.Error(null, ErrorCodes.RateLimited, $"At most {perSecond} frames of this kind a second; frames beyond that are dropped."));
+        }
+        return false;
+    }
+
     private void Post(Event e)
     {
         // A socket whose queue is full is not reading: it is dropped rather than allowed to hold memory.
@@ -161,22 +175,18 @@ public sealed partial class Connection
 
                 if (result.MessageType == WebSocketMessageType.Close) break;
                 if (_tooBig) continue;
-                if (!_bucket.TryTake())
-                {
-                    // One answer a second at most: answering every frame of a flood would itself be a flood.
-                    if (_clock.GetElapsedTime(_lastRateLimitReply) > TimeSpan.FromSeconds(1))
-                    {
-                        _lastRateLimitReply = _clock.GetTimestamp();
-                        Reply(ServerFrames.Error(null, ErrorCodes.RateLimited, $"At most {_options.FramesPerSecond} frames a second; frames beyond that are dropped."));
-                    }
-                    continue;
-                }
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
-                    Reply(ServerFrames.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
+                    if (Admit(_bucket, _options.FramesPerSecond)) Reply(ServerFrames.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
                     continue;
                 }
-                await HandleAsync(ClientFrame.Parse(buffer.AsSpan(0, length)), ct);
+                var frame = ClientFrame.Parse(buffer.AsSpan(0, length));
+                // Acks answer what the server sent, so they have a budget of their own: a user working through a
+                // large backlog is not slowed to the pace allowed for sends.
+                var admitted = frame.Type == FrameTypes.Ack && frame.Problem is null
+                    ? Admit(_ackBucket, _options.AcksPerSecond)
+                    : Admit(_bucket, _options.FramesPerSecond);
+                if (admitted) await HandleAsync(frame, ct);
             }
             finally
             {

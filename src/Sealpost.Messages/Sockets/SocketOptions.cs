@@ -20,9 +20,13 @@ public sealed class SocketOptions
     /// <summary>A peer that does not answer a ping within this time is dead and its socket is dropped.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Frames a user may send per second on one instance, sustained; bursts up to twice that.</summary>
+    /// <summary>Frames other than acks a user may send per second on one instance, sustained; bursts up to twice that.</summary>
     [Range(1, 1_000_000)]
     public int FramesPerSecond { get; set; } = 200;
+
+    /// <summary>Acks one socket may send per second, sustained (bursts up to twice that); counted apart from other frames.</summary>
+    [Range(1, 1_000_000)]
+    public int AcksPerSecond { get; set; } = 2000;
 
     /// <summary>Frames waiting to be written to one socket; a reader slower than this is disconnected.</summary>
     [Range(16, 100_000)]
