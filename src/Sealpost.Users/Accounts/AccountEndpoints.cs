@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Sealpost.Crypto;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Passwords;
@@ -33,9 +34,8 @@ public static class AccountEndpoints
         var displayName = AccountFields.DisplayName(errors, body.DisplayName);
         if (errors.Any) return errors.ToProblem();
 
-        if (!await store.CreateAsync(Guid.CreateVersion7(), username!, displayName, hasher.Hash(body.Password!), key!, ct))
-            return Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
-        var created = (await store.FindAsync(username!, ct))!;
+        var created = await store.CreateAsync(Guid.CreateVersion7(), username!, displayName, hasher.Hash(body.Password!), key!, ct);
+        if (created is null) return Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
     }
 
@@ -123,8 +123,8 @@ public static class AccountEndpoints
         Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
 
     private static PublicAccount ToPublic(AccountRecord a) =>
-        new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, AccountFields.Fingerprint(a.PublicKey));
+        new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, Fingerprint.Of(a.PublicKey));
 
     private static OwnAccount ToOwn(AccountRecord a) =>
-        new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, AccountFields.Fingerprint(a.PublicKey), a.CreatedAt);
+        new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, Fingerprint.Of(a.PublicKey), a.CreatedAt);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 
@@ -58,8 +57,4 @@ internal static class AccountFields
         }
         return value;
     }
-
-    /// <summary>A short digest of a public key for people to compare; clients compute their own from the key.</summary>
-    public static string Fingerprint(byte[] publicKey) =>
-        string.Join(' ', Convert.ToHexStringLower(SHA256.HashData(publicKey).AsSpan(0, 16)).Chunk(4).Select(c => new string(c)));
 }

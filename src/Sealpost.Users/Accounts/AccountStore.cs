@@ -22,23 +22,27 @@ public sealed class AccountStore(NpgsqlDataSource db)
         WHERE a.deleted_at IS NULL AND a.username = $1
         """;
 
-    /// <summary>Creates the account with key id 1; false when the name is taken (or was ever taken).</summary>
-    public async Task<bool> CreateAsync(Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, CancellationToken ct)
+    /// <summary>Creates the account with key id 1; null when the name is taken (or was ever taken).</summary>
+    public async Task<AccountRecord?> CreateAsync(Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH created AS (
                 INSERT INTO accounts (id, username, display_name, password_hash, key_id, key_changed_at)
                 VALUES ($1, $2, $3, $4, 1, now())
                 ON CONFLICT (username) DO NOTHING
-                RETURNING id)
-            INSERT INTO account_keys (account_id, key_id, public_key) SELECT id, 1, $5 FROM created
+                RETURNING id, created_at)
+            INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, 1, $5, created_at FROM created
+            RETURNING created_at
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = username });
         cmd.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = passwordHash });
         cmd.Parameters.Add(new() { Value = publicKey });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        // The statement's own answer is the new record: no second read.
+        if (await cmd.ExecuteScalarAsync(ct) is not DateTime createdAt) return null;
+        var at = new DateTimeOffset(createdAt, TimeSpan.Zero);
+        return new AccountRecord(id, username, displayName, passwordHash, publicKey, 1, at, at);
     }
 
     public async Task<AccountRecord?> FindAsync(string username, CancellationToken ct)
