@@ -300,7 +300,7 @@ public sealed class SealpostClient : IAsyncDisposable
     /// <summary>Stores (or recognises) one delivered message, then acknowledges it. Null for a duplicate.</summary>
     internal async Task<HistoryEntry?> ProcessAsync(MessageFrame frame, MessageConnection connection, CancellationToken ct)
     {
-        if (History.Contains(frame.MessageId))
+        if (History.ContainsIncoming(frame.MessageId, frame.From, frame.ClientId))
         {
             await connection.AckAsync(frame.MessageId, ct).ConfigureAwait(false);
             return null;
@@ -324,6 +324,7 @@ public sealed class SealpostClient : IAsyncDisposable
         var entry = new HistoryEntry
         {
             Id = frame.MessageId,
+            ClientId = frame.ClientId,
             Direction = MessageDirections.In,
             Peer = frame.From,
             SentAt = frame.SentAt,

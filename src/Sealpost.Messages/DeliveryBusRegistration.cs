@@ -26,6 +26,7 @@ internal static class DeliveryBusRegistration
             return multiplexer;
         });
         services.AddSingleton(sp => new Lazy<ConnectionRegistry>(sp.GetRequiredService<ConnectionRegistry>));
+        services.AddSingleton(sp => new Lazy<Relay>(sp.GetRequiredService<Relay>));
         return services.AddSingleton<IDeliveryBus, RedisBus>();
     }
 }

@@ -14,12 +14,12 @@ builder.Services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Secti
 builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddDatabase();
-builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>();
+builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>().AddSingleton<MailboxWriter>();
 builder.Services.AddHttpClient<TokenValidator>(c => c.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(TokenValidator)));
 builder.Services.AddSingleton<TokenValidator>().AddSingleton<RecipientDirectory>();
 builder.Services.AddDeliveryBus(builder.Configuration);
-builder.Services.AddSingleton<ConnectionRegistry>();
+builder.Services.AddSingleton<ConnectionRegistry>().AddSingleton<Relay>().AddSingleton(SocketServicesFrom);
 builder.Services.AddHostedService<DatabaseMigrations<MailboxSweeper>>().AddHostedService<MailboxSweeper>();
 
 var app = builder.Build();
@@ -29,3 +29,11 @@ app.MapHealthEndpoints(app.Services.GetRequiredService<IMailboxStore>().PingAsyn
 app.MapSocketEndpoints();
 app.CloseAllOnShutdown();
 app.Run();
+
+static SocketServices SocketServicesFrom(IServiceProvider sp) => new(
+    new DeliveryServices(
+        sp.GetRequiredService<IMailboxStore>(), sp.GetRequiredService<MailboxWriter>(), sp.GetRequiredService<Relay>(),
+        sp.GetRequiredService<ConnectionRegistry>(), sp.GetRequiredService<IDeliveryBus>(),
+        sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SocketOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+        sp.GetRequiredService<ILogger<Connection>>()),
+    sp.GetRequiredService<RecipientDirectory>(), sp.GetRequiredService<TokenValidator>());

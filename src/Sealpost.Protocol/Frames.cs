@@ -1,8 +1,9 @@
 namespace Sealpost.Protocol;
 
 /// <summary>
-/// One JSON object per WebSocket text frame, discriminated by <c>type</c>. The server parses frames field by
-/// field (to answer precise error codes), so these records describe the shape rather than drive parsing.
+/// One JSON object per WebSocket text frame, discriminated by <c>type</c>. Every party reads frames through the two
+/// union records below (<see cref="ClientFrame"/>, <see cref="ServerFrame"/>) and writes them through the specific
+/// records, all with <see cref="SealpostJsonContext"/>: one model of the wire.
 /// </summary>
 public static class FrameTypes
 {
@@ -33,15 +34,47 @@ public static class CloseCodes
 {
     /// <summary>The access token expired and was not renewed with an <c>auth</c> frame: refresh it and reconnect.</summary>
     public const int TokenExpired = 4401;
+
+    /// <summary>The user already holds the most sockets allowed on one instance.</summary>
+    public const int TooManySockets = 4429;
 }
+
+/// <summary>Any frame a client sends; which fields matter depends on <see cref="Type"/>.</summary>
+public sealed record ClientFrame(
+    string? Type,
+    string? Id = null,
+    string? To = null,
+    string? Body = null,
+    string? MessageId = null,
+    IReadOnlyList<string>? MessageIds = null,
+    string? AccessToken = null);
+
+/// <summary>Any frame the server sends; which fields are present depends on <see cref="Type"/>.</summary>
+public sealed record ServerFrame(
+    string? Type,
+    string? Id = null,
+    string? MessageId = null,
+    string? From = null,
+    string? ClientId = null,
+    string? Body = null,
+    DateTimeOffset? SentAt = null,
+    string? Code = null,
+    string? Message = null,
+    DateTimeOffset? ExpiresAt = null);
 
 public sealed record SendFrame(string Type, string Id, string To, string Body);
 
 public sealed record AcceptedFrame(string Type, string Id, string MessageId, DateTimeOffset SentAt);
 
-public sealed record MessageFrame(string Type, string MessageId, string From, string Body, DateTimeOffset SentAt);
+/// <summary>
+/// A message for the recipient. <see cref="ClientId"/> is the id the sender chose for it: two frames with the same
+/// <see cref="From"/> and <see cref="ClientId"/> are one message (a resend), whatever their <see cref="MessageId"/>s.
+/// Absent on messages stored before version 2 of the mailbox; then <see cref="MessageId"/> alone identifies it.
+/// </summary>
+public sealed record MessageFrame(string Type, string MessageId, string From, string? ClientId, string Body, DateTimeOffset SentAt);
 
-public sealed record AckFrame(string Type, string MessageId);
+/// <summary>Acknowledges one message (<see cref="MessageId"/>) or several at once (<see cref="MessageIds"/>, at most <see cref="Limits.AckIdsMax"/>).</summary>
+public sealed record AckFrame(string Type, string? MessageId = null, IReadOnlyList<string>? MessageIds = null);
 
 public sealed record ErrorFrame(string Type, string? Id, string Code, string Message);
 

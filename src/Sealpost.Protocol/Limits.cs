@@ -17,6 +17,9 @@ public static class Limits
     /// <summary>Largest envelope in bytes (the decoded body).</summary>
     public const int BodyMaxBytes = BodyMaxBase64Chars / 4 * 3;
 
+    /// <summary>Most message ids one <c>ack</c> frame may carry.</summary>
+    public const int AckIdsMax = 256;
+
     /// <summary>Largest WebSocket frame the server reads; beyond it the socket is closed with 1009.</summary>
     public const int FrameMaxBytes = 80 * 1024;
 }

@@ -7,7 +7,8 @@ namespace Sealpost.Protocol;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     AllowTrailingCommas = false,
-    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow,
+    MaxDepth = 8)]
 [JsonSerializable(typeof(RegisterRequest))]
 [JsonSerializable(typeof(LoginRequest))]
 [JsonSerializable(typeof(RefreshRequest))]
@@ -17,6 +18,8 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(UpdateAccountRequest))]
 [JsonSerializable(typeof(RotateKeyRequest))]
 [JsonSerializable(typeof(DeleteAccountRequest))]
+[JsonSerializable(typeof(ClientFrame))]
+[JsonSerializable(typeof(ServerFrame))]
 [JsonSerializable(typeof(SendFrame))]
 [JsonSerializable(typeof(AcceptedFrame))]
 [JsonSerializable(typeof(MessageFrame))]

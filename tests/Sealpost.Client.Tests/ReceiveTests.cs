@@ -80,8 +80,8 @@ public sealed class ReceiveTests : IAsyncLifetime
     [Fact]
     public async Task Garbage_and_messages_to_keys_not_held_are_rejected()
     {
-        var notBase64 = new MessageFrame(FrameTypes.Message, Guid.NewGuid().ToString(), "alice", "!!!", DateTimeOffset.UtcNow);
-        var notEnvelope = new MessageFrame(FrameTypes.Message, Guid.NewGuid().ToString(), "alice", Convert.ToBase64String(Text.Utf8("hello")), DateTimeOffset.UtcNow);
+        var notBase64 = new MessageFrame(FrameTypes.Message, Guid.NewGuid().ToString(), "alice", null, "!!!", DateTimeOffset.UtcNow);
+        var notEnvelope = new MessageFrame(FrameTypes.Message, Guid.NewGuid().ToString(), "alice", null, Convert.ToBase64String(Text.Utf8("hello")), DateTimeOffset.UtcNow);
         var toKey9 = Frame("alice", Envelope.Seal(new EnvelopeParty("alice", 1, _alice.PrivateKey.ToArray()), new EnvelopeRecipient("bob", 9, _bob.PublicKey.ToArray()), Text.Utf8("x")));
 
         foreach (var frame in new[] { notBase64, notEnvelope, toKey9 })
@@ -130,7 +130,7 @@ public sealed class ReceiveTests : IAsyncLifetime
         Envelope.Seal(new EnvelopeParty("alice", senderKeyId, sender.PrivateKey.ToArray()), new EnvelopeRecipient("bob", 1, _bob.PublicKey.ToArray()), Text.Utf8(text));
 
     private static MessageFrame Frame(string from, byte[] envelope) =>
-        new(FrameTypes.Message, Guid.NewGuid().ToString(), from, Convert.ToBase64String(envelope), DateTimeOffset.UtcNow);
+        new(FrameTypes.Message, Guid.NewGuid().ToString(), from, Guid.NewGuid().ToString(), Convert.ToBase64String(envelope), DateTimeOffset.UtcNow);
 
     private static PublicAccount Account(string name, int keyId, X25519KeyPair pair) =>
         new(name, null, AccountRules.EncodePublicKey(pair.PublicKey), keyId, DateTimeOffset.UtcNow, Fingerprint.Of(pair.PublicKey));

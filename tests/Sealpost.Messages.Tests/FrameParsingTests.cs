@@ -8,10 +8,28 @@ public sealed class FrameParsingTests
     [Fact]
     public void A_send_frame_yields_its_fields_and_ignores_unknown_ones()
     {
-        var frame = ClientFrame.Parse(Encoding.UTF8.GetBytes("""{"type":"send","id":"x","to":"bob","body":"AAAA","future":{"a":[1,2]}}"""));
+        var (frame, problem) = FrameCodec.Parse(Encoding.UTF8.GetBytes("""{"type":"send","id":"x","to":"bob","body":"AAAA","future":{"a":[1,2]}}"""));
 
-        Assert.Null(frame.Problem);
-        Assert.Equal(("send", "x", "bob", "AAAA"), (frame.Type, frame.Id, frame.To, frame.Body));
+        Assert.Null(problem);
+        Assert.Equal(("send", "x", "bob", "AAAA"), (frame!.Type, frame.Id, frame.To, frame.Body));
+    }
+
+    [Fact]
+    public void An_ack_frame_carries_one_id_or_many()
+    {
+        var (one, _) = FrameCodec.Parse("""{"type":"ack","message_id":"a"}"""u8);
+        var (many, _) = FrameCodec.Parse("""{"type":"ack","message_ids":["a","b"]}"""u8);
+
+        Assert.Equal("a", one!.MessageId);
+        Assert.Equal(["a", "b"], many!.MessageIds!);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"send","to":5}""", "\"to\" must be a string.")]
+    [InlineData("""{"type":"ack","message_ids":"a"}""", "\"message_ids\" must be an array of strings.")]
+    public void A_field_of_the_wrong_kind_is_named(string json, string expected)
+    {
+        Assert.Equal(expected, FrameCodec.Parse(Encoding.UTF8.GetBytes(json)).Problem);
     }
 
     [Theory]
@@ -24,9 +42,10 @@ public sealed class FrameParsingTests
     [InlineData("{\"type\":\"send\",\"x\":[[[[[[[[[[[[1]]]]]]]]]]]]}")]
     public void Malformed_frames_say_what_is_wrong(string json)
     {
-        var frame = ClientFrame.Parse(Encoding.UTF8.GetBytes(json));
+        var (frame, problem) = FrameCodec.Parse(Encoding.UTF8.GetBytes(json));
 
-        Assert.False(string.IsNullOrWhiteSpace(frame.Problem));
+        Assert.Null(frame);
+        Assert.False(string.IsNullOrWhiteSpace(problem));
     }
 
     [Fact]

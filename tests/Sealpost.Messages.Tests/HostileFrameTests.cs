@@ -132,6 +132,41 @@ public sealed class HostileFrameTests(SealpostStack stack)
 
         for (var i = 0; i < 10_000; i++) await socket.SendTextAsync(ack);
         Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+
+        // Answered, never cut off: the socket still works.
+        var other = await stack.Users.Api.NewUserAsync("after");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal("accepted", (await socket.SendMessageAsync(other.Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
+    }
+
+    [Fact]
+    public async Task A_flood_of_batched_acks_is_counted_per_id_and_answered_with_rate_limited()
+    {
+        var acker = await stack.Users.Api.NewUserAsync("batch");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), acker.AccessToken);
+        var ids = string.Join(",", Enumerable.Range(0, 256).Select(_ => $"\"{Guid.NewGuid()}\""));
+
+        for (var i = 0; i < 40; i++) await socket.SendTextAsync($$"""{"type":"ack","message_ids":[{{ids}}]}""");
+
+        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"ack"}""")]
+    [InlineData("""{"type":"ack","message_ids":[]}""")]
+    [InlineData("""{"type":"ack","message_ids":["not-a-uuid"]}""")]
+    [InlineData("""{"type":"ack","message_ids":[1]}""")]
+    [InlineData("""{"type":"ack","message_id":"00000000-0000-0000-0000-000000000001","message_ids":["00000000-0000-0000-0000-000000000001"]}""")]
+    public async Task A_malformed_ack_is_a_bad_frame(string frame)
+    {
+        var user = await stack.Users.Api.NewUserAsync("badack");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+
+        await socket.SendTextAsync(frame);
+
+        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
     }
 
     public static TheoryData<string?> BadTokens() => [null, "", "garbage", "a.b.c", "' OR 1=1 --", new string('a', 5000)];

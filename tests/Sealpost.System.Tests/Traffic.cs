@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Sealpost.Testing;
 
 namespace Sealpost.System.Tests;
 
@@ -30,8 +31,8 @@ public sealed class Traffic
             {
                 var plaintext = $"{i} from {from.Username} to {to.Username}";
                 Interlocked.Increment(ref _sent);
-                var id = await from.SendAsync(to.Username, plaintext).WaitAsync(deadline - DateTime.UtcNow);
-                _accepted[id] = (to, from.Username, plaintext);
+                var clientId = await from.SendAsync(to.Username, plaintext).WaitAsync(deadline - DateTime.UtcNow);
+                _accepted[Peer.Key(from.Username, clientId)] = (to, from.Username, plaintext);
             }
             finally
             {
@@ -41,7 +42,10 @@ public sealed class Traffic
         await Task.WhenAll(sends);
     }
 
-    /// <summary>Waits until every accepted message sits in its recipient's inbox, then says what is missing or wrong.</summary>
+    /// <summary>
+    /// Waits until every accepted message sits in its recipient's inbox, then says what is missing or wrong. Messages
+    /// are keyed by sender and client id, as a client recognises them.
+    /// </summary>
     public async Task<(int Delivered, int Missing, int Wrong)> SettleAsync(IReadOnlyList<Peer> peers, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;
@@ -51,5 +55,18 @@ public sealed class Traffic
         // Anything in an inbox that was never accepted for that peer is a message delivered to the wrong person.
         wrong += peers.Sum(p => p.Inbox.Keys.Count(id => !_accepted.TryGetValue(id, out var a) || a.To != p));
         return (delivered, _accepted.Count - delivered, wrong);
+    }
+
+    /// <summary>Who is missing what, for a failure message.</summary>
+    public async Task<string> DescribeMissingAsync(SealpostStack stack)
+    {
+        var lines = new List<string>();
+        foreach (var group in _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).GroupBy(a => a.Value.To))
+        {
+            var from = string.Join(",", group.Select(g => g.Value.From).Distinct());
+            lines.Add($"{group.Key.Username} misses {group.Count()} from {from}: {await stack.MailboxCountAsync(group.Key.Username)} in its mailbox, " +
+                $"{group.Key.Inbox.Count} received, {group.Key.Status}, errors {string.Join(",", group.Key.ErrorCodes.Distinct())}");
+        }
+        return string.Join("; ", lines);
     }
 }

@@ -10,6 +10,7 @@ public sealed class SocketClient : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket = new();
     private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
+    private readonly SemaphoreSlim _writing = new(1, 1);
     private Task _reader = Task.CompletedTask;
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
@@ -31,9 +32,23 @@ public sealed class SocketClient : IAsyncDisposable
         return client;
     }
 
-    public Task SendTextAsync(string text) => _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+    public Task SendTextAsync(string text) => WriteAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
 
-    public Task SendBinaryAsync(byte[] bytes) => _socket.SendAsync(bytes, WebSocketMessageType.Binary, true, CancellationToken.None);
+    public Task SendBinaryAsync(byte[] bytes) => WriteAsync(bytes, WebSocketMessageType.Binary);
+
+    // A WebSocket takes one write at a time; tests may write from several tasks.
+    private async Task WriteAsync(byte[] bytes, WebSocketMessageType type)
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            await _socket.SendAsync(bytes, type, true, CancellationToken.None);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
 
     public Task SendJsonAsync(object frame) => SendTextAsync(JsonSerializer.Serialize(frame));
 

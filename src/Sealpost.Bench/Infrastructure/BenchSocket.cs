@@ -95,7 +95,7 @@ public sealed class BenchSocket : IAsyncDisposable
     /// Reads frames until the socket closes or <paramref name="ct"/> fires, handing each to <paramref name="onFrame"/>
     /// with the time it was read. An idle socket holds no buffer: it waits with a zero-byte read.
     /// </summary>
-    public async Task ReceiveLoopAsync(Func<ServerFrame, long, ValueTask> onFrame, CancellationToken ct)
+    public async Task ReceiveLoopAsync(Func<BenchFrame, long, ValueTask> onFrame, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
@@ -121,7 +121,7 @@ public sealed class BenchSocket : IAsyncDisposable
                 while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
                 if (result.MessageType == WebSocketMessageType.Close) return;
                 var at = Clock.Now;
-                await onFrame(ServerFrame.Parse(buffer.AsMemory(0, length)), at);
+                await onFrame(BenchFrame.Parse(buffer.AsMemory(0, length)), at);
             }
             finally
             {
@@ -164,8 +164,11 @@ public enum FrameKind
 /// <summary>
 /// A server frame, parsed only as far as a benchmark needs: kind, ids, code; <c>from</c> and <c>body</c> as slices of the
 /// received bytes (valid only during the callback), so a delivered body is checked without a string per message.
+/// The one hand parser of the wire (everything else reads <c>Sealpost.Protocol.ServerFrame</c> through
+/// <c>SealpostJsonContext</c>): the load generator shares the two cores with the system it measures, and this parser
+/// allocates nothing per message.
 /// </summary>
-public readonly struct ServerFrame
+public readonly struct BenchFrame
 {
     public FrameKind Kind { get; init; }
 
@@ -175,20 +178,23 @@ public readonly struct ServerFrame
 
     public Guid MessageId { get; init; }
 
+    /// <summary>The sender's id for a delivered message (<c>client_id</c>).</summary>
+    public Guid ClientId { get; init; }
+
     public string? Code { get; init; }
 
     public ReadOnlyMemory<byte> From { get; init; }
 
     public ReadOnlyMemory<byte> Body { get; init; }
 
-    public static ServerFrame Parse(ReadOnlyMemory<byte> json)
+    public static BenchFrame Parse(ReadOnlyMemory<byte> json)
     {
         try
         {
             var reader = new Utf8JsonReader(json.Span);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return new ServerFrame { Kind = FrameKind.Malformed };
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return new BenchFrame { Kind = FrameKind.Malformed };
             FrameKind kind = FrameKind.Other;
-            Guid id = default, messageId = default;
+            Guid id = default, messageId = default, clientId = default;
             var hasId = false;
             string? code = null;
             ReadOnlyMemory<byte> from = default, body = default;
@@ -209,16 +215,17 @@ public readonly struct ServerFrame
                 }
                 else if (name.SequenceEqual("id"u8)) hasId = reader.TryGetGuid(out id);
                 else if (name.SequenceEqual("message_id"u8)) reader.TryGetGuid(out messageId);
+                else if (name.SequenceEqual("client_id"u8)) reader.TryGetGuid(out clientId);
                 else if (name.SequenceEqual("code"u8)) code = reader.GetString();
                 else if (name.SequenceEqual("from"u8)) from = json.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length);
-                // Standard base64 has '/' and '+', which JSON may escape; the server's encoder escapes '+' as \u002B.
+                // Standard base64 has '/' and '+', which JSON may escape (the server writes them as they are).
                 else if (name.SequenceEqual("body"u8)) body = reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : json.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length);
             }
-            return new ServerFrame { Kind = kind, Id = id, HasId = hasId, MessageId = messageId, Code = code, From = from, Body = body };
+            return new BenchFrame { Kind = kind, Id = id, HasId = hasId, MessageId = messageId, ClientId = clientId, Code = code, From = from, Body = body };
         }
         catch (JsonException)
         {
-            return new ServerFrame { Kind = FrameKind.Malformed };
+            return new BenchFrame { Kind = FrameKind.Malformed };
         }
     }
 }

@@ -14,6 +14,8 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
     private readonly Dictionary<Guid, long> _awaitingDelivery = [];
     private readonly Dictionary<Guid, long> _deliveredEarly = [];
     private readonly HashSet<Guid> _delivered = [];
+    private readonly Dictionary<Guid, long> _sequence = [];
+    private long _lastDelivered;
 
     public string Sender { get; } = sender;
 
@@ -32,6 +34,9 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
     public long Delivered { get; private set; }
 
     public long Duplicates { get; private set; }
+
+    /// <summary>Messages delivered after one that was sent later (the sender's client id says when it was sent).</summary>
+    public long OutOfOrder { get; private set; }
 
     public long Errors { get; private set; }
 
@@ -53,6 +58,7 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
         {
             _awaitingAnswer[clientId] = at;
             Sent++;
+            _sequence[clientId] = Sent;
         }
     }
 
@@ -93,7 +99,7 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
     }
 
     /// <summary>A message frame from this direction's sender; false when it is a duplicate.</summary>
-    public bool OnDelivered(Guid messageId, long at)
+    public bool OnDelivered(Guid messageId, Guid clientId, long at)
     {
         lock (_gate)
         {
@@ -101,6 +107,11 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
             {
                 Duplicates++;
                 return false;
+            }
+            if (_sequence.Remove(clientId, out var sequence))
+            {
+                if (sequence < _lastDelivered) OutOfOrder++;
+                else _lastDelivered = sequence;
             }
             Delivered++;
             if (at >= WindowStart && at <= WindowEnd) DeliveredInWindow++;

@@ -138,6 +138,7 @@ public sealed class Relay(Context context, RelayOptions options)
         var unanswered = dirs.Sum(d => d.AwaitingAnswer);
         var unmatched = dirs.Sum(d => d.DeliveredUnmatched);
         var duplicates = dirs.Sum(d => d.Duplicates);
+        var outOfOrder = dirs.Sum(d => d.OutOfOrder);
         var paced = peers.Sum(p => Clock.Seconds(p.Pacer.WaitedTicks)) / (users * options.Duration.TotalSeconds);
 
         report.Add("setup")
@@ -162,6 +163,7 @@ public sealed class Relay(Context context, RelayOptions options)
             .Figure("delivered", "delivered (distinct message ids)", delivered, "")
             .Figure("accepted_not_delivered", "accepted, never delivered", lost, "")
             .Figure("duplicates", "duplicate deliveries", duplicates, "")
+            .Figure("out_of_order", "delivered after a message sent later", outOfOrder, "")
             .Figure("unanswered", "sends with no answer", unanswered, "")
             .Figure("delivered_without_accepted", "delivered, never accepted", unmatched, "")
             .Figure("stale", "left over from earlier runs (acked, not counted)", Interlocked.Read(ref _stale), "")
@@ -179,6 +181,7 @@ public sealed class Relay(Context context, RelayOptions options)
         if (Interlocked.Read(ref _unexpected) > 0) report.Fail($"{_unexpected:N0} messages came from a sender other than the recipient's partner.");
         if (!_disconnects.IsEmpty) report.Fail($"the server closed {_disconnects.Values.Sum():N0} sockets during the run ({string.Join(", ", _disconnects.Keys)}).");
         if (delivered == 0) report.Fail("nothing was delivered.");
+        if (outOfOrder > 0) report.Fail($"{outOfOrder:N0} messages were delivered after a message their sender sent later (docs/protocol.md promises send order).");
         if (duplicates > 0) report.Warn($"{duplicates:N0} messages were delivered more than once on the same socket (at-least-once allows it; a stable socket should not need it).");
         if (unanswered > 0) report.Warn($"{unanswered:N0} sends got neither accepted nor an error (dropped by the server's frame limit, or still in flight when the grace ended).");
         if (unmatched > 0) report.Warn($"{unmatched:N0} messages were delivered whose accepted never came.");
@@ -266,7 +269,7 @@ public sealed class Relay(Context context, RelayOptions options)
                         else
                         {
                             if (!BodyIsIntact(p, frame.Body.Span)) Interlocked.Increment(ref _badBodies);
-                            if (p.In!.OnDelivered(frame.MessageId, at)) Interlocked.Increment(ref _delivered);
+                            if (p.In!.OnDelivered(frame.MessageId, frame.ClientId, at)) Interlocked.Increment(ref _delivered);
                         }
                         await p.Pacer.WaitAsync(ct);
                         await p.Socket.AckAsync(frame.MessageId, ct);

@@ -20,13 +20,22 @@ public sealed class MessageHistory(ProfileFolder folder)
     public bool Contains(string id, string direction = MessageDirections.In) =>
         Load().Messages.Exists(e => e.Id == id && e.Direction == direction);
 
+    /// <summary>
+    /// Whether this incoming message is stored already: the same message id, or the same sender and client id (a resend
+    /// the server took as a new message). This is the whole duplicate check a client needs (docs/protocol.md).
+    /// </summary>
+    public bool ContainsIncoming(string id, string from, string? clientId) =>
+        Load().Messages.Exists(e => e.Direction == MessageDirections.In && (e.Id == id || (clientId is not null && e.ClientId == clientId && e.Peer == from)));
+
     /// <summary>Stores the entry durably; false, and nothing written, when one with the same id and direction is already there.</summary>
     public async Task<bool> AddAsync(HistoryEntry entry, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entry);
         using var held = await folder.LockAsync(ct).ConfigureAwait(false);
         var document = Load();
-        if (document.Messages.Exists(e => e.Id == entry.Id && e.Direction == entry.Direction)) return false;
+        if (document.Messages.Exists(e => e.Id == entry.Id && e.Direction == entry.Direction)
+            || (entry.ClientId is not null && entry.Direction == MessageDirections.In
+                && document.Messages.Exists(e => e.Direction == MessageDirections.In && e.ClientId == entry.ClientId && e.Peer == entry.Peer))) return false;
         document.Messages.Add(entry);
         folder.Write(folder.HistoryFile, document, LocalJsonContext.Default.HistoryDocument);
         return true;

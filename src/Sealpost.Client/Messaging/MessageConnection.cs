@@ -47,6 +47,7 @@ public sealed class MessageConnection : IAsyncDisposable
     private Exception? _fault;
     private volatile bool _closing;
     private volatile AccessToken? _lastToken;
+    private long _sequence;
 
     /// <param name="server">The server's base address (http or https); the socket is <c>/v1/ws</c> on it.</param>
     /// <param name="tokens">Gives a valid access token; given the token just refused, it must get a new one.</param>
@@ -62,13 +63,16 @@ public sealed class MessageConnection : IAsyncDisposable
 
     /// <summary>Messages from the server, in the order they came; the channel ends with the error that stopped the connection.</summary>
     /// <summary>Stands in the <see cref="Incoming"/> stream where the server said the mailbox is drained.</summary>
-    public static readonly MessageFrame SyncedMarker = new(FrameTypes.Synced, "", "", "", default);
+    public static readonly MessageFrame SyncedMarker = new(FrameTypes.Synced, "", "", null, "", default);
 
     /// <summary>Messages in arrival order, with <see cref="SyncedMarker"/> where the mailbox had been drained.</summary>
     public ChannelReader<MessageFrame> Incoming => _incoming.Reader;
 
     /// <summary>Things a person may want to know (reconnecting, a stray error frame); never a token or a body.</summary>
     public event Action<string>? Notice;
+
+    /// <summary>The code of every <c>error</c> frame the server sends, retried or not (for diagnostics and tests).</summary>
+    public event Action<string>? ServerError;
 
     public bool IsConnected => _socket?.State == WebSocketState.Open;
 
@@ -96,7 +100,7 @@ public sealed class MessageConnection : IAsyncDisposable
     {
         ThrowIfFaulted();
         var json = JsonSerializer.SerializeToUtf8Bytes(new SendFrame(FrameTypes.Send, clientId, to, body), SealpostJsonContext.Default.SendFrame);
-        var pending = new PendingSend(json);
+        var pending = new PendingSend(json, Interlocked.Increment(ref _sequence));
         if (!_pending.TryAdd(clientId, pending)) throw new InvalidOperationException($"A send with client id {clientId} is already in flight.");
         try
         {
@@ -202,7 +206,8 @@ public sealed class MessageConnection : IAsyncDisposable
                 var expiresAt = _lastToken?.ExpiresAt ?? DateTimeOffset.UtcNow;
                 using var renewing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
                 var renew = RenewAsync(socket, expiresAt, renewing.Token);
-                foreach (var send in _pending.Values) await WriteAsync(socket, send.Json, _stopping.Token).ConfigureAwait(false);
+                // In the order they were first sent: the server keeps one socket's order, so resends keep it too.
+                foreach (var send in _pending.Values.OrderBy(p => p.Sequence)) await WriteAsync(socket, send.Json, _stopping.Token).ConfigureAwait(false);
                 var (status, connectedLongEnough) = await ReadAsync(socket).ConfigureAwait(false);
                 await renewing.CancelAsync().ConfigureAwait(false);
                 await renew.ConfigureAwait(false);
@@ -348,41 +353,39 @@ public sealed class MessageConnection : IAsyncDisposable
         }
     }
 
-    private void Dispatch(ReadOnlySpan<byte> frame)
+    private void Dispatch(ReadOnlySpan<byte> json)
     {
+        ServerFrame? frame;
         try
         {
-            using var document = JsonDocument.Parse(frame.ToArray());
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var typeElement)) return;
-            switch (typeElement.GetString())
-            {
-                case FrameTypes.Accepted:
-                    var accepted = root.Deserialize(SealpostJsonContext.Default.AcceptedFrame);
-                    if (accepted?.Id is { } id && _pending.TryGetValue(id, out var send)) send.Complete(new SendOutcome(accepted, null));
-                    break;
-                case FrameTypes.Error:
-                    var error = root.Deserialize(SealpostJsonContext.Default.ErrorFrame);
-                    if (error is null) break;
-                    if (error.Id is { } errorId && _pending.TryGetValue(errorId, out var failed)) failed.Complete(new SendOutcome(null, error));
-                    else Notice?.Invoke($"The server reported {error.Code}: {error.Message}");
-                    break;
-                case FrameTypes.Message:
-                    var message = root.Deserialize(SealpostJsonContext.Default.MessageFrame);
-                    if (message is { MessageId.Length: > 0, From.Length: > 0, Body: not null }) _incoming.Writer.TryWrite(message);
-                    break;
-                case FrameTypes.Synced:
-                    // In the same stream as the messages, so a reader knows everything before it has been seen.
-                    _incoming.Writer.TryWrite(SyncedMarker);
-                    break;
-                default:
-                    // "authenticated" and types this version does not know need nothing from us.
-                    break;
-            }
+            frame = JsonSerializer.Deserialize(json, SealpostJsonContext.Default.ServerFrame);
         }
         catch (JsonException)
         {
             Notice?.Invoke("The server sent a frame that is not valid JSON; ignored.");
+            return;
+        }
+        switch (frame?.Type)
+        {
+            case FrameTypes.Accepted when frame is { Id: { } id, MessageId: { } messageId, SentAt: { } sentAt }:
+                if (_pending.TryGetValue(id, out var send)) send.Complete(new SendOutcome(new AcceptedFrame(FrameTypes.Accepted, id, messageId, sentAt), null));
+                break;
+            case FrameTypes.Error when frame.Code is { } code:
+                var error = new ErrorFrame(FrameTypes.Error, frame.Id, code, frame.Message ?? "");
+                ServerError?.Invoke(code);
+                if (error.Id is { } errorId && _pending.TryGetValue(errorId, out var failed)) failed.Complete(new SendOutcome(null, error));
+                else Notice?.Invoke($"The server reported {error.Code}: {error.Message}");
+                break;
+            case FrameTypes.Message when frame is { MessageId.Length: > 0, From.Length: > 0, Body: { } body, SentAt: { } at }:
+                _incoming.Writer.TryWrite(new MessageFrame(FrameTypes.Message, frame.MessageId, frame.From, frame.ClientId, body, at));
+                break;
+            case FrameTypes.Synced:
+                // In the same stream as the messages, so a reader knows everything before it has been seen.
+                _incoming.Writer.TryWrite(SyncedMarker);
+                break;
+            default:
+                // "authenticated" and types this version does not know need nothing from us.
+                break;
         }
     }
 
@@ -449,8 +452,10 @@ public sealed class MessageConnection : IAsyncDisposable
     private sealed record SendOutcome(AcceptedFrame? Accepted, ErrorFrame? Error);
 
     /// <summary>A send waiting for its answer; re-armed for each retry so a late answer to an old attempt still counts.</summary>
-    private sealed class PendingSend(byte[] json)
+    private sealed class PendingSend(byte[] json, long sequence)
     {
+        public long Sequence { get; } = sequence;
+
         private TaskCompletionSource<SendOutcome> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public byte[] Json { get; } = json;

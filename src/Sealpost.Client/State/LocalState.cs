@@ -81,6 +81,9 @@ public sealed class HistoryEntry
     /// <summary>The server's message id (incoming), or the message id the server gave a sent message.</summary>
     public string Id { get; set; } = "";
 
+    /// <summary>The id the sender chose (incoming, when the server says it): a resend has the same one under a new <see cref="Id"/>.</summary>
+    public string? ClientId { get; set; }
+
     /// <summary><c>in</c> or <c>out</c>.</summary>
     public string Direction { get; set; } = "";
 

@@ -1,31 +1,74 @@
 namespace Sealpost.Messages.Delivery;
 
-/// <summary>A message ready to push to the recipient's sockets: its id and the serialized <c>message</c> frame.</summary>
-public sealed record LiveDelivery(string Recipient, Guid MessageId, byte[] Frame);
+/// <summary>What one instance tells the origin of a live message about it.</summary>
+public enum Answer : byte
+{
+    /// <summary>A recipient device acknowledged it: the origin need not store it.</summary>
+    Acked = 1,
+
+    /// <summary>A recipient socket could not take it live: the origin must store it now.</summary>
+    Refused = 2,
+}
 
 /// <summary>
-/// Carries deliveries to the instances that hold the recipient's sockets. At most once: a lost wake-up only delays a
-/// message until the recipient's next mailbox read; the store stays the source of truth.
+/// Carries live messages between instances, and the answers back to the instance that holds each message until it is
+/// acknowledged or stored (its origin). Delivery over the bus is at most once: a lost offer or answer costs time (the
+/// origin stores the message when its grace passes; sockets reread their mailboxes), never a message.
 /// </summary>
 public interface IDeliveryBus
 {
-    /// <summary>False while wake-ups may be lost (Redis away): sockets then poll the store often.</summary>
+    /// <summary>This instance's id, carried by everything it publishes.</summary>
+    Guid InstanceId { get; }
+
+    /// <summary>False while messages may be lost (Redis away): sockets then poll the store often.</summary>
     bool IsHealthy { get; }
 
-    Task PublishAsync(LiveDelivery delivery);
+    /// <summary>Offers a live message to the recipient's sockets on other instances; returns how many other instances hold one.</summary>
+    Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame);
 
-    /// <summary>Starts receiving deliveries for a user who now has a socket on this instance.</summary>
+    /// <summary>Tells the recipient's sockets on other instances that a message for them was committed to the mailbox.</summary>
+    void Stored(string recipient, Guid messageId);
+
+    /// <summary>Tells the origin of a live message what became of it here.</summary>
+    void Tell(Guid origin, Answer answer, string recipient, Guid messageId);
+
+    /// <summary>
+    /// Asks every other instance to store at once what it holds for <paramref name="recipient"/> and to answer with
+    /// <see cref="Flushed"/> once that is committed; returns how many instances heard the question.
+    /// </summary>
+    Task<long> FlushAsync(string recipient, Guid requestId);
+
+    /// <summary>Answers a flush request of the instance <paramref name="requester"/>.</summary>
+    void Flushed(Guid requester, Guid requestId);
+
+    /// <summary>Starts receiving for a user who now has a socket on this instance.</summary>
     Task SubscribeAsync(string username);
 
     Task UnsubscribeAsync(string username);
 }
 
-/// <summary>One instance and no Redis: the registry already delivered locally, so there is nothing to carry.</summary>
+/// <summary>One instance and no Redis: every socket is local, so there is nothing to carry.</summary>
 public sealed class InProcessBus : IDeliveryBus
 {
+    public Guid InstanceId { get; } = Guid.NewGuid();
+
     public bool IsHealthy => true;
 
-    public Task PublishAsync(LiveDelivery delivery) => Task.CompletedTask;
+    public Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame) => Task.FromResult(0L);
+
+    public void Stored(string recipient, Guid messageId)
+    {
+    }
+
+    public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+    {
+    }
+
+    public Task<long> FlushAsync(string recipient, Guid requestId) => Task.FromResult(0L);
+
+    public void Flushed(Guid requester, Guid requestId)
+    {
+    }
 
     public Task SubscribeAsync(string username) => Task.CompletedTask;
 

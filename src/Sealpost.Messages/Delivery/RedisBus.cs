@@ -1,4 +1,5 @@
-using Sealpost.Messages.Sockets;
+using System.Collections.Concurrent;
+using System.Text;
 using StackExchange.Redis;
 
 namespace Sealpost.Messages.Delivery;
@@ -8,72 +9,181 @@ public sealed class RedisOptions
 {
     public const string Section = "Redis";
 
-    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c>.</summary>
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379,password=…</c>.</summary>
     public string? Configuration { get; set; }
 }
 
 /// <summary>
-/// Redis pub/sub with one channel per user (<c>sealpost:u:&lt;username&gt;</c>), subscribed while the user has a socket
-/// here. A payload is the publishing instance's id, the message id and the frame; an instance ignores its own.
+/// Redis pub/sub. Each user with a socket here has a channel (<c>sealpost:u:&lt;username&gt;</c>) carrying offers and
+/// stored-notices for them; each instance has one (<c>sealpost:i:&lt;instance id&gt;</c>) carrying answers about the
+/// messages it holds. A user's channel is read through one queue, so what one origin published for a user is handled
+/// here in the order it was published: a stored-notice is never overtaken by a later offer.
+///
+/// A third channel (<c>sealpost:flush</c>), which every instance reads, carries the flush a new socket asks for.
+///
+/// Payload: kind (1 byte), origin instance (16), message or request id (16), then the frame (offer) or the user (answer, flush).
 /// </summary>
-public sealed partial class RedisBus(IConnectionMultiplexer redis, Lazy<ConnectionRegistry> registry, ILogger<RedisBus> logger) : IDeliveryBus
+public sealed partial class RedisBus : IDeliveryBus
 {
-    private static readonly Guid InstanceId = Guid.NewGuid();
-    private readonly ISubscriber _subscriber = redis.GetSubscriber();
+    private const byte OfferKind = 1;
+    private const byte StoredKind = 2;
+    private const byte FlushKind = 5;
+    private const byte FlushedKind = 6;
+    private static readonly RedisChannel FlushChannel = RedisChannel.Literal("sealpost:flush");
+    private const int HeaderBytes = 33;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly ISubscriber _subscriber;
+    private readonly Lazy<Relay> _relay;
+    private readonly Lazy<Sockets.ConnectionRegistry> _registry;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, ChannelMessageQueue> _users = new(StringComparer.Ordinal);
 
-    public bool IsHealthy => redis.IsConnected;
-
-    public async Task PublishAsync(LiveDelivery delivery)
+    public RedisBus(IConnectionMultiplexer redis, Lazy<Relay> relay, Lazy<Sockets.ConnectionRegistry> registry, ILogger<RedisBus> logger)
     {
-        var payload = new byte[32 + delivery.Frame.Length];
-        InstanceId.TryWriteBytes(payload.AsSpan(0, 16));
-        delivery.MessageId.TryWriteBytes(payload.AsSpan(16, 16));
-        delivery.Frame.CopyTo(payload, 32);
-        try
-        {
-            await _subscriber.PublishAsync(Channel(delivery.Recipient), payload, CommandFlags.FireAndForget);
-        }
-        catch (RedisException e)
-        {
-            LogPublishFailed(logger, e.Message);
-        }
+        _redis = redis;
+        _subscriber = redis.GetSubscriber();
+        _relay = relay;
+        _registry = registry;
+        _logger = logger;
+        _ = ListenAsync();
     }
+
+    public Guid InstanceId { get; } = Guid.NewGuid();
+
+    public bool IsHealthy => _redis.IsConnected;
+
+    public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame)
+    {
+        var payload = Payload(OfferKind, messageId, frame.Length);
+        frame.CopyTo(payload, HeaderBytes);
+        var receivers = await _subscriber.PublishAsync(UserChannel(recipient), payload).ConfigureAwait(false);
+        // This instance hears its own offers when it holds a socket of the recipient too; it delivered those already.
+        return _users.ContainsKey(recipient) ? Math.Max(0, receivers - 1) : receivers;
+    }
+
+    public void Stored(string recipient, Guid messageId) => Publish(UserChannel(recipient), Payload(StoredKind, messageId, 0));
+
+    public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+    {
+        var payload = Payload((byte)answer, messageId, Encoding.UTF8.GetByteCount(recipient));
+        Encoding.UTF8.GetBytes(recipient, payload.AsSpan(HeaderBytes));
+        Publish(InstanceChannel(origin), payload);
+    }
+
+    public async Task<long> FlushAsync(string recipient, Guid requestId)
+    {
+        var payload = Payload(FlushKind, requestId, Encoding.UTF8.GetByteCount(recipient));
+        Encoding.UTF8.GetBytes(recipient, payload.AsSpan(HeaderBytes));
+        // Every instance listens on the flush channel, this one too: it answers its own request locally instead.
+        return Math.Max(0, await _subscriber.PublishAsync(FlushChannel, payload).ConfigureAwait(false) - 1);
+    }
+
+    public void Flushed(Guid requester, Guid requestId) => Publish(InstanceChannel(requester), Payload(FlushedKind, requestId, 0));
 
     public async Task SubscribeAsync(string username)
     {
         try
         {
-            await _subscriber.SubscribeAsync(Channel(username), (channel, value) => OnMessage(username, value));
+            var queue = await _subscriber.SubscribeAsync(UserChannel(username)).ConfigureAwait(false);
+            queue.OnMessage(m => OnUserMessage(username, m.Message));
+            _users[username] = queue;
         }
         catch (RedisException e)
         {
             // The socket still gets its mail: it polls the store while the bus is unhealthy.
-            LogPublishFailed(logger, e.Message);
+            LogBusFailed(_logger, e);
         }
     }
 
     public async Task UnsubscribeAsync(string username)
     {
+        if (!_users.TryRemove(username, out var queue)) return;
         try
         {
-            await _subscriber.UnsubscribeAsync(Channel(username));
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
         }
         catch (RedisException e)
         {
-            LogPublishFailed(logger, e.Message);
+            LogBusFailed(_logger, e);
         }
     }
 
-    private void OnMessage(string username, RedisValue value)
+    // Until it succeeds (Redis may be away at start); once subscribed, the multiplexer resubscribes after reconnects.
+    private async Task ListenAsync()
     {
-        var payload = (byte[]?)value;
-        if (payload is null || payload.Length < 32) return;
-        if (new Guid(payload.AsSpan(0, 16)) == InstanceId) return;
-        registry.Value.DeliverLocal(new LiveDelivery(username, new Guid(payload.AsSpan(16, 16)), payload[32..]));
+        while (true)
+        {
+            try
+            {
+                var queue = await _subscriber.SubscribeAsync(InstanceChannel(InstanceId)).ConfigureAwait(false);
+                queue.OnMessage(m => OnAnswer(m.Message));
+                var flushes = await _subscriber.SubscribeAsync(FlushChannel).ConfigureAwait(false);
+                flushes.OnMessage(m => OnFlush(m.Message));
+                return;
+            }
+            catch (RedisException e)
+            {
+                LogBusFailed(_logger, e);
+                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+        }
     }
 
-    private static RedisChannel Channel(string username) => RedisChannel.Literal("sealpost:u:" + username);
+    private void OnUserMessage(string username, RedisValue value)
+    {
+        var payload = (byte[]?)value;
+        if (payload is null || payload.Length < HeaderBytes) return;
+        var origin = new Guid(payload.AsSpan(1, 16));
+        if (origin == InstanceId) return;
+        var messageId = new Guid(payload.AsSpan(17, 16));
+        if (payload[0] == OfferKind) _relay.Value.OnRemoteOffer(username, messageId, origin, payload[HeaderBytes..]);
+        else if (payload[0] == StoredKind) _registry.Value.NotifyStored(username, messageId);
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not answering; live delivery falls back to polling: {Reason}")]
-    private static partial void LogPublishFailed(ILogger logger, string reason);
+    private void OnAnswer(RedisValue value)
+    {
+        var payload = (byte[]?)value;
+        if (payload is null || payload.Length < HeaderBytes) return;
+        var id = new Guid(payload.AsSpan(17, 16));
+        if (payload[0] == FlushedKind) _relay.Value.OnFlushed(id);
+        else if (payload[0] is (byte)Answer.Acked or (byte)Answer.Refused && payload.Length > HeaderBytes)
+            _relay.Value.OnAnswer((Answer)payload[0], Encoding.UTF8.GetString(payload.AsSpan(HeaderBytes)), id);
+    }
+
+    private void OnFlush(RedisValue value)
+    {
+        var payload = (byte[]?)value;
+        if (payload is null || payload.Length <= HeaderBytes || payload[0] != FlushKind) return;
+        var requester = new Guid(payload.AsSpan(1, 16));
+        if (requester == InstanceId) return;
+        _relay.Value.OnFlushRequest(Encoding.UTF8.GetString(payload.AsSpan(HeaderBytes)), requester, new Guid(payload.AsSpan(17, 16)));
+    }
+
+    private byte[] Payload(byte kind, Guid messageId, int extra)
+    {
+        var payload = new byte[HeaderBytes + extra];
+        payload[0] = kind;
+        InstanceId.TryWriteBytes(payload.AsSpan(1, 16));
+        messageId.TryWriteBytes(payload.AsSpan(17, 16));
+        return payload;
+    }
+
+    private void Publish(RedisChannel channel, byte[] payload)
+    {
+        try
+        {
+            _subscriber.Publish(channel, payload, CommandFlags.FireAndForget);
+        }
+        catch (RedisException e)
+        {
+            LogBusFailed(_logger, e);
+        }
+    }
+
+    private static RedisChannel UserChannel(string username) => RedisChannel.Literal("sealpost:u:" + username);
+
+    private static RedisChannel InstanceChannel(Guid instance) => RedisChannel.Literal("sealpost:i:" + instance.ToString("N"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not answering; live delivery falls back to the mailbox and polling")]
+    private static partial void LogBusFailed(ILogger logger, Exception e);
 }

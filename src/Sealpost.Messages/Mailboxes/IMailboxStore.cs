@@ -1,20 +1,20 @@
 namespace Sealpost.Messages.Mailboxes;
 
 /// <summary>
-/// A message a sender wants stored for a recipient under <see cref="Id"/> (from <see cref="MessageIds"/>);
-/// <see cref="ClientId"/> makes re-sends idempotent.
+/// A message a sender wants delivered: <see cref="Id"/> from <see cref="MessageIds"/>, <see cref="ClientId"/> the id the
+/// sender chose (resends carry it again), <see cref="Body"/> the envelope as the sender sent it (standard base64).
 /// </summary>
-public sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Recipient, byte[] Body);
+public sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Recipient, string Body, DateTimeOffset SentAt);
 
-/// <summary>A message waiting in a mailbox.</summary>
-public sealed record StoredMessage(Guid Id, string Sender, string Recipient, byte[] Body, DateTimeOffset SentAt);
+/// <summary>A message waiting in a mailbox. <see cref="ClientId"/> is null for messages stored before mailbox version 2.</summary>
+public sealed record StoredMessage(Guid Id, string Sender, Guid? ClientId, byte[] Body, DateTimeOffset SentAt);
 
 public enum AcceptStatus
 {
     /// <summary>Stored now: durable, and new.</summary>
     Stored,
 
-    /// <summary>The same sender already sent this client id: the earlier message id is returned, nothing is stored twice.</summary>
+    /// <summary>The same sender's same client id waits in the mailbox already: its message id is returned, nothing is stored twice.</summary>
     Duplicate,
 
     /// <summary>The recipient's mailbox holds its quota of undelivered messages.</summary>
@@ -25,23 +25,24 @@ public readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, 
 
 /// <summary>
 /// The temporary store of undelivered ciphertext. Every implementation passes the same contract tests
-/// (tests/Sealpost.Messages.Tests/Mailboxes/MailboxStoreContract.cs).
+/// (tests/Sealpost.Messages.Tests/Mailboxes/MailboxStoreContract.cs). Batching and ordering of writes belong to
+/// <see cref="MailboxWriter"/>; a store only does what it is asked, one round trip per call.
 /// </summary>
 public interface IMailboxStore
 {
-    /// <summary>Returns only once the message is durable (or was already accepted).</summary>
-    Task<AcceptResult> AcceptAsync(NewMessage message, CancellationToken ct);
+    /// <summary>Stores a batch in one commit, in order; returns only once it is durable. One result per message.</summary>
+    Task<AcceptResult[]> StoreAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct);
+
+    /// <summary>Deletes these messages, each only if it is addressed to the recipient named with it.</summary>
+    Task DeleteAsync(IReadOnlyList<(string Recipient, Guid Id)> acked, CancellationToken ct);
 
     /// <summary>The recipient's oldest waiting messages, leaving out those in <paramref name="exclude"/> (already in flight).</summary>
     Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct);
 
-    /// <summary>Deletes the message if, and only if, it is addressed to <paramref name="recipient"/>; false when there was none.</summary>
-    Task<bool> AckAsync(string recipient, Guid messageId, CancellationToken ct);
-
     /// <summary>Which of these ids still wait in the recipient's mailbox.</summary>
     Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct);
 
-    /// <summary>Deletes expired messages and forgets old client ids; returns how many messages expired.</summary>
+    /// <summary>Deletes expired messages; returns how many.</summary>
     Task<int> SweepAsync(CancellationToken ct);
 
     /// <summary>Checks the store answers.</summary>

@@ -21,4 +21,8 @@ public sealed class MailboxOptions
     /// <summary>Most sends written in one database round trip (one commit).</summary>
     [Range(1, 10_000)]
     public int WriteBatchSize { get; set; } = 256;
+
+    /// <summary>Write batches in flight at once. One sender's messages always take the same lane, so they commit in order.</summary>
+    [Range(1, 64)]
+    public int WriteLanes { get; set; } = 4;
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Sealpost.Messages.Delivery;
@@ -9,76 +10,82 @@ using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Messages.Sockets;
 
+/// <summary>The services a socket works with, bundled.</summary>
+public sealed record SocketServices(DeliveryServices Delivery, RecipientDirectory Directory, TokenValidator Tokens)
+{
+    public SocketOptions Options => Delivery.Options;
+
+    public ILogger Logger => Delivery.Logger;
+}
+
 /// <summary>
-/// One authenticated socket. Two loops: the receive loop parses client frames and starts their work; the delivery
-/// loop is the only writer to the socket and owns the delivery state (which messages are in flight), so neither
-/// needs a lock. The mailbox in the store is the source of truth: live pushes are a shortcut taken only when the
-/// socket has caught up with its mailbox, and anything missed is found by the next mailbox read.
+/// One authenticated socket: the I/O shell around its <see cref="SocketDelivery"/>. The receive loop reads client
+/// frames (sends go to the <see cref="Relay"/>, acks to the delivery); the write loop is the only writer to the socket,
+/// draining one queue of frames in the order they were queued; a timer loop watches the token's expiry and the
+/// safety poll.
 /// </summary>
 public sealed partial class Connection
 {
     private const int InitialReceiveBuffer = 4096;
-    private const int RecentAcksKept = 256;
+    private static readonly TimeSpan StuckWindowCheck = TimeSpan.FromSeconds(10);
+    private static readonly byte[] CloseMarker = [];
     private readonly WebSocket _socket;
-    private readonly IMailboxStore _store;
-    private readonly RecipientDirectory _directory;
-    private readonly TokenValidator _tokens;
-    private readonly ConnectionRegistry _registry;
-    private readonly IDeliveryBus _bus;
+    private readonly SocketServices _services;
     private readonly SocketOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
-    private readonly Channel<Event> _events;
-    private readonly SemaphoreSlim _pendingWork;
+    private readonly Lock _gate = new();
+    private readonly SocketDelivery _delivery;
+    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _pendingSends;
     private readonly CancellationTokenSource _stop = new();
-    private readonly HashSet<Guid> _inFlight = [];
-    private TokenBucket _bucket = null!;
     private readonly TokenBucket _ackBucket;
-    private DateTimeOffset _tokenExpiresAt;
+    private readonly Outbound _outbound;
+    private TokenBucket _bucket = null!;
+    private int _queued;
+    private bool _closing;
+    private WebSocketCloseStatus _closeStatus;
+    private string _closeReason = "";
     private bool _closeSent;
-    private volatile bool _finished;
     private bool _tooBig;
     private long _lastRateLimitReply;
+    private DateTimeOffset _tokenExpiresAt;
 
-    public Connection(
-        WebSocket socket, TokenIdentity identity, string connectionId, IMailboxStore store, RecipientDirectory directory,
-        TokenValidator tokens, ConnectionRegistry registry, IDeliveryBus bus, SocketOptions options, TimeProvider clock, ILogger logger)
+    public Connection(WebSocket socket, TokenIdentity identity, string connectionId, SocketServices services)
     {
         _socket = socket;
+        _services = services;
+        _options = services.Options;
+        _clock = services.Delivery.Clock;
+        _logger = services.Logger;
         Username = identity.Username;
         ConnectionId = connectionId;
         _tokenExpiresAt = identity.ExpiresAt;
-        _store = store;
-        _directory = directory;
-        _tokens = tokens;
-        _registry = registry;
-        _bus = bus;
-        _options = options;
-        _clock = clock;
-        _logger = logger;
-        _pendingWork = new SemaphoreSlim(options.MaxPendingSends, options.MaxPendingSends);
-        _ackBucket = new TokenBucket(options.AcksPerSecond, options.AcksPerSecond * 2.0, clock);
-        _events = Channel.CreateBounded<Event>(new BoundedChannelOptions(options.SendQueueLimit) { SingleReader = true });
+        _delivery = new SocketDelivery(identity.Username, services.Delivery, Emit, Close);
+        _pendingSends = new SemaphoreSlim(_options.MaxPendingSends, _options.MaxPendingSends);
+        _ackBucket = new TokenBucket(_options.AcksPerSecond, _options.AcksPerSecond * 2.0, _clock);
+        _outbound = new Outbound(Random.Shared.Next(), Answer);
     }
 
     public string Username { get; }
 
     public string ConnectionId { get; }
 
-    private enum EventKind
-    {
-        Reply,
-        Live,
-        Acked,
-        Wake,
-        Close,
-    }
-
     public async Task RunAsync(CancellationToken ct)
     {
-        _bucket = await _registry.AddAsync(this);
+        var registry = _services.Delivery.Registry;
+        if (await registry.AddAsync(_delivery) is not { } bucket)
+        {
+            await CloseOutputAsync((WebSocketCloseStatus)CloseCodes.TooManySockets,
+                $"At most {_options.MaxSocketsPerUser} sockets per user on one server; close one and reconnect.");
+            _socket.Abort();
+            return;
+        }
+        _bucket = bucket;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token);
-        var delivery = DeliveryLoopAsync(linked.Token);
+        var writing = WriteLoopAsync(linked.Token);
+        var timing = TimerLoopAsync(linked.Token);
+        _ = _delivery.StartAsync();
         try
         {
             await ReceiveLoopAsync(linked.Token);
@@ -89,52 +96,56 @@ public sealed partial class Connection
         }
         finally
         {
-            await _registry.RemoveAsync(this);
-            // The delivery loop writes what is queued (a close, say) and then ends; one that is stuck is cut off.
-            _finished = true;
-            _events.Writer.TryComplete();
-            if (await Task.WhenAny(delivery, Task.Delay(TimeSpan.FromSeconds(5), _clock, CancellationToken.None)) != delivery) await _stop.CancelAsync();
-            await delivery;
-            if (_socket.State == WebSocketState.CloseReceived) await CloseAsync(WebSocketCloseStatus.NormalClosure, "");
+            await registry.RemoveAsync(_delivery);
+            _delivery.Stop();
+            lock (_gate) _closing = true;
+            // The write loop sends what is queued (a close, say) and ends; one that is stuck is cut off.
+            _outbox.Writer.TryComplete();
+            if (await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(5), _clock, CancellationToken.None)) != writing) await _stop.CancelAsync();
+            await _stop.CancelAsync();
+            await Task.WhenAll(writing, timing);
+            if (_socket.State == WebSocketState.CloseReceived) await CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "");
             _socket.Abort();
             _socket.Dispose();
         }
     }
 
-    /// <summary>A message just stored for this user, possibly pushed straight out.</summary>
-    public void Offer(LiveDelivery delivery) => Post(new Event(EventKind.Live, Delivery: delivery));
-
-    public void OnAcked(Guid messageId) => Post(new Event(EventKind.Acked, MessageId: messageId));
-
-    public void Wake() => Post(new Event(EventKind.Wake));
-
-    /// <summary>Asks the socket to close with a code and reason (1001 on shutdown: reconnect elsewhere).</summary>
+    /// <summary>Asks the socket to close with a code and reason (1001 on shutdown: reconnect elsewhere), after what is queued.</summary>
     public void Close(WebSocketCloseStatus status, string reason)
     {
-        if (!_events.Writer.TryWrite(new Event(EventKind.Close, Status: status, Reason: reason))) _stop.Cancel();
-    }
-
-    private void Reply(byte[] frame) => Post(new Event(EventKind.Reply, Frame: frame));
-
-    private bool Admit(TokenBucket bucket, int perSecond)
-    {
-        if (bucket.TryTake()) return true;
-        // One answer a second at most: answering every frame of a flood would itself be a flood.
-        if (_clock.GetElapsedTime(_lastRateLimitReply) > TimeSpan.FromSeconds(1))
+        lock (_gate)
         {
-            _lastRateLimitReply = _clock.GetTimestamp();
-            Reply(ServerFrames.Error(null, ErrorCodes.RateLimited, $"At most {perSecond} frames of this kind a second; frames beyond that are dropped."));
+            if (_closing) return;
+            _closing = true;
+            _closeStatus = status;
+            _closeReason = reason;
+            _outbox.Writer.TryWrite(CloseMarker);
         }
-        return false;
     }
 
-    private void Post(Event e)
+    private void Answer(Guid clientId, byte[] frame)
     {
-        // A socket whose queue is full is not reading: it is dropped rather than allowed to hold memory.
-        if (!_events.Writer.TryWrite(e) && !_finished)
+        _pendingSends.Release();
+        Reply(frame);
+    }
+
+    private void Reply(byte[] frame) => Emit(frame);
+
+    // A socket whose queue keeps growing is not reading: it is dropped rather than allowed to hold memory.
+    private bool Emit(byte[] frame)
+    {
+        lock (_gate)
         {
-            LogSlowReader(_logger, ConnectionId, Username);
-            _stop.Cancel();
+            if (_closing) return false;
+            if (++_queued > _options.SendQueueLimit)
+            {
+                _closing = true;
+                LogSlowReader(_logger, ConnectionId, Username);
+                _stop.Cancel();
+                return false;
+            }
+            _outbox.Writer.TryWrite(frame);
+            return true;
         }
     }
 
@@ -177,16 +188,10 @@ public sealed partial class Connection
                 if (_tooBig) continue;
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
-                    if (Admit(_bucket, _options.FramesPerSecond)) Reply(ServerFrames.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
+                    if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
                     continue;
                 }
-                var frame = ClientFrame.Parse(buffer.AsSpan(0, length));
-                // Acks answer what the server sent, so they have a budget of their own: a user working through a
-                // large backlog is not slowed to the pace allowed for sends.
-                var admitted = frame.Type == FrameTypes.Ack && frame.Problem is null
-                    ? Admit(_ackBucket, _options.AcksPerSecond)
-                    : Admit(_bucket, _options.FramesPerSecond);
-                if (admitted) await HandleAsync(frame, ct);
+                await HandleAsync(buffer.AsSpan(0, length), ct);
             }
             finally
             {
@@ -195,40 +200,69 @@ public sealed partial class Connection
         }
     }
 
-    private async Task HandleAsync(ClientFrame frame, CancellationToken ct)
+    private ValueTask HandleAsync(ReadOnlySpan<byte> json, CancellationToken ct)
     {
-        if (frame.Problem is not null)
+        var (frame, problem) = FrameCodec.Parse(json);
+        if (frame is null)
         {
-            Reply(ServerFrames.Error(frame.Id, ErrorCodes.BadFrame, frame.Problem));
-            return;
+            if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, problem!));
+            return ValueTask.CompletedTask;
         }
+        // Acks answer what the server sent, so they have a budget of their own: a user working through a large
+        // backlog is not slowed to the pace allowed for sends.
+        if (frame.Type == FrameTypes.Ack)
+        {
+            HandleAck(frame);
+            return ValueTask.CompletedTask;
+        }
+        if (!Admit(_bucket, 1, _options.FramesPerSecond)) return ValueTask.CompletedTask;
         switch (frame.Type)
         {
             case FrameTypes.Send:
-                var send = ValidateSend(frame);
-                if (send is null) return;
-                await _pendingWork.WaitAsync(ct);
-                _ = StoreAsync(frame.Id!, send, ct);
-                break;
-            case FrameTypes.Ack:
-                if (!Guid.TryParse(frame.MessageId, out var messageId))
-                {
-                    Reply(ServerFrames.Error(null, ErrorCodes.BadFrame, "\"message_id\" must be a message id (UUID)."));
-                    return;
-                }
-                await _pendingWork.WaitAsync(ct);
-                _ = AckAsync(messageId, ct);
-                break;
+                return SendAsync(frame, ct);
             case FrameTypes.Auth:
-                await RenewAsync(frame.AccessToken, ct);
-                break;
+                return new ValueTask(RenewAsync(frame.AccessToken, ct));
             default:
-                Reply(ServerFrames.Error(frame.Id, ErrorCodes.BadFrame, "\"type\" must be send, ack or auth."));
-                break;
+                Reply(FrameCodec.Error(frame.Id, ErrorCodes.BadFrame, "\"type\" must be send, ack or auth."));
+                return ValueTask.CompletedTask;
         }
     }
 
-    private NewMessage? ValidateSend(ClientFrame frame)
+    private bool Admit(TokenBucket bucket, int count, int perSecond)
+    {
+        if (bucket.TryTake(count)) return true;
+        // One answer a second at most: answering every frame of a flood would itself be a flood.
+        if (_clock.GetElapsedTime(Interlocked.Read(ref _lastRateLimitReply)) > TimeSpan.FromSeconds(1))
+        {
+            Interlocked.Exchange(ref _lastRateLimitReply, _clock.GetTimestamp());
+            Reply(FrameCodec.Error(null, ErrorCodes.RateLimited, $"At most {perSecond} frames of this kind a second; frames beyond that are dropped."));
+        }
+        return false;
+    }
+
+    private void HandleAck(ClientFrame frame)
+    {
+        var ids = frame.MessageIds ?? (frame.MessageId is { } one ? [one] : []);
+        if (ids.Count is 0 or > Limits.AckIdsMax || (frame.MessageId is not null && frame.MessageIds is not null))
+        {
+            if (Admit(_bucket, 1, _options.FramesPerSecond))
+                Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, $"An ack carries \"message_id\", or \"message_ids\" with 1 to {Limits.AckIdsMax} ids."));
+            return;
+        }
+        Span<Guid> parsed = stackalloc Guid[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (!Guid.TryParse(ids[i], out parsed[i]))
+            {
+                if (Admit(_bucket, 1, _options.FramesPerSecond))
+                    Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, "Every message id in an ack must be a message id (UUID); nothing was acknowledged."));
+                return;
+            }
+        }
+        if (Admit(_ackBucket, ids.Count, _options.AcksPerSecond)) _delivery.Ack(parsed);
+    }
+
+    private async ValueTask SendAsync(ClientFrame frame, CancellationToken ct)
     {
         string? problem = null;
         var code = ErrorCodes.BadFrame;
@@ -238,227 +272,118 @@ public sealed partial class Connection
         else if (frame.Body.Length > Limits.BodyMaxBase64Chars)
             (code, problem) = (ErrorCodes.TooLarge, $"\"body\" is at most {Limits.BodyMaxBase64Chars} characters of base64.");
         else if (frame.Body.Length == 0) problem = "\"body\" must not be empty.";
+        else if (!Base64.IsValid(frame.Body)) problem = "\"body\" must be standard base64.";
         else if (AccountRules.NormalizeUsername(frame.To) is not { } to)
             (code, problem) = (ErrorCodes.UnknownRecipient, "No account has that name.");
         else
         {
-            var body = new byte[frame.Body.Length / 4 * 3];
-            if (!Convert.TryFromBase64String(frame.Body, body, out var written)) problem = "\"body\" must be standard base64.";
-            else return new NewMessage(MessageIds.Next(_clock), Username, clientId, to, body.AsSpan(0, written).ToArray());
-        }
-        Reply(ServerFrames.Error(frame.Id, code, problem));
-        return null;
-    }
-
-    private async Task StoreAsync(string id, NewMessage message, CancellationToken ct)
-    {
-        try
-        {
-            if (!await _directory.ExistsAsync(message.Recipient, ct))
+            try
             {
-                Reply(ServerFrames.Error(id, ErrorCodes.UnknownRecipient, "No account has that name."));
+                // Awaited here, not in the background: the relay must get one socket's sends in the order they came.
+                if (!await _services.Directory.ExistsAsync(to, ct))
+                    (code, problem) = (ErrorCodes.UnknownRecipient, "No account has that name.");
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                LogDirectoryFailed(_logger, e, ConnectionId);
+                (code, problem) = (ErrorCodes.Internal,
+                    ServiceDefaultsExtensions.IsUnavailable(e) || e is HttpRequestException
+                        ? "Storage is unavailable right now; send again with the same id."
+                        : "The message could not be stored; send again with the same id.");
+            }
+            if (problem is null)
+            {
+                await _pendingSends.WaitAsync(ct);
+                _services.Delivery.Relay.Submit(_outbound, new NewMessage(MessageIds.Next(_clock), Username, clientId, to, frame.Body, Now()));
                 return;
             }
-            var result = await _store.AcceptAsync(message, ct);
-            switch (result.Status)
-            {
-                case AcceptStatus.Stored:
-                    var frame = ServerFrames.Message(result.MessageId, message.Sender, message.Body, result.SentAt);
-                    await _registry.DeliverAsync(new LiveDelivery(message.Recipient, result.MessageId, frame));
-                    Reply(ServerFrames.Accepted(id, result.MessageId, result.SentAt));
-                    break;
-                case AcceptStatus.Duplicate:
-                    Reply(ServerFrames.Accepted(id, result.MessageId, result.SentAt));
-                    break;
-                default:
-                    Reply(ServerFrames.Error(id, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later."));
-                    break;
-            }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // The socket is gone; a client that re-sends the same id gets the same message id.
-        }
-        catch (Exception e)
-        {
-            LogStoreFailed(_logger, ConnectionId, e.GetType().Name, e.Message);
-            Reply(ServerFrames.Error(id, ErrorCodes.Internal,
-                ServiceDefaultsExtensions.IsUnavailable(e) || e is HttpRequestException
-                    ? "Storage is unavailable right now; send again with the same id."
-                    : "The message could not be stored; send again with the same id."));
-        }
-        finally
-        {
-            _pendingWork.Release();
-        }
+        Reply(FrameCodec.Error(frame.Id, code, problem));
     }
 
-    private async Task AckAsync(Guid messageId, CancellationToken ct)
+    // PostgreSQL keeps microseconds: a message pushed live shows the same sent_at as its stored copy.
+    private DateTimeOffset Now()
     {
-        try
-        {
-            await _store.AckAsync(Username, messageId, ct);
-            _registry.NotifyAcked(Username, messageId);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Not deleted: the message comes again on the next connection, as at-least-once allows.
-        }
-        catch (Exception e)
-        {
-            LogStoreFailed(_logger, ConnectionId, e.GetType().Name, e.Message);
-            Reply(ServerFrames.Error(null, ErrorCodes.Internal, "The ack could not be recorded; the message may come again."));
-        }
-        finally
-        {
-            _pendingWork.Release();
-        }
+        var now = _clock.GetUtcNow();
+        return now.AddTicks(-(now.UtcTicks % 10));
     }
 
     private async Task RenewAsync(string? token, CancellationToken ct)
     {
-        var identity = await _tokens.ValidateAsync(token, ct);
+        var identity = await _services.Tokens.ValidateAsync(token, ct);
         if (identity is not { } valid || valid.Username != Username)
         {
-            Reply(ServerFrames.Error(null, ErrorCodes.Unauthorized, "That access token is not valid for this user."));
+            Reply(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token is not valid for this user."));
             return;
         }
-        _tokenExpiresAt = valid.ExpiresAt;
-        Reply(ServerFrames.Authenticated(valid.ExpiresAt));
+        lock (_gate) _tokenExpiresAt = valid.ExpiresAt;
+        Reply(FrameCodec.Authenticated(valid.ExpiresAt));
     }
 
-    private async Task DeliveryLoopAsync(CancellationToken ct)
+    private async Task WriteLoopAsync(CancellationToken ct)
     {
-        var dirty = true;       // the mailbox may hold messages this socket has not been sent
-        var caughtUp = false;   // the last mailbox read found everything, so live pushes keep the order
-        var announced = false;  // the client was told (synced) that it has caught up
-        var recentlyAcked = new HashSet<Guid>();
-        var ackOrder = new Queue<Guid>();
-        var lastProgress = _clock.GetTimestamp();
         try
         {
-            while (!ct.IsCancellationRequested && !_closeSent)
+            while (await _outbox.Reader.WaitToReadAsync(ct))
             {
-                if (dirty && _inFlight.Count < _options.DeliveryWindow)
+                while (_outbox.Reader.TryRead(out var frame))
                 {
-                    dirty = false;
-                    var room = _options.DeliveryWindow - _inFlight.Count;
-                    try
+                    if (ReferenceEquals(frame, CloseMarker))
                     {
-                        var pending = await _store.PendingAsync(Username, _inFlight, room, ct);
-                        foreach (var message in pending)
-                        {
-                            await SendAsync(ServerFrames.Message(message.Id, message.Sender, message.Body, message.SentAt), ct);
-                            _inFlight.Add(message.Id);
-                        }
-                        // A full read leaves more behind; the next read comes when acks have freed half the window.
-                        caughtUp = pending.Count < room;
-                        dirty = false;
-                        if (caughtUp && !announced) await SendAsync(ServerFrames.Synced, ct);
-                        announced = caughtUp;
-                        lastProgress = _clock.GetTimestamp();
+                        await CloseOutputAsync(_closeStatus, _closeReason);
+                        return;
                     }
-                    catch (Exception e) when (e is not OperationCanceledException && e is not WebSocketException)
+                    using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
                     {
-                        LogStoreFailed(_logger, ConnectionId, e.GetType().Name, e.Message);
-                        dirty = true;
-                        await Task.Delay(TimeSpan.FromSeconds(1), _clock, ct);
+                        timeout.CancelAfter(_options.SendTimeout);
+                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
                     }
-                    continue;
-                }
-
-                if (_events.Reader.TryRead(out var next))
-                {
-                    await HandleEventAsync(next, ct);
-                    continue;
-                }
-
-                var now = _clock.GetUtcNow();
-                if (now >= _tokenExpiresAt)
-                {
-                    await CloseAsync((WebSocketCloseStatus)CloseCodes.TokenExpired, "The access token expired; refresh it and reconnect.");
-                    break;
-                }
-                // Jittered, so thousands of idle sockets do not all read their mailboxes in the same second.
-                var poll = (_bus.IsHealthy ? _options.SafetyPollInterval : _options.DegradedPollInterval) * (0.75 + Random.Shared.NextDouble() / 2);
-                if (_inFlight.Count >= _options.DeliveryWindow && _clock.GetElapsedTime(lastProgress) > TimeSpan.FromSeconds(10))
-                {
-                    // The window is full and nothing was acked here for a while: acks on the user's other sockets
-                    // (perhaps on another instance) may have freed these messages.
-                    _inFlight.IntersectWith(await _store.StillPendingAsync(Username, _inFlight, ct));
-                    lastProgress = _clock.GetTimestamp();
-                    dirty = true;
-                    continue;
-                }
-                using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timer.CancelAfter(_tokenExpiresAt - now < poll ? _tokenExpiresAt - now : poll);
-                try
-                {
-                    if (!await _events.Reader.WaitToReadAsync(timer.Token)) break;
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    dirty = true;   // time to poll the mailbox (or to notice the token expired)
+                    Interlocked.Decrement(ref _queued);
                 }
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ChannelClosedException)
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
-            // The socket broke or is closing: stop reading from it too.
-            _stop.Cancel();
-        }
-        async Task HandleEventAsync(Event e, CancellationToken token)
-        {
-            switch (e.Kind)
-            {
-                case EventKind.Reply:
-                    await SendAsync(e.Frame!, token);
-                    break;
-                case EventKind.Live:
-                    var delivery = e.Delivery!;
-                    // Already sent from a mailbox read, perhaps even acked already: the push came late.
-                    if (_inFlight.Contains(delivery.MessageId) || recentlyAcked.Contains(delivery.MessageId)) break;
-                    if (caughtUp && !dirty && _inFlight.Count < _options.DeliveryWindow)
-                    {
-                        await SendAsync(delivery.Frame, token);
-                        _inFlight.Add(delivery.MessageId);
-                    }
-                    else
-                    {
-                        caughtUp = false;
-                        if (_inFlight.Count <= _options.DeliveryWindow / 2) dirty = true;
-                    }
-                    break;
-                case EventKind.Acked:
-                    if (_inFlight.Remove(e.MessageId))
-                    {
-                        lastProgress = _clock.GetTimestamp();
-                        recentlyAcked.Add(e.MessageId);
-                        ackOrder.Enqueue(e.MessageId);
-                        if (ackOrder.Count > RecentAcksKept) recentlyAcked.Remove(ackOrder.Dequeue());
-                        // Refill when half the window is free, not on every ack: one mailbox read per
-                        // fifty messages instead of one per message while a backlog drains.
-                        if (!caughtUp && _inFlight.Count <= _options.DeliveryWindow / 2) dirty = true;
-                    }
-                    break;
-                case EventKind.Wake:
-                    dirty = true;
-                    break;
-                case EventKind.Close:
-                    await CloseAsync(e.Status, e.Reason!);
-                    break;
-            }
+            // The socket broke, or a write waited too long on a peer that does not read: stop reading from it too.
+            await _stop.CancelAsync();
         }
     }
 
-    private async Task SendAsync(byte[] frame, CancellationToken ct)
+    /// <summary>Token expiry, the safety poll, and a full window that nothing acknowledges here (acks elsewhere may have freed it).</summary>
+    private async Task TimerLoopAsync(CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.SendTimeout);
-        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+        var lastPoll = _clock.GetTimestamp();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                // Jittered, so thousands of idle sockets do not all read their mailboxes in the same second.
+                var poll = (_services.Delivery.Bus.IsHealthy ? _options.SafetyPollInterval : _options.DegradedPollInterval) * (0.75 + Random.Shared.NextDouble() / 2);
+                DateTimeOffset expiresAt;
+                lock (_gate) expiresAt = _tokenExpiresAt;
+                var untilExpiry = expiresAt - _clock.GetUtcNow();
+                if (untilExpiry <= TimeSpan.Zero)
+                {
+                    Close((WebSocketCloseStatus)CloseCodes.TokenExpired, "The access token expired; refresh it and reconnect.");
+                    return;
+                }
+                var wait = new[] { poll - _clock.GetElapsedTime(lastPoll), untilExpiry, StuckWindowCheck }.Min();
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, _clock, ct);
+                if (_clock.GetElapsedTime(lastPoll) >= poll)
+                {
+                    lastPoll = _clock.GetTimestamp();
+                    _delivery.Wake();
+                }
+                await _delivery.CheckStuckWindowAsync(StuckWindowCheck, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // closing
+        }
     }
 
-    private async Task CloseAsync(WebSocketCloseStatus status, string reason)
+    private async Task CloseOutputAsync(WebSocketCloseStatus status, string reason)
     {
         if (_closeSent) return;
         _closeSent = true;
@@ -475,13 +400,9 @@ public sealed partial class Connection
         _stop.CancelAfter(TimeSpan.FromSeconds(5));
     }
 
-    private readonly record struct Event(
-        EventKind Kind, byte[]? Frame = null, LiveDelivery? Delivery = null, Guid MessageId = default,
-        WebSocketCloseStatus Status = default, string? Reason = null);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} of {Username} does not read its frames; dropping it")]
     private static partial void LogSlowReader(ILogger logger, string connectionId, string username);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId}: the mailbox store failed: {Error} {Reason}")]
-    private static partial void LogStoreFailed(ILogger logger, string connectionId, string error, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId}: the users service could not say whether a recipient exists")]
+    private static partial void LogDirectoryFailed(ILogger logger, Exception e, string connectionId);
 }

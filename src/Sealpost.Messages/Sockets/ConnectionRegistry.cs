@@ -6,65 +6,112 @@ namespace Sealpost.Messages.Sockets;
 
 /// <summary>
 /// The sockets open on this instance, by user, and the bus subscriptions that follow them: an instance listens for a
-/// user exactly while it holds one of the user's sockets.
+/// user exactly while it holds one of the user's sockets. A user's frame budget outlives their sockets for a while, so
+/// reconnecting does not refill it.
 /// </summary>
 public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions> options, TimeProvider clock)
 {
+    private static readonly TimeSpan BudgetMemory = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (TokenBucket Bucket, long LeftAt)> _budgets = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
 
-    /// <summary>Adds a socket and returns the user's shared frame budget.</summary>
-    public async Task<TokenBucket> AddAsync(Connection connection)
+    /// <summary>Adds a socket and returns the user's shared frame budget, or null when the user has too many sockets here.</summary>
+    public async Task<TokenBucket?> AddAsync(SocketDelivery connection)
     {
+        var limit = options.Value.MaxSocketsPerUser;
+        var added = false;
         var user = _users.AddOrUpdate(connection.Username,
-            _ => new UserSockets(connection, new TokenBucket(options.Value.FramesPerSecond, options.Value.FramesPerSecond * 2.0, clock)),
-            (_, existing) => existing.With(connection));
+            name =>
+            {
+                added = true;
+                return new UserSockets([connection], BudgetOf(name));
+            },
+            (_, existing) =>
+            {
+                added = existing.Count < limit;
+                return added ? existing with { Connections = [.. existing.Connections, connection] } : existing;
+            });
+        if (!added) return null;
         await SyncSubscriptionAsync(connection.Username);
         return user.Bucket;
     }
 
-    public async Task RemoveAsync(Connection connection)
+    public async Task RemoveAsync(SocketDelivery connection)
     {
         while (_users.TryGetValue(connection.Username, out var user))
         {
-            var rest = user.Without(connection);
-            var done = rest.Count == 0
-                ? _users.TryRemove(new KeyValuePair<string, UserSockets>(connection.Username, user))
-                : _users.TryUpdate(connection.Username, rest, user);
+            if (!user.Connections.Contains(connection)) return;
+            var rest = user with { Connections = [.. user.Connections.Where(c => c != connection)] };
+            bool done;
+            if (rest.Count == 0)
+            {
+                done = _users.TryRemove(new KeyValuePair<string, UserSockets>(connection.Username, user));
+                if (done) _budgets[connection.Username] = (user.Bucket, clock.GetTimestamp());
+            }
+            else done = _users.TryUpdate(connection.Username, rest, user);
             if (done) break;
         }
         await SyncSubscriptionAsync(connection.Username);
+        ForgetOldBudgets();
     }
 
-    /// <summary>Pushes a just-stored message to the recipient's sockets here and, through the bus, elsewhere.</summary>
-    public Task DeliverAsync(LiveDelivery delivery)
+    /// <summary>Offers a live message to the recipient's sockets here: how many pushed it, and whether any refused it.</summary>
+    public (int Pushed, bool Refused) Offer(string recipient, Guid messageId, Guid origin, byte[] frame)
     {
-        DeliverLocal(delivery);
-        return bus.PublishAsync(delivery);
+        if (!_users.TryGetValue(recipient, out var user)) return (0, false);
+        var pushed = 0;
+        var refused = false;
+        foreach (var connection in user.Connections)
+        {
+            switch (connection.Offer(messageId, origin, frame))
+            {
+                case OfferDecision.Push: pushed++; break;
+                case OfferDecision.Refuse: refused = true; break;
+            }
+        }
+        return (pushed, refused);
     }
 
-    public void DeliverLocal(LiveDelivery delivery)
-    {
-        if (_users.TryGetValue(delivery.Recipient, out var user))
-            foreach (var connection in user.Connections) connection.Offer(delivery);
-    }
-
-    /// <summary>An ack on one socket frees the message on the user's other sockets here too.</summary>
-    public void NotifyAcked(string username, Guid messageId)
+    /// <summary>A message for the user was committed to the mailbox.</summary>
+    public void NotifyStored(string username, Guid messageId)
     {
         if (_users.TryGetValue(username, out var user))
-            foreach (var connection in user.Connections) connection.OnAcked(messageId);
+            foreach (var connection in user.Connections) connection.OnStored(messageId);
     }
 
-    /// <summary>Every socket rereads its mailbox (after the bus was away and wake-ups may have been lost).</summary>
+    /// <summary>An ack on one socket deleted a mailbox message: the user's other sockets here stop waiting for its ack.</summary>
+    public void NotifyAcked(string username, Guid messageId, SocketDelivery except)
+    {
+        if (_users.TryGetValue(username, out var user))
+            foreach (var connection in user.Connections)
+                if (connection != except) connection.OnAckedElsewhere(messageId);
+    }
+
+    /// <summary>Every socket rereads its mailbox (after the bus was away and announcements may have been lost).</summary>
     public void WakeAll()
     {
-        foreach (var user in _users.Values)
-            foreach (var connection in user.Connections) connection.Wake();
+        foreach (var connection in All()) connection.Wake();
     }
 
-    public IEnumerable<Connection> All() => _users.Values.SelectMany(u => u.Connections);
+    public IEnumerable<SocketDelivery> All() => _users.Values.SelectMany(u => u.Connections);
+
+    public int SocketCount => _users.Values.Sum(u => u.Count);
+
+    private TokenBucket BudgetOf(string username) =>
+        _budgets.TryRemove(username, out var kept)
+            ? kept.Bucket
+            : new TokenBucket(options.Value.FramesPerSecond, options.Value.FramesPerSecond * 2.0, clock);
+
+    private void ForgetOldBudgets()
+    {
+        if (_budgets.Count < 1024) return;
+        foreach (var (name, kept) in _budgets)
+        {
+            if (clock.GetElapsedTime(kept.LeftAt) > BudgetMemory) _budgets.TryRemove(name, out _);
+        }
+    }
 
     // Runs sub/unsub one at a time and decides from the state at that moment, so a quick disconnect and
     // reconnect can never leave a connected user unsubscribed.
@@ -83,16 +130,8 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
         }
     }
 
-    private sealed record UserSockets(Connection[] Connections, TokenBucket Bucket)
+    private sealed record UserSockets(SocketDelivery[] Connections, TokenBucket Bucket)
     {
-        public UserSockets(Connection first, TokenBucket bucket) : this([first], bucket)
-        {
-        }
-
         public int Count => Connections.Length;
-
-        public UserSockets With(Connection c) => this with { Connections = [.. Connections, c] };
-
-        public UserSockets Without(Connection c) => this with { Connections = Connections.Where(x => x != c).ToArray() };
     }
 }

@@ -1,9 +1,5 @@
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
-using Sealpost.Messages.Delivery;
-using Sealpost.Messages.Identity;
-using Sealpost.Messages.Mailboxes;
 using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Messages.Sockets;
@@ -17,14 +13,13 @@ public static partial class SocketEndpoints
     }
 
     /// <summary>Checks origin and token before the upgrade, so a refused client gets a plain HTTP status and a problem body.</summary>
-    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(
-        HttpContext http, TokenValidator tokens, IMailboxStore store, RecipientDirectory directory, ConnectionRegistry registry,
-        IDeliveryBus bus, IOptions<SocketOptions> options, TimeProvider clock, ILogger<Connection> logger, IHostApplicationLifetime lifetime)
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(HttpContext http, SocketServices services, IHostApplicationLifetime lifetime)
     {
+        var (options, tokens, logger) = (services.Options, services.Tokens, services.Logger);
         if (!http.WebSockets.IsWebSocketRequest)
             return Problems.Of(StatusCodes.Status400BadRequest, "websocket-required", "This endpoint speaks WebSocket only.");
         var origin = http.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && !options.Value.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        if (origin.Length > 0 && !options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
             return Problems.Of(StatusCodes.Status403Forbidden, "origin-not-allowed", "This origin may not open a socket.");
 
         var header = http.Request.Headers.Authorization.ToString();
@@ -38,10 +33,10 @@ public static partial class SocketEndpoints
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
-            KeepAliveInterval = options.Value.KeepAliveInterval,
-            KeepAliveTimeout = options.Value.IdleTimeout,
+            KeepAliveInterval = options.KeepAliveInterval,
+            KeepAliveTimeout = options.IdleTimeout,
         });
-        var connection = new Connection(socket, identity, http.TraceIdentifier, store, directory, tokens, registry, bus, options.Value, clock, logger);
+        var connection = new Connection(socket, identity, http.TraceIdentifier, services);
         using (logger.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = connection.ConnectionId, ["Username"] = identity.Username }))
         {
             LogOpened(logger, identity.Username, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
@@ -57,7 +52,7 @@ public static partial class SocketEndpoints
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
         app.Lifetime.ApplicationStopping.Register(() =>
         {
-            foreach (var connection in registry.All()) connection.Close(WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
+            foreach (var socket in registry.All()) socket.Close(WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
         });
     }
 

@@ -28,6 +28,22 @@ public sealed class SocketOptions
     [Range(1, 1_000_000)]
     public int AcksPerSecond { get; set; } = 2000;
 
+    /// <summary>How long a message pushed live waits for the recipient's ack before it is written to the mailbox.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan AckGrace { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long a socket waits on other instances before going on without them: to hear that a live message it refused
+    /// was stored, and, when it opens, for every instance to store what it held for the user. An instance that does not
+    /// answer in time died, and what it held was never accepted.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan RefusalPatience { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sockets one user may hold on one instance; one more is closed with 4429.</summary>
+    [Range(1, 1000)]
+    public int MaxSocketsPerUser { get; set; } = 16;
+
     /// <summary>Frames waiting to be written to one socket; a reader slower than this is disconnected.</summary>
     [Range(16, 100_000)]
     public int SendQueueLimit { get; set; } = 512;

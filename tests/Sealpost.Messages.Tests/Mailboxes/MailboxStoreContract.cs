@@ -13,49 +13,54 @@ public abstract class MailboxStoreContract
     /// <summary>A store on a fresh, empty database, with the given quota and message lifetime.</summary>
     protected abstract Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null);
 
-    private static NewMessage Message(string from, string to, Guid? clientId = null, byte[]? body = null) =>
-        new(MessageIds.Next(Clock), from, clientId ?? Guid.NewGuid(), to, body ?? [1, 2, 3]);
+    protected static NewMessage Message(string from, string to, Guid? clientId = null, byte[]? body = null) =>
+        new(MessageIds.Next(Clock), from, clientId ?? Guid.NewGuid(), to, Convert.ToBase64String(body ?? [1, 2, 3]), Microseconds(Clock.GetUtcNow()));
+
+    private static DateTimeOffset Microseconds(DateTimeOffset t) => t.AddTicks(-(t.UtcTicks % 10));
+
+    private static async Task<AcceptResult> StoreOneAsync(IMailboxStore store, NewMessage message) =>
+        (await store.StoreAsync([message], CancellationToken.None))[0];
 
     [Fact]
-    public async Task Accepted_messages_wait_oldest_first_with_their_sender_and_body()
+    public async Task Stored_messages_wait_oldest_first_with_their_sender_client_id_time_and_body()
     {
         var store = await CreateStoreAsync();
-        var first = await store.AcceptAsync(Message("alice", "bob", body: [1]), CancellationToken.None);
-        var second = await store.AcceptAsync(Message("carol", "bob", body: [2]), CancellationToken.None);
+        var first = Message("alice", "bob", body: [1]);
+        var second = Message("carol", "bob", body: [2]);
+        var results = await store.StoreAsync([first, second], CancellationToken.None);
 
         var pending = await store.PendingAsync("bob", [], 10, CancellationToken.None);
 
-        Assert.Equal([AcceptStatus.Stored, AcceptStatus.Stored], new[] { first.Status, second.Status });
-        Assert.Equal([first.MessageId, second.MessageId], pending.Select(m => m.Id));
+        Assert.Equal([AcceptStatus.Stored, AcceptStatus.Stored], results.Select(r => r.Status));
+        Assert.Equal([first.Id, second.Id], pending.Select(m => m.Id));
         Assert.Equal(["alice", "carol"], pending.Select(m => m.Sender));
+        Assert.Equal([first.ClientId, second.ClientId], pending.Select(m => m.ClientId));
+        Assert.Equal(first.SentAt.ToUnixTimeMilliseconds(), pending[0].SentAt.ToUnixTimeMilliseconds());
         Assert.Equal([1], pending[0].Body);
         Assert.Empty(await store.PendingAsync("alice", [], 10, CancellationToken.None));
     }
 
     [Fact]
-    public async Task The_same_client_id_from_the_same_sender_is_stored_once_even_after_the_ack()
+    public async Task A_resend_of_a_waiting_message_answers_with_the_first_copy_and_stores_nothing()
     {
         var store = await CreateStoreAsync();
         var clientId = Guid.NewGuid();
-        var first = await store.AcceptAsync(Message("alice", "bob", clientId), CancellationToken.None);
-        var again = await store.AcceptAsync(Message("alice", "bob", clientId), CancellationToken.None);
-        var otherSender = await store.AcceptAsync(Message("carol", "bob", clientId), CancellationToken.None);
+        var first = await StoreOneAsync(store, Message("alice", "bob", clientId));
+        var again = await StoreOneAsync(store, Message("alice", "bob", clientId));
+        var otherSender = await StoreOneAsync(store, Message("carol", "bob", clientId));
 
-        Assert.Equal((AcceptStatus.Duplicate, first.MessageId), (again.Status, again.MessageId));
+        Assert.Equal((AcceptStatus.Duplicate, first.MessageId, first.SentAt), (again.Status, again.MessageId, again.SentAt));
         Assert.Equal(AcceptStatus.Stored, otherSender.Status);
-        Assert.True(await store.AckAsync("bob", first.MessageId, CancellationToken.None));
-        var late = await store.AcceptAsync(Message("alice", "bob", clientId), CancellationToken.None);
-        Assert.Equal((AcceptStatus.Duplicate, first.MessageId), (late.Status, late.MessageId));
-        Assert.Equal([otherSender.MessageId], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.Id));
+        Assert.Equal([first.MessageId, otherSender.MessageId], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.Id));
     }
 
     [Fact]
-    public async Task Concurrent_sends_of_one_client_id_make_one_message()
+    public async Task One_client_id_twice_in_one_batch_is_stored_once()
     {
         var store = await CreateStoreAsync();
         var clientId = Guid.NewGuid();
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => store.AcceptAsync(Message("alice", "bob", clientId), CancellationToken.None)));
+        var results = await store.StoreAsync([.. Enumerable.Range(0, 5).Select(_ => Message("alice", "bob", clientId))], CancellationToken.None);
 
         Assert.Single(results.Select(r => r.MessageId).Distinct());
         Assert.Single(results, r => r.Status == AcceptStatus.Stored);
@@ -63,16 +68,28 @@ public abstract class MailboxStoreContract
     }
 
     [Fact]
-    public async Task An_ack_deletes_only_the_recipients_own_message()
+    public async Task The_same_message_stored_twice_is_one_row()
     {
         var store = await CreateStoreAsync();
-        var message = await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None);
+        var message = Message("alice", "bob");
 
-        Assert.False(await store.AckAsync("mallory", message.MessageId, CancellationToken.None));
-        Assert.False(await store.AckAsync("bob", Guid.NewGuid(), CancellationToken.None));
+        await StoreOneAsync(store, message);
+        var again = await StoreOneAsync(store, message);
+
+        Assert.Equal((AcceptStatus.Duplicate, message.Id), (again.Status, again.MessageId));
         Assert.Single(await store.PendingAsync("bob", [], 10, CancellationToken.None));
-        Assert.True(await store.AckAsync("bob", message.MessageId, CancellationToken.None));
-        Assert.False(await store.AckAsync("bob", message.MessageId, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_delete_removes_only_the_recipients_own_message()
+    {
+        var store = await CreateStoreAsync();
+        var message = Message("alice", "bob");
+        await StoreOneAsync(store, message);
+
+        await store.DeleteAsync([("mallory", message.Id), ("bob", Guid.NewGuid())], CancellationToken.None);
+        Assert.Single(await store.PendingAsync("bob", [], 10, CancellationToken.None));
+        await store.DeleteAsync([("bob", message.Id), ("bob", message.Id)], CancellationToken.None);
         Assert.Empty(await store.PendingAsync("bob", [], 10, CancellationToken.None));
     }
 
@@ -80,8 +97,9 @@ public abstract class MailboxStoreContract
     public async Task Pending_leaves_out_what_is_in_flight_and_respects_the_limit()
     {
         var store = await CreateStoreAsync();
-        var ids = new List<Guid>();
-        for (var i = 0; i < 5; i++) ids.Add((await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None)).MessageId);
+        var messages = Enumerable.Range(0, 5).Select(_ => Message("alice", "bob")).ToList();
+        await store.StoreAsync(messages, CancellationToken.None);
+        var ids = messages.Select(m => m.Id).ToList();
 
         var page = await store.PendingAsync("bob", [ids[0], ids[2]], 2, CancellationToken.None);
 
@@ -93,18 +111,18 @@ public abstract class MailboxStoreContract
     public async Task A_full_mailbox_refuses_and_other_mailboxes_do_not_care()
     {
         var store = await CreateStoreAsync(quota: 2);
-        await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None);
-        await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None);
+        await store.StoreAsync([Message("alice", "bob"), Message("alice", "bob")], CancellationToken.None);
 
-        Assert.Equal(AcceptStatus.MailboxFull, (await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None)).Status);
-        Assert.Equal(AcceptStatus.Stored, (await store.AcceptAsync(Message("alice", "carol"), CancellationToken.None)).Status);
+        var results = await store.StoreAsync([Message("alice", "bob"), Message("alice", "carol")], CancellationToken.None);
+
+        Assert.Equal([AcceptStatus.MailboxFull, AcceptStatus.Stored], results.Select(r => r.Status));
     }
 
     [Fact]
     public async Task Expired_messages_are_not_pending_and_are_swept_away()
     {
         var store = await CreateStoreAsync(lifetime: TimeSpan.FromMilliseconds(500));
-        await store.AcceptAsync(Message("alice", "bob"), CancellationToken.None);
+        await StoreOneAsync(store, Message("alice", "bob"));
 
         await Task.Delay(TimeSpan.FromSeconds(1));
 
@@ -118,7 +136,7 @@ public abstract class MailboxStoreContract
     {
         var store = await CreateStoreAsync();
         var body = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
-        await store.AcceptAsync(Message("o'neil", "bob'); DROP TABLE messages; --", body: body), CancellationToken.None);
+        await StoreOneAsync(store, Message("o'neil", "bob'); DROP TABLE messages; --", body: body));
 
         var pending = Assert.Single(await store.PendingAsync("bob'); DROP TABLE messages; --", [], 10, CancellationToken.None));
 

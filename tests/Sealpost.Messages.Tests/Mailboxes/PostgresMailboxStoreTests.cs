@@ -10,19 +10,54 @@ namespace Sealpost.Messages.Tests.Mailboxes;
 /// <summary>The mailbox contract against a real PostgreSQL, one fresh database per test.</summary>
 public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<NpgsqlDataSource> _owned = [];
 
     protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null)
+    {
+        var db = await NewDatabaseAsync();
+        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
+        return Store(db, quota, lifetime);
+    }
+
+    [Fact]
+    public async Task Messages_stored_by_mailbox_version_1_are_still_delivered_after_the_upgrade()
+    {
+        var db = await NewDatabaseAsync();
+        var v1 = typeof(PostgresMailboxStore).Assembly.GetManifestResourceNames().Single(n => n.EndsWith("0001_mailboxes.sql", StringComparison.Ordinal));
+        await using (var stream = typeof(PostgresMailboxStore).Assembly.GetManifestResourceStream(v1)!)
+        using (var text = new StreamReader(stream))
+        await using (var schema = db.CreateCommand(await text.ReadToEndAsync()))
+            await schema.ExecuteNonQueryAsync();
+        var id = MessageIds.Next(Clock);
+        await using (var old = db.CreateCommand("""
+            CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+            INSERT INTO schema_migrations (version, name) VALUES (1, '0001_mailboxes');
+            INSERT INTO send_log VALUES ('alice', gen_random_uuid(), ':id', now());
+            INSERT INTO messages VALUES (':id', 'bob', 'alice', '\x010203', now(), now() + interval '30 days');
+            """.Replace(":id", id.ToString(), StringComparison.Ordinal)))
+            await old.ExecuteNonQueryAsync();
+
+        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
+        var store = Store(db, 100, null);
+
+        var waiting = Assert.Single(await store.PendingAsync("bob", [], 10, CancellationToken.None));
+        Assert.Equal((id, "alice", (Guid?)null), (waiting.Id, waiting.Sender, waiting.ClientId));
+        Assert.Equal([1, 2, 3], waiting.Body);
+        await store.DeleteAsync([("bob", id)], CancellationToken.None);
+        Assert.Empty(await store.PendingAsync("bob", [], 10, CancellationToken.None));
+    }
+
+    private async Task<NpgsqlDataSource> NewDatabaseAsync()
     {
         var connectionString = TestEnvironment.NewDatabase("mailbox");
         await DatabaseMigrator.EnsureDatabaseAsync(connectionString, CancellationToken.None);
         var db = NpgsqlDataSource.Create(connectionString);
-        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        var store = new PostgresMailboxStore(db, Options.Create(new MailboxOptions { Quota = quota, MessageLifetime = lifetime ?? TimeSpan.FromDays(30) }));
-        _owned.Add(store);
         _owned.Add(db);
-        return store;
+        return db;
     }
+
+    private static PostgresMailboxStore Store(NpgsqlDataSource db, int quota, TimeSpan? lifetime) =>
+        new(db, Options.Create(new MailboxOptions { Quota = quota, MessageLifetime = lifetime ?? TimeSpan.FromDays(30) }));
 
     public Task InitializeAsync() => Task.CompletedTask;
 

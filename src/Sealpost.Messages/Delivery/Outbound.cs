@@ -1,0 +1,36 @@
+namespace Sealpost.Messages.Delivery;
+
+/// <summary>
+/// What the relay knows of one sender socket: its write lane (so its messages commit in send order), its queues by
+/// recipient, and where answers go.
+/// </summary>
+public sealed class Outbound(int lane, Action<Guid, byte[]> answer)
+{
+    private const int IdleQueuesKept = 256;
+    private readonly Dictionary<string, Relay.RecipientQueue> _queues = new(StringComparer.Ordinal);
+
+    public int Lane { get; } = lane;
+
+    /// <summary>Delivers the answer (<c>accepted</c> or <c>error</c>) for the send with this client id.</summary>
+    public void Answer(Guid clientId, byte[] frame) => answer(clientId, frame);
+
+    public Relay.RecipientQueue QueueFor(string recipient)
+    {
+        lock (_queues)
+        {
+            if (_queues.TryGetValue(recipient, out var queue)) return queue;
+            // A socket that writes to many people keeps only the queues that still have work.
+            if (_queues.Count >= IdleQueuesKept)
+            {
+                foreach (var (name, idle) in _queues.ToList())
+                {
+                    lock (idle)
+                    {
+                        if (!idle.Running && Volatile.Read(ref idle.Storing) == 0) _queues.Remove(name);
+                    }
+                }
+            }
+            return _queues[recipient] = new Relay.RecipientQueue();
+        }
+    }
+}

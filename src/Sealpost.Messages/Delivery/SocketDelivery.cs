@@ -1,0 +1,232 @@
+using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Sockets;
+
+namespace Sealpost.Messages.Delivery;
+
+/// <summary>What a socket's delivery works with, bundled.</summary>
+public sealed record DeliveryServices(
+    IMailboxStore Store, MailboxWriter Writer, Relay Relay, ConnectionRegistry Registry, IDeliveryBus Bus, SocketOptions Options,
+    TimeProvider Clock, ILogger Logger);
+
+/// <summary>
+/// The delivery side of one socket, without the socket: its <see cref="DeliveryState"/> under one lock, the mailbox
+/// reads the state asks for, and acks routed to wherever each message came from. What it decides to send goes to
+/// <c>emit</c>, called under the lock, so frames leave in the order they were decided. <c>Connection</c> wires it to a
+/// WebSocket; the model test wires it to a recorder.
+/// </summary>
+public sealed partial class SocketDelivery
+{
+    private readonly DeliveryServices _services;
+    private readonly Func<byte[], bool> _emit;
+    private readonly Lock _gate = new();
+    private readonly DeliveryState _state;
+    private readonly CancellationTokenSource _stop = new();
+    private int _patienceArmed;
+    private long _lastProgress;
+    private bool _closed;
+
+    /// <param name="username">Whose messages these are.</param>
+    /// <param name="services">The instance's parts.</param>
+    /// <param name="emit">Queues a frame for the socket; false when the socket cannot take it (it is being dropped).</param>
+    /// <param name="close">Closes the socket with a code and reason (the instance is shutting down).</param>
+    public SocketDelivery(string username, DeliveryServices services, Func<byte[], bool> emit, Action<System.Net.WebSockets.WebSocketCloseStatus, string> close)
+    {
+        Username = username;
+        _services = services;
+        _emit = emit;
+        Close = close;
+        _state = new DeliveryState(services.Options.DeliveryWindow, services.Options.RefusalPatience);
+        _lastProgress = services.Clock.GetTimestamp();
+    }
+
+    public string Username { get; }
+
+    /// <summary>Asks the socket to close, after what is queued.</summary>
+    public Action<System.Net.WebSockets.WebSocketCloseStatus, string> Close { get; }
+
+    private long NowMs => (long)(_services.Clock.GetTimestamp() * 1000.0 / _services.Clock.TimestampFrequency);
+
+    /// <summary>
+    /// Starts delivering: once every instance has stored what it held for this user (<see cref="Relay.FlushAsync"/>),
+    /// the first mailbox read. Until that read, live messages are refused and reach the socket through the mailbox.
+    /// </summary>
+    public async Task StartAsync()
+    {
+        try
+        {
+            await _services.Relay.FlushAsync(Username, _stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        Kick();
+    }
+
+    /// <summary>Stops: nothing more is emitted or read. What is in flight unacknowledged stays where it is (mailbox or origin).</summary>
+    public void Stop()
+    {
+        lock (_gate) _closed = true;
+        _stop.Cancel();
+    }
+
+    /// <summary>A message offered live (from this instance or another); pushed at once if the state allows.</summary>
+    public OfferDecision Offer(Guid messageId, Guid origin, byte[] frame)
+    {
+        OfferDecision decision;
+        lock (_gate)
+        {
+            if (_closed) return OfferDecision.Ignore;
+            decision = _state.OnOffer(messageId, origin, NowMs);
+            if (decision == OfferDecision.Push && !_emit(frame)) _closed = true;
+        }
+        // If the news that it was stored never comes (its origin died), read the mailbox anyway after a while.
+        if (decision == OfferDecision.Refuse && Interlocked.Exchange(ref _patienceArmed, 1) == 0) _ = KickAfterPatienceAsync();
+        return decision;
+    }
+
+    public void OnStored(Guid messageId)
+    {
+        lock (_gate) _state.OnStored(messageId);
+        Kick();
+    }
+
+    public void OnAckedElsewhere(Guid messageId)
+    {
+        lock (_gate) _state.OnAckedElsewhere(messageId);
+        Kick();
+    }
+
+    public void Wake()
+    {
+        lock (_gate) _state.OnWake();
+        Kick();
+    }
+
+    /// <summary>The client acknowledged these messages (it has stored them). Unknown ids are ignored.</summary>
+    public void Ack(ReadOnlySpan<Guid> ids)
+    {
+        var freed = false;
+        foreach (var id in ids)
+        {
+            Guid? origin;
+            lock (_gate) origin = _state.OnAck(id);
+            if (origin is not { } from) continue;   // not in flight here: acked already, or never sent to this socket
+            freed = true;
+            if (from == DeliveryState.FromStore)
+            {
+                _services.Writer.Delete(Username, id);
+                _services.Registry.NotifyAcked(Username, id, this);
+            }
+            else if (from == _services.Bus.InstanceId) _services.Relay.OnAnswer(Answer.Acked, Username, id);
+            else _services.Bus.Tell(from, Answer.Acked, Username, id);
+        }
+        if (!freed) return;
+        Interlocked.Exchange(ref _lastProgress, _services.Clock.GetTimestamp());
+        Kick();
+    }
+
+    /// <summary>
+    /// A full window with no ack here for a while: acks on the user's other instances may have deleted these messages.
+    /// Checks the store and lets the gone ones out of the window.
+    /// </summary>
+    public async Task CheckStuckWindowAsync(TimeSpan after, CancellationToken ct)
+    {
+        IReadOnlyCollection<Guid> fromStore;
+        lock (_gate)
+        {
+            if (!_state.WindowFull || _services.Clock.GetElapsedTime(Interlocked.Read(ref _lastProgress)) < after) return;
+            fromStore = _state.InFlightFromStore;
+        }
+        try
+        {
+            var still = await _services.Store.StillPendingAsync(Username, fromStore, ct);
+            lock (_gate) _state.KeepOnly(still);
+            Interlocked.Exchange(ref _lastProgress, _services.Clock.GetTimestamp());
+            Kick();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogStoreFailed(_services.Logger, e, Username);
+        }
+    }
+
+    /// <summary>Starts the mailbox read the state asks for, if it asks for one.</summary>
+    private void Kick()
+    {
+        ReadRequest? request;
+        lock (_gate)
+        {
+            if (_closed) return;
+            request = _state.BeginRead(NowMs);
+        }
+        if (request is not null) _ = ReadAsync(request);
+    }
+
+    // Runs while refusals are outstanding: each round gives up those older than the patience and tries to read.
+    private async Task KickAfterPatienceAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(_services.Options.RefusalPatience, _services.Clock, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Kick();
+            lock (_gate)
+            {
+                if (_closed || !_state.HasRefusals)
+                {
+                    _patienceArmed = 0;
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task ReadAsync(ReadRequest request)
+    {
+        IReadOnlyList<StoredMessage> found;
+        try
+        {
+            found = await _services.Store.PendingAsync(Username, request.Exclude, request.Limit, _stop.Token);
+        }
+        catch (Exception e)
+        {
+            lock (_gate) _state.ReadFailed();
+            if (e is OperationCanceledException && _stop.IsCancellationRequested) return;
+            LogStoreFailed(_services.Logger, e, Username);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _services.Clock, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Kick();
+            return;
+        }
+        var frames = new Dictionary<Guid, byte[]>(found.Count);
+        foreach (var m in found) frames[m.Id] = FrameCodec.Message(m.Id, m.Sender, m.ClientId, Convert.ToBase64String(m.Body), m.SentAt);
+        ReadOutcome outcome;
+        lock (_gate)
+        {
+            outcome = _state.EndRead(found, request.Limit);
+            if (!_closed)
+            {
+                foreach (var m in outcome.Push) _closed |= !_emit(frames[m.Id]);
+                if (outcome.Synced) _closed |= !_emit(FrameCodec.Synced);
+            }
+        }
+        foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
+        Kick();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox of {Username}: the store failed")]
+    private static partial void LogStoreFailed(ILogger logger, Exception e, string username);
+}

@@ -1,0 +1,497 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sealpost.Messages.Delivery;
+using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Sockets;
+using Sealpost.Protocol;
+using Sealpost.ServiceDefaults;
+using Sealpost.Testing;
+using Xunit.Abstractions;
+
+namespace Sealpost.Messages.Tests.Delivery;
+
+/// <summary>
+/// A randomized model test of the delivery core: two instances' real relays, registries, socket deliveries and write
+/// lanes over one real PostgreSQL mailbox, joined by an in-memory bus that keeps Redis's per-channel order, driven by
+/// random interleavings of sends, live pushes, mailbox reads, acks (prompt, late, never), reconnects and the loss of an
+/// instance. After each run: every accepted message reached its recipient; per recipient connection, one sender
+/// socket's messages came in send order; nothing went to anyone else; nothing came twice on one connection. The seed
+/// is printed; a failing run replays the same choices with <c>SEALPOST_MODEL_SEED</c> (timing still varies).
+/// </summary>
+public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly List<NpgsqlDataSource> _databases = [];
+
+    public static TheoryData<int> Seeds()
+    {
+        var data = new TheoryData<int>();
+        if (int.TryParse(Environment.GetEnvironmentVariable("SEALPOST_MODEL_SEED"), out var fixedSeed)) data.Add(fixedSeed);
+        else
+            foreach (var seed in Enumerable.Range(0, 6).Select(_ => Random.Shared.Next())) data.Add(seed);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task Every_accepted_message_arrives_once_per_connection_in_send_order_whatever_the_interleaving(int seed)
+    {
+        output.WriteLine($"seed {seed} (replay: SEALPOST_MODEL_SEED={seed})");
+        var random = new Random(seed);
+        var store = await NewStoreAsync();
+        var options = new SocketOptions
+        {
+            DeliveryWindow = random.Next(2, 12),
+            AckGrace = TimeSpan.FromMilliseconds(random.Next(2, 60)),
+            RefusalPatience = TimeSpan.FromMilliseconds(500),
+        };
+        output.WriteLine($"window {options.DeliveryWindow}, ack grace {options.AckGrace.TotalMilliseconds} ms");
+        var hub = new Hub(random.Next());
+        var instances = new[] { new Instance(hub, store, options), new Instance(hub, store, options) };
+        var world = new World();
+        var recipients = Enumerable.Range(0, 4).Select(i => $"r{i}").ToArray();
+        var senders = Enumerable.Range(0, 4).Select(i => new Sender($"s{i}", instances[random.Next(2)], world)).ToList();
+        var sockets = new List<Socket>();
+        var lost = false;
+
+        for (var step = 0; step < 400; step++)
+        {
+            var roll = random.Next(100);
+            var alive = instances.Where(i => !i.Crashed).ToArray();
+            if (roll < 45)
+            {
+                var sender = senders[random.Next(senders.Count)];
+                var to = recipients[random.Next(recipients.Length)];
+                for (var n = random.Next(1, 6); n > 0; n--) sender.Send(to);
+            }
+            else if (roll < 60)
+            {
+                var user = recipients[random.Next(recipients.Length)];
+                if (sockets.Count(s => s.User == user && s.Open) < 2)
+                    sockets.Add(await Socket.OpenAsync(user, alive[random.Next(alive.Length)], (AckStyle)random.Next(3), world, random.Next()));
+            }
+            else if (roll < 70)
+            {
+                var open = sockets.Where(s => s.Open).ToList();
+                if (open.Count > 0) await open[random.Next(open.Count)].CloseAsync();
+            }
+            else if (roll < 72 && !lost && step > 50)
+            {
+                // An instance dies: what it held unstored is gone, its sockets drop, its senders resend elsewhere.
+                lost = true;
+                var victim = alive[random.Next(alive.Length)];
+                victim.Crash();
+                foreach (var socket in sockets.Where(s => s.Instance == victim)) socket.Drop();
+                var survivor = instances.Single(i => !i.Crashed);
+                foreach (var sender in senders.Where(s => s.Instance == victim)) sender.Reconnect(survivor);
+            }
+            else await Task.Delay(random.Next(0, 3));
+        }
+
+        // Settle: every sender's unaccepted sends are answered; then each recipient reads everything with one socket.
+        var survivorOf = instances.First(i => !i.Crashed);
+        await Eventually.HoldsAsync(() => Task.FromResult(senders.All(s => s.Unanswered == 0)), "sends were not answered", seconds: 30);
+        foreach (var socket in sockets.Where(s => s.Open)) await socket.CloseAsync();
+        var finals = new List<Socket>();
+        foreach (var user in recipients) finals.Add(await Socket.OpenAsync(user, survivorOf, AckStyle.Prompt, world, 0));
+        var accepted = world.Accepted.ToList();
+        for (var i = 0; i < 300 && !accepted.All(a => world.Delivered.ContainsKey(a.Key)); i++) await Task.Delay(100);
+        var missing = accepted.Where(a => !world.Delivered.ContainsKey(a.Key)).Select(a => a.Key).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} accepted messages never arrived, e.g. {string.Join(", ", missing.Take(5))}");
+
+        output.WriteLine($"accepted {accepted.Count}, connections {sockets.Count + finals.Count}, copies to later connections {world.CrossConnectionCopies}");
+        Assert.Empty(world.Violations);
+        foreach (var socket in finals) await socket.CloseAsync();
+        foreach (var instance in instances) await instance.DisposeAsync();
+    }
+
+    private async Task<IMailboxStore> NewStoreAsync()
+    {
+        var connectionString = TestEnvironment.NewDatabase("model");
+        await DatabaseMigrator.EnsureDatabaseAsync(connectionString, CancellationToken.None);
+        var db = NpgsqlDataSource.Create(connectionString);
+        _databases.Add(db);
+        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
+        return new PostgresMailboxStore(db, Options.Create(new MailboxOptions()));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var db in _databases) await db.DisposeAsync();
+    }
+
+    private enum AckStyle
+    {
+        Prompt,
+        Late,
+        Never,
+    }
+
+    /// <summary>What the run saw, and the rules it checks as it goes.</summary>
+    private sealed class World
+    {
+        private long _copies;
+
+        /// <summary>(sender/client id) → recipient, for sends the server accepted.</summary>
+        public ConcurrentDictionary<string, string> Accepted { get; } = new();
+
+        /// <summary>(sender/client id) → delivered at least once to its recipient.</summary>
+        public ConcurrentDictionary<string, bool> Delivered { get; } = new();
+
+        public ConcurrentBag<string> Violations { get; } = [];
+
+        /// <summary>sender/client id → (recipient, sender socket, sequence in that socket's sends to that recipient).</summary>
+        public ConcurrentDictionary<string, (string To, int Socket, int Sequence)> Sent { get; } = new();
+
+        public long CrossConnectionCopies => Interlocked.Read(ref _copies);
+
+        public void CountCopy() => Interlocked.Increment(ref _copies);
+    }
+
+    /// <summary>A sender socket: its sends go to the relay of the instance it is connected to, in order.</summary>
+    private sealed class Sender
+    {
+        private static int _sockets;
+        private readonly string _name;
+        private readonly World _world;
+        private readonly Lock _gate = new();
+        private readonly List<(string ClientId, string To)> _unanswered = [];
+        private readonly Dictionary<string, int> _sequence = [];
+        private Outbound _outbound;
+        private int _socket;
+
+        public Sender(string name, Instance instance, World world)
+        {
+            _name = name;
+            _world = world;
+            Instance = instance;
+            (_outbound, _socket) = NewSocket();
+        }
+
+        public Instance Instance { get; private set; }
+
+        public int Unanswered
+        {
+            get
+            {
+                lock (_gate) return _unanswered.Count;
+            }
+        }
+
+        public void Send(string to) => Submit(Guid.NewGuid().ToString(), to);
+
+        /// <summary>A new socket on another instance: everything unanswered is sent again, in order, under the same ids.</summary>
+        public void Reconnect(Instance instance)
+        {
+            List<(string ClientId, string To)> again;
+            lock (_gate)
+            {
+                Instance = instance;
+                (_outbound, _socket) = NewSocket();
+                _sequence.Clear();
+                again = [.. _unanswered];
+                _unanswered.Clear();
+            }
+            foreach (var (clientId, to) in again) Submit(clientId, to);
+        }
+
+        private (Outbound, int) NewSocket()
+        {
+            var socket = Interlocked.Increment(ref _sockets);
+            return (new Outbound(socket, (clientId, frame) => Answered(socket, clientId, frame)), socket);
+        }
+
+        private void Submit(string clientId, string to)
+        {
+            Outbound outbound;
+            Instance instance;
+            lock (_gate)
+            {
+                var sequence = _sequence[to] = _sequence.GetValueOrDefault(to) + 1;
+                _world.Sent[_name + "/" + clientId] = (to, _socket, sequence);
+                _unanswered.Add((clientId, to));
+                (outbound, instance) = (_outbound, Instance);
+            }
+            instance.Submit(outbound, new NewMessage(MessageIds.Next(TimeProvider.System), _name, Guid.Parse(clientId), to, "AAAA", DateTimeOffset.UtcNow));
+        }
+
+        private void Answered(int socket, Guid clientId, byte[] json)
+        {
+            var frame = JsonSerializer.Deserialize(json, SealpostJsonContext.Default.ServerFrame)!;
+            lock (_gate)
+            {
+                // Answers to a socket that died are lost with it; the resend on the new socket answers.
+                if (socket != _socket) return;
+                if (frame.Type != FrameTypes.Accepted)
+                {
+                    _world.Violations.Add($"send {clientId} answered {frame.Code}: {frame.Message}");
+                    return;
+                }
+                _unanswered.RemoveAll(u => u.ClientId == clientId.ToString());
+                _world.Accepted[_name + "/" + clientId] = _world.Sent[_name + "/" + clientId].To;
+            }
+        }
+    }
+
+    /// <summary>A recipient's socket: records what it is sent, checks the rules, and acks as its style says.</summary>
+    private sealed class Socket
+    {
+        private readonly World _world;
+        private readonly Random _random;
+        private readonly AckStyle _style;
+        private readonly HashSet<Guid> _seen = [];
+        private readonly Dictionary<int, int> _lastSequence = [];
+        private SocketDelivery _delivery = null!;
+
+        private Socket(string user, Instance instance, AckStyle style, World world, int seed)
+        {
+            User = user;
+            Instance = instance;
+            _style = style;
+            _world = world;
+            _random = new Random(seed);
+        }
+
+        public string User { get; }
+
+        public Instance Instance { get; }
+
+        public bool Open { get; private set; } = true;
+
+        public static async Task<Socket> OpenAsync(string user, Instance instance, AckStyle style, World world, int seed)
+        {
+            var socket = new Socket(user, instance, style, world, seed);
+            socket._delivery = new SocketDelivery(user, instance.Services, socket.Receive, (_, _) => { });
+            await instance.Registry.AddAsync(socket._delivery);
+            _ = socket._delivery.StartAsync();
+            return socket;
+        }
+
+        public async Task CloseAsync()
+        {
+            if (!Open) return;
+            Open = false;
+            await Instance.Registry.RemoveAsync(_delivery);
+            _delivery.Stop();
+        }
+
+        /// <summary>The instance died under this socket.</summary>
+        public void Drop()
+        {
+            Open = false;
+            _delivery.Stop();
+        }
+
+        // Called under the delivery's lock, in the order frames would be written.
+        private bool Receive(byte[] json)
+        {
+            var frame = JsonSerializer.Deserialize(json, SealpostJsonContext.Default.ServerFrame)!;
+            if (frame.Type != FrameTypes.Message) return true;
+            var id = Guid.Parse(frame.MessageId!);
+            var key = frame.From + "/" + frame.ClientId;
+            if (!_seen.Add(id)) _world.Violations.Add($"{id} came twice on one connection of {User}");
+            if (!_world.Sent.TryGetValue(key, out var sent) || sent.To != User) _world.Violations.Add($"{key} reached {User}, who was not its recipient");
+            else
+            {
+                if (_lastSequence.TryGetValue(sent.Socket, out var last) && sent.Sequence <= last)
+                {
+                    // A resend after the sender's instance died may repeat an earlier message (same client id): allowed.
+                    if (!_world.Delivered.ContainsKey(key)) _world.Violations.Add($"{User}: from sender socket {sent.Socket}, #{sent.Sequence} came after #{last}");
+                }
+                else _lastSequence[sent.Socket] = sent.Sequence;
+                if (!_world.Delivered.TryAdd(key, true)) _world.CountCopy();
+            }
+            switch (_style)
+            {
+                case AckStyle.Prompt:
+                    _ = Task.Run(() => _delivery.Ack([id]));
+                    break;
+                case AckStyle.Late:
+                    var delay = _random.Next(1, 80);
+                    _ = Task.Run(async () =>
+                    {
+                        await Task.Delay(delay);
+                        _delivery.Ack([id]);
+                    });
+                    break;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>One messages instance: the real parts, wired as Program.cs wires them, to the model's bus.</summary>
+    private sealed class Instance : IAsyncDisposable
+    {
+        private readonly CrashableStore _store;
+
+        public Instance(Hub hub, IMailboxStore store, SocketOptions options)
+        {
+            _store = new CrashableStore(store);
+            Bus = new HubBus(hub, this);
+            Registry = new ConnectionRegistry(Bus, Options.Create(options), TimeProvider.System);
+            Writer = new MailboxWriter(_store, Options.Create(new MailboxOptions()), NullLogger<MailboxWriter>.Instance);
+            Relay = new Relay(Registry, Bus, Writer, Options.Create(options), TimeProvider.System, NullLogger<Relay>.Instance);
+            Services = new DeliveryServices(_store, Writer, Relay, Registry, Bus, options, TimeProvider.System, NullLogger.Instance);
+        }
+
+        public HubBus Bus { get; }
+
+        public ConnectionRegistry Registry { get; }
+
+        public MailboxWriter Writer { get; }
+
+        public Relay Relay { get; }
+
+        public DeliveryServices Services { get; }
+
+        public bool Crashed { get; private set; }
+
+        public void Submit(Outbound sender, NewMessage message) => Relay.Submit(sender, message);
+
+        /// <summary>Like kill -9: nothing more reaches the store or the bus from here.</summary>
+        public void Crash()
+        {
+            Crashed = true;
+            _store.Crashed = true;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Crashed) return;
+            await Relay.DisposeAsync();
+            await Writer.DisposeAsync();
+        }
+    }
+
+    /// <summary>The store as one instance sees it: after a crash, nothing it asks for happens.</summary>
+    private sealed class CrashableStore(IMailboxStore store) : IMailboxStore
+    {
+        public volatile bool Crashed;
+
+        private T Alive<T>(Func<T> work) => Crashed ? throw new NpgsqlException("the instance is dead") : work();
+
+        public Task<AcceptResult[]> StoreAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct) => Alive(() => store.StoreAsync(batch, ct));
+
+        public Task DeleteAsync(IReadOnlyList<(string Recipient, Guid Id)> acked, CancellationToken ct) => Alive(() => store.DeleteAsync(acked, ct));
+
+        public Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct) =>
+            Alive(() => store.PendingAsync(recipient, exclude, limit, ct));
+
+        public Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
+            Alive(() => store.StillPendingAsync(recipient, ids, ct));
+
+        public Task<int> SweepAsync(CancellationToken ct) => Alive(() => store.SweepAsync(ct));
+
+        public Task PingAsync(CancellationToken ct) => Alive(() => store.PingAsync(ct));
+    }
+
+    /// <summary>In-memory pub/sub with Redis's promise: what one publisher sends to one channel arrives in order; sometimes late.</summary>
+    private sealed class Hub(int seed)
+    {
+        private readonly Random _random = new(seed);
+        private readonly ConcurrentDictionary<string, ConcurrentDictionary<HubBus, bool>> _subscribers = new();
+
+        public ConcurrentDictionary<Guid, HubBus> Instances { get; } = new();
+
+        public int Jitter()
+        {
+            lock (_random) return _random.Next(10) == 0 ? _random.Next(1, 4) : 0;
+        }
+
+        public IEnumerable<HubBus> SubscribersOf(string user) =>
+            _subscribers.TryGetValue(user, out var set) ? set.Keys : [];
+
+        public void Subscribe(string user, HubBus bus) => _subscribers.GetOrAdd(user, _ => new())[bus] = true;
+
+        public void Unsubscribe(string user, HubBus bus)
+        {
+            if (_subscribers.TryGetValue(user, out var set)) set.TryRemove(bus, out _);
+        }
+    }
+
+    private sealed class HubBus : IDeliveryBus
+    {
+        private readonly Hub _hub;
+        private readonly Instance _instance;
+        private readonly System.Threading.Channels.Channel<Action> _inbox = System.Threading.Channels.Channel.CreateUnbounded<Action>(new() { SingleReader = true });
+
+        public HubBus(Hub hub, Instance instance)
+        {
+            _hub = hub;
+            _instance = instance;
+            hub.Instances[InstanceId] = this;
+            _ = Task.Run(RunAsync);
+        }
+
+        public Guid InstanceId { get; } = Guid.NewGuid();
+
+        public bool IsHealthy => true;
+
+        public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame)
+        {
+            await Task.Yield();
+            if (_instance.Crashed) throw new InvalidOperationException("dead");
+            var others = _hub.SubscribersOf(recipient).Where(b => b != this && !b._instance.Crashed).ToList();
+            foreach (var bus in others) bus.Post(() => bus._instance.Relay.OnRemoteOffer(recipient, messageId, InstanceId, frame));
+            return others.Count;
+        }
+
+        public void Stored(string recipient, Guid messageId)
+        {
+            if (_instance.Crashed) return;
+            foreach (var bus in _hub.SubscribersOf(recipient).Where(b => b != this))
+                bus.Post(() => bus._instance.Registry.NotifyStored(recipient, messageId));
+        }
+
+        public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+        {
+            if (!_instance.Crashed && _hub.Instances.TryGetValue(origin, out var bus))
+                bus.Post(() => bus._instance.Relay.OnAnswer(answer, recipient, messageId));
+        }
+
+        public async Task<long> FlushAsync(string recipient, Guid requestId)
+        {
+            await Task.Yield();
+            var others = _hub.Instances.Values.Where(b => b != this && !b._instance.Crashed).ToList();
+            foreach (var bus in others) bus.Post(() => bus._instance.Relay.OnFlushRequest(recipient, InstanceId, requestId));
+            return others.Count;
+        }
+
+        public void Flushed(Guid requester, Guid requestId)
+        {
+            if (!_instance.Crashed && _hub.Instances.TryGetValue(requester, out var bus)) bus.Post(() => bus._instance.Relay.OnFlushed(requestId));
+        }
+
+        public Task SubscribeAsync(string username)
+        {
+            _hub.Subscribe(username, this);
+            return Task.CompletedTask;
+        }
+
+        public Task UnsubscribeAsync(string username)
+        {
+            _hub.Unsubscribe(username, this);
+            return Task.CompletedTask;
+        }
+
+        private void Post(Action work)
+        {
+            if (!_instance.Crashed) _inbox.Writer.TryWrite(work);
+        }
+
+        private async Task RunAsync()
+        {
+            await foreach (var work in _inbox.Reader.ReadAllAsync())
+            {
+                if (_instance.Crashed) continue;
+                var jitter = _hub.Jitter();
+                if (jitter > 0) await Task.Delay(jitter);
+                work();
+            }
+        }
+    }
+}
