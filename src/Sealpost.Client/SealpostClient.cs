@@ -161,11 +161,12 @@ public sealed class SealpostClient : IAsyncDisposable
     /// </summary>
     public async Task DeleteAccountAsync(string currentPassword, CancellationToken ct)
     {
-        RequireAccount();
+        var account = RequireAccount();
         var token = await Session.GetAsync(ct).ConfigureAwait(false);
         await Users.DeleteAccountAsync(token.Value, currentPassword, ct).ConfigureAwait(false);
         Session.Forget();
-        ProfileFolder.TryDelete(Profile.AccountFile);
+        account.DeletedAt = Now;
+        SaveAccount(account);
     }
 
     /// <summary>Whether the server still has a live account of this name; null when the server cannot say (unreachable).</summary>
@@ -460,8 +461,13 @@ public sealed class SealpostClient : IAsyncDisposable
         return connection;
     }
 
-    private AccountState RequireAccount() =>
-        Account ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{Profile.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
+    private AccountState RequireAccount()
+    {
+        var account = Account ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{Profile.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
+        if (account.DeletedAt is { } deleted)
+            throw new SealpostException(ErrorKind.Auth, $"The account {account.Username} was deleted on {deleted.UtcDateTime:yyyy-MM-dd}; profile '{Profile.Name}' only keeps its keys and history. Register anew with another --profile.") { Code = "account-deleted" };
+        return account;
+    }
 
     private void SaveAccount(AccountState account) => Profile.Write(Profile.AccountFile, account, LocalJsonContext.Default.AccountState);
 

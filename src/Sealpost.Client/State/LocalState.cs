@@ -14,6 +14,9 @@ public sealed class AccountState
     public string Server { get; set; } = "";
     public string Username { get; set; } = "";
     public uint KeyId { get; set; }
+
+    /// <summary>Set when this profile deleted its account; the keys and history stay, the account does not.</summary>
+    public DateTimeOffset? DeletedAt { get; set; }
 }
 
 /// <summary><c>session.json</c> (mode 0600): the tokens of the current login.</summary>
