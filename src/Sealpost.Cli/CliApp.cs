@@ -123,7 +123,8 @@ public sealed partial class CliApp
         try
         {
             var profile = ProfileOf(r);
-            if (profile.ReadAccount() is not { DeletedAt: null } account) return null;
+            if (profile.ReadAccount() is not { } account) return null;
+            if (account.DeletedAt is not null) return SealpostClient.AccountDeleted(account, profile.Name).Message;
             await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), Profile = profile });
             using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             quick.CancelAfter(TimeSpan.FromSeconds(5));

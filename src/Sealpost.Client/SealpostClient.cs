@@ -464,9 +464,16 @@ public sealed class SealpostClient : IAsyncDisposable
     private AccountState RequireAccount()
     {
         var account = Account ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{Profile.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
-        if (account.DeletedAt is { } deleted)
-            throw new SealpostException(ErrorKind.Auth, $"The account {account.Username} was deleted on {deleted.UtcDateTime:yyyy-MM-dd}; profile '{Profile.Name}' only keeps its keys and history. Register anew with another --profile.") { Code = "account-deleted" };
+        if (account.DeletedAt is not null) throw AccountDeleted(account, Profile.Name);
         return account;
+    }
+
+    /// <summary>What to say about a profile whose account was deleted from it.</summary>
+    public static SealpostException AccountDeleted(AccountState account, string profile)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        return new(ErrorKind.Auth, $"The account {account.Username} was deleted on {account.DeletedAt?.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)}; " +
+            $"profile '{profile}' only keeps its keys and history. Register anew with another --profile.") { Code = "account-deleted" };
     }
 
     private void SaveAccount(AccountState account) => Profile.Write(Profile.AccountFile, account, LocalJsonContext.Default.AccountState);
