@@ -199,7 +199,6 @@ public sealed class CliFirstTenMinutesTests(SealpostStack stack) : IDisposable
         other.Environment["SEALPOST_PASSWORD"] = CliRunner.Password;
         other.Environment["SEALPOST_PASSPHRASE"] = CliRunner.Passphrase;
         var bad = await other.ExpectAsync(ExitCodes.Usage, "register", TestEnvironment.UniqueUsername("carol"), "--display-name", "\u202Eevil");
-        Assert.DoesNotContain("..", bad.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain('\u202E', bad.Error);
+        Assert.Equal("sealpost: The request has invalid fields (display_name: Control and text-direction characters are not allowed).", bad.Error.Trim());
     }
 }
