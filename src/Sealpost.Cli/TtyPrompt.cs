@@ -33,9 +33,14 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
         }
         using (tty)
         {
-            var saved = echo ? null : Stty("-g")?.Trim();
-            if (!echo && (saved is null || Stty("-echo") is null))
-                throw new SealpostException(ErrorKind.Invalid, "Cannot turn off echo on the terminal (stty failed), so no secret is asked for: set the variable instead.");
+            // A line at a time with the terminal's own editing and Ctrl-C, whatever mode it was left in (.NET's console
+            // turns canonical mode and CR-to-NL off while it reads a terminal on stdin), echo off for a secret.
+            var saved = Stty("-g")?.Trim();
+            if (saved is null || Stty((echo ? "echo" : "-echo") + " icanon isig icrnl") is null)
+            {
+                if (!echo) throw new SealpostException(ErrorKind.Invalid, "Cannot turn off echo on the terminal (stty failed), so no secret is asked for: set the variable instead.");
+                saved = null;
+            }
             try
             {
                 tty.Write(Encoding.UTF8.GetBytes(prompt));
@@ -51,9 +56,9 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
             }
             finally
             {
-                if (saved is not null)
+                if (saved is not null) Stty(saved);
+                if (!echo)
                 {
-                    Stty(saved);
                     // The Enter the person typed was not echoed either.
                     try
                     {
@@ -68,24 +73,25 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
         }
     }
 
-    /// <summary>Up to the newline; end of input (Ctrl-D) ends the line too.</summary>
+    /// <summary>Up to the end of the line (NL, or CR should the terminal still pass it); end of input (Ctrl-D) ends it too.</summary>
     private static string ReadLineFrom(FileStream tty)
     {
         var bytes = new List<byte>();
         var one = new byte[1];
         while (bytes.Count < MaxLineBytes)
         {
-            if (tty.Read(one, 0, 1) == 0 || one[0] == '\n') break;
+            if (tty.Read(one, 0, 1) == 0 || one[0] is (byte)'\n' or (byte)'\r') break;
             bytes.Add(one[0]);
         }
-        if (bytes.Count > 0 && bytes[^1] == '\r') bytes.RemoveAt(bytes.Count - 1);
         return Encoding.UTF8.GetString([.. bytes]);
     }
 
     /// <summary>Runs <c>stty -F device ARGS</c>; its output, or null when it failed.</summary>
     private string? Stty(string arguments)
     {
-        var info = new ProcessStartInfo("stty") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Every stream redirected: .NET then sees a child that does not use the terminal and leaves the terminal modes
+        // alone around it (for one that does, it re-applies its own modes when the child exits, undoing stty's work).
+        var info = new ProcessStartInfo("stty") { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add("-F");
         info.ArgumentList.Add(device);
         foreach (var argument in arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)) info.ArgumentList.Add(argument);

@@ -90,6 +90,27 @@ public sealed partial class TerminalTests(SealpostStack stack) : IDisposable
         Assert.Equal(0, await stack.MailboxCountAsync(bobName));
     }
 
+    [Fact]
+    public async Task A_message_typed_at_the_terminal_is_followed_by_a_passphrase_prompt_with_working_backspace()
+    {
+        var alice = new CliRunner(_home.Path, stack.BaseUrl.ToString());
+        await alice.ExpectAsync(ExitCodes.Ok, "register", TestEnvironment.UniqueUsername("alice"));
+        var bob = new CliRunner(_home.Path, stack.BaseUrl.ToString());
+        bob.Environment["SEALPOST_PROFILE"] = "bob";
+        var bobName = TestEnvironment.UniqueUsername("bob");
+        await bob.ExpectAsync(ExitCodes.Ok, "register", bobName);
+
+        // Reading a terminal on stdin, .NET switches it out of canonical mode; the prompt must bring the line editing back.
+        var (exitCode, screen) = await AtTerminalAsync(
+            $"dotnet {SealpostDll} send {bobName}\necho \"exit=$?\"\n",
+            [["Ctrl-D on a line of its own.", "typed, not piped"], ["typed, not piped\r\n", "\u0004"], ["private key: ", CliRunner.Passphrase[..^1] + "X\u007f" + CliRunner.Passphrase[^1..]]],
+            seconds: 60);
+
+        Assert.True(exitCode == 0 && screen.Contains("exit=0", StringComparison.Ordinal), $"exit {exitCode}\n{screen}");
+        var inbox = await bob.ExpectAsync(ExitCodes.Ok, "inbox", "--json", "--wait", "2");
+        Assert.Equal("typed, not piped", JsonDocument.Parse(inbox.Out).RootElement[0].GetProperty("text").GetString());
+    }
+
     /// <summary>`stty -a` lists "echo" when echo is on and "-echo" when it is off.</summary>
     [GeneratedRegex(@"(^|\s)echo(\s|$)", RegexOptions.Multiline)]
     private static partial Regex EchoOn();

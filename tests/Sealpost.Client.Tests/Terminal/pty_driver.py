@@ -3,7 +3,8 @@
 
 Usage: pty_driver.py SCRIPT RULES_JSON TIMEOUT_SECONDS
 RULES_JSON is a list of [prompt text, answer]; whenever the output since the last answer shows a prompt text, its
-answer is typed (an answer of "<again>" repeats the previous one; "\\u0003" is Ctrl-C). Everything the terminal
+answer is typed, then Enter (an answer of "<again>" repeats the previous one; one that ends with Ctrl-C "\\u0003" or
+Ctrl-D "\\u0004" is typed without Enter). Everything the terminal
 showed is printed on stdout; the exit code is the script's (124 on timeout).
 """
 import json
@@ -37,10 +38,12 @@ def main():
                 pending += chunk.decode("utf-8", "replace")
                 for prompt, answer in rules:
                     if prompt in pending:
+                        # A person reads the prompt before typing: the program has set the terminal up by then.
+                        time.sleep(0.3)
                         text = previous if answer == "<again>" else answer
                         previous = text
                         pending = pending[pending.index(prompt) + len(prompt):]
-                        os.write(master, (text if text == "\u0003" else text + "\n").encode())
+                        os.write(master, (text if text.endswith(("\u0003", "\u0004")) else text + "\n").encode())
                         break
                 continue
         done, code = os.waitpid(pid, os.WNOHANG)
