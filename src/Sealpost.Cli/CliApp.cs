@@ -92,10 +92,12 @@ public sealed partial class CliApp
     private static string? UsageProblem(ParseResult parsed)
     {
         var command = parsed.CommandResult.Command;
-        foreach (var token in parsed.Tokens)
+        var optionsEnd = parsed.Tokens.ToList().FindIndex(t => t.Type == System.CommandLine.Parsing.TokenType.DoubleDash);
+        var beforeDoubleDash = optionsEnd < 0 ? parsed.Tokens : parsed.Tokens.Take(optionsEnd).ToList();
+        // Only the command's own arguments: an option's value ("--display-name -x-") may start with a dash.
+        foreach (var token in parsed.CommandResult.Tokens)
         {
-            if (token.Type == System.CommandLine.Parsing.TokenType.DoubleDash) break;
-            if (token.Type == System.CommandLine.Parsing.TokenType.Argument && token.Value.Length > 1 && token.Value[0] == '-'
+            if (token.Value.Length > 1 && token.Value[0] == '-' && beforeDoubleDash.Any(t => ReferenceEquals(t, token))
                 && !double.TryParse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
                 return $"Unknown option {Quote(token.Value)}; a text that starts with '-' goes after '--'.";
         }

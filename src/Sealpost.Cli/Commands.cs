@@ -329,6 +329,7 @@ public sealed partial class CliApp
         {
             var profile = ProfileOf(r);
             var peer = r.GetValue(user) is { } u ? ContactBook.Normalize(u) : null;
+            if (r.GetValue(last) is < 1) throw new SealpostException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
             var entries = new Sealpost.Client.History.MessageHistory(profile).List(peer, r.GetValue(last));
             PrintEntries(r, entries, SaveFolder(r, saveTo), "No messages.");
             return ExitCodes.Ok;

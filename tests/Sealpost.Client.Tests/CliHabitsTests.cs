@@ -22,8 +22,12 @@ public sealed class CliHabitsTests : IDisposable
 
         Assert.Contains("'--bogus'", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Sent", result.Out, StringComparison.Ordinal);
-        // After "--" it is the text: parsing passes, and the command stops only for want of an account.
+        // After "--" it is the text: parsing passes, and the command stops only for want of an account. An option's
+        // value and a number may start with a dash.
         await _cli.ExpectAsync(ExitCodes.Auth, "send", "frank", "--", "--bogus");
+        await _cli.ExpectAsync(ExitCodes.Auth, "send", "frank", "-5");
+        await _cli.ExpectAsync(ExitCodes.Network, "register", "frank", "--display-name", "-Frank-");
+        await _cli.ExpectAsync(ExitCodes.Usage, "history", "--last", "-5");
     }
 
     [Fact]

@@ -53,6 +53,18 @@ public sealed partial class TerminalTests(SealpostStack stack) : IDisposable
         return (process.ExitCode, screen);
     }
 
+    /// <summary>Alice in the default profile of this home, Bob in profile "bob"; both registered with the variables' secrets.</summary>
+    private async Task<(CliRunner Bob, string BobName)> AliceAndBobAsync()
+    {
+        var alice = new CliRunner(_home.Path, stack.BaseUrl.ToString());
+        await alice.ExpectAsync(ExitCodes.Ok, "register", TestEnvironment.UniqueUsername("alice"));
+        var bob = new CliRunner(_home.Path, stack.BaseUrl.ToString());
+        bob.Environment["SEALPOST_PROFILE"] = "bob";
+        var bobName = TestEnvironment.UniqueUsername("bob");
+        await bob.ExpectAsync(ExitCodes.Ok, "register", bobName);
+        return (bob, bobName);
+    }
+
     [Fact]
     public async Task The_readme_commands_as_written_deliver_the_message_with_secrets_typed_at_the_terminal()
     {
@@ -71,13 +83,7 @@ public sealed partial class TerminalTests(SealpostStack stack) : IDisposable
     [Fact]
     public async Task Ctrl_c_at_the_passphrase_prompt_ends_the_command_at_once_and_gives_the_terminal_its_echo_back()
     {
-        var alice = new CliRunner(_home.Path, stack.BaseUrl.ToString());
-        var aliceName = TestEnvironment.UniqueUsername("alice");
-        await alice.ExpectAsync(ExitCodes.Ok, "register", aliceName);
-        var bob = new CliRunner(_home.Path, stack.BaseUrl.ToString());
-        bob.Environment["SEALPOST_PROFILE"] = "bob";
-        var bobName = TestEnvironment.UniqueUsername("bob");
-        await bob.ExpectAsync(ExitCodes.Ok, "register", bobName);
+        var (_, bobName) = await AliceAndBobAsync();
 
         var (exitCode, screen) = await AtTerminalAsync(
             $"echo 'not to be sent' | dotnet {SealpostDll} send {bobName}\necho \"exit=$?\"\nstty -a\n",
@@ -93,12 +99,7 @@ public sealed partial class TerminalTests(SealpostStack stack) : IDisposable
     [Fact]
     public async Task A_message_typed_at_the_terminal_is_followed_by_a_passphrase_prompt_with_working_backspace()
     {
-        var alice = new CliRunner(_home.Path, stack.BaseUrl.ToString());
-        await alice.ExpectAsync(ExitCodes.Ok, "register", TestEnvironment.UniqueUsername("alice"));
-        var bob = new CliRunner(_home.Path, stack.BaseUrl.ToString());
-        bob.Environment["SEALPOST_PROFILE"] = "bob";
-        var bobName = TestEnvironment.UniqueUsername("bob");
-        await bob.ExpectAsync(ExitCodes.Ok, "register", bobName);
+        var (bob, bobName) = await AliceAndBobAsync();
 
         // Reading a terminal on stdin, .NET switches it out of canonical mode; the prompt must bring the line editing back.
         var (exitCode, screen) = await AtTerminalAsync(
