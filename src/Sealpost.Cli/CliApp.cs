@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Sealpost.Client;
 using Sealpost.Client.Contacts;
 using Sealpost.Client.State;
+using Sealpost.Protocol;
 
 namespace Sealpost.Cli;
 
@@ -25,8 +26,19 @@ public sealed partial class CliApp
     /// <summary>Runs one command line and returns its exit code.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(args);
         var root = Build();
+        var json = WantsJson(args);
+        // `sealpost help [command]` is `sealpost [command] --help`; `sealpost` alone shows the help too.
+        if (args.Length == 0) args = ["--help"];
+        else if (args[0] == "help") args = [.. args[1..], "--help"];
         var parsed = root.Parse(args);
+        if (UsageProblem(parsed) is { } problem)
+        {
+            var command = parsed.CommandResult.Command;
+            var name = command == root ? "sealpost" : "sealpost " + string.Join(' ', CommandPath(parsed.CommandResult));
+            return await FailAsync(json, ExitCodes.Usage, "usage", null, $"{problem} Run '{name} --help' for usage.").ConfigureAwait(false);
+        }
         var config = new InvocationConfiguration
         {
             Output = _console.Out,
@@ -43,12 +55,90 @@ public sealed partial class CliApp
         {
             var (code, message) = ExitCodes.Of(e);
             if (code == ExitCodes.Interrupted && ct.IsCancellationRequested && IsListen(parsed)) return ExitCodes.Ok;
-            await _console.Error.WriteLineAsync("sealpost: " + message).ConfigureAwait(false);
-            return code;
+            if (code == ExitCodes.Auth && await GoneAccountAsync(parsed, ct).ConfigureAwait(false) is { } gone) message = gone;
+            return await FailAsync(json, code, ExitCodes.Name(code), (e as SealpostException)?.Code, message).ConfigureAwait(false);
         }
     }
 
     private static bool IsListen(ParseResult parsed) => parsed.CommandResult.Command.Name == "listen";
+
+    /// <summary>One line on stderr for people; with --json also one object on stdout for scripts. Both escaped or encoded.</summary>
+    private async Task<int> FailAsync(bool json, int code, string kind, string? serverCode, string message)
+    {
+        if (json)
+        {
+            var error = new JsonObject { ["code"] = kind, ["exit_code"] = code, ["message"] = message };
+            if (serverCode is not null) error["server_code"] = serverCode;
+            await _console.Out.WriteLineAsync(new JsonObject { ["error"] = error }.ToJsonString()).ConfigureAwait(false);
+        }
+        await _console.Error.WriteLineAsync("sealpost: " + TerminalText.Escape(message)).ConfigureAwait(false);
+        return code;
+    }
+
+    /// <summary>--json before any "--": known even when the rest of the line does not parse.</summary>
+    private static bool WantsJson(string[] args) => args.TakeWhile(a => a != "--").Contains("--json");
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r?.Parent is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) names.Push(r.Command.Name);
+        return names;
+    }
+
+    /// <summary>
+    /// What is wrong with the command line, in one sentence. An unknown option is an error even where the command takes
+    /// free text (System.CommandLine would make "--bogus" the message); "--" ends the options for a text that starts with "-".
+    /// </summary>
+    private static string? UsageProblem(ParseResult parsed)
+    {
+        var command = parsed.CommandResult.Command;
+        var optionsEnd = parsed.Tokens.ToList().FindIndex(t => t.Type == System.CommandLine.Parsing.TokenType.DoubleDash);
+        var beforeDoubleDash = optionsEnd < 0 ? parsed.Tokens : parsed.Tokens.Take(optionsEnd).ToList();
+        // Only the command's own arguments: an option's value ("--display-name -x-") may start with a dash.
+        foreach (var token in parsed.CommandResult.Tokens)
+        {
+            if (token.Value.Length > 1 && token.Value[0] == '-' && beforeDoubleDash.Any(t => ReferenceEquals(t, token))
+                && !double.TryParse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                return $"Unknown option {Quote(token.Value)}; a text that starts with '-' goes after '--'.";
+        }
+        if (parsed.UnmatchedTokens.Count > 0)
+        {
+            var first = parsed.UnmatchedTokens[0];
+            if (first.StartsWith('-')) return $"Unknown option {Quote(first)}.";
+            return command.Subcommands.Count > 0 && !command.Arguments.Any() ? $"Unknown command {Quote(first)}." : $"Unexpected argument {Quote(first)}.";
+        }
+        if (parsed.Errors.Count == 0) return null;
+        // A command group without its subcommand ('sealpost envelope'): say which there are.
+        if (command.Subcommands.Count > 0 && !parsed.CommandResult.Children.Any() && !command.Arguments.Any())
+            return $"'{command.Name}' needs a command: {string.Join(", ", command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))}.";
+        return parsed.Errors[0].Message;
+    }
+
+    private static string Quote(string token) => "'" + TerminalText.Escape(token) + "'";
+
+    /// <summary>
+    /// After an authentication failure: if the server no longer has this profile's account, say so rather than
+    /// "not logged in". Null when the account exists, the server cannot say, or the profile has no account.
+    /// </summary>
+    private async Task<string?> GoneAccountAsync(ParseResult r, CancellationToken ct)
+    {
+        try
+        {
+            var profile = ProfileOf(r);
+            if (profile.ReadAccount() is not { } account) return null;
+            if (account.DeletedAt is not null) return SealpostClient.AccountDeleted(account, profile.Name).Message;
+            await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), Profile = profile });
+            using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            quick.CancelAfter(TimeSpan.FromSeconds(5));
+            return await client.AccountExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
+                ? $"The account {account.Username} no longer exists on {account.Server}: it was deleted. This profile keeps its keys and history; register anew with another --profile."
+                : null;
+        }
+        catch (Exception e) when (e is SealpostException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
 
     private RootCommand Build()
     {
@@ -68,6 +158,8 @@ public sealed partial class CliApp
         root.Subcommands.Add(HistoryCommand());
         root.Subcommands.Add(RotateKeyCommand());
         root.Subcommands.Add(LogoutCommand());
+        root.Subcommands.Add(PasswdCommand());
+        root.Subcommands.Add(DeleteAccountCommand());
         root.Subcommands.Add(EnvelopeCommand());
         return root;
     }
@@ -106,20 +198,46 @@ public sealed partial class CliApp
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,
         });
-        client.Notice += m => _console.Error.WriteLine("sealpost: " + m);
+        client.Notice += m => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(m));
         return client;
     }
 
-    /// <summary>From the environment variable if set, else a prompt without echo; with neither, a usage error.</summary>
-    private string Secret(string variable, string prompt, bool confirm = false)
+    /// <summary>Shortest passphrase accepted for a new key file: it is all that stands between a copied key file and an offline guesser.</summary>
+    public const int MinPassphraseLength = 10;
+
+    /// <summary>
+    /// From the environment variable if set, else asked on the terminal without echo; with neither, a usage error.
+    /// A new secret (<paramref name="rule"/> given) is checked here, before anything is sent, and asked again, as is a
+    /// confirmation that differs, up to three times.
+    /// </summary>
+    private string Secret(string variable, string prompt, Func<string, string?>? rule = null, bool confirm = false)
     {
-        if (Env(variable) is { Length: > 0 } value) return value;
-        var first = _console.ReadSecret(prompt)
-            ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
-        if (first.Length == 0) throw new SealpostException(ErrorKind.Invalid, "Nothing was typed.");
-        if (confirm && _console.ReadSecret("Again, to be sure: ") != first) throw new SealpostException(ErrorKind.Invalid, "The two entries differ.");
-        return first;
+        if (Env(variable) is { Length: > 0 } value)
+        {
+            if (rule?.Invoke(value) is { } wrong) throw new SealpostException(ErrorKind.Invalid, $"{variable}: {wrong}");
+            return value;
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            var first = _console.ReadSecret(prompt)
+                ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
+            var problem = first.Length == 0 ? "Nothing was typed." : rule?.Invoke(first);
+            if (problem is null && confirm && _console.ReadSecret("Again, to be sure: ") != first) problem = "The two entries differ.";
+            if (problem is null) return first;
+            if (attempt == 3) throw new SealpostException(ErrorKind.Invalid, problem);
+            _console.Error.WriteLine(problem + " Try again.");
+        }
     }
+
+    private static string? PasswordRule(string password) =>
+        password.EnumerateRunes().Count() is >= Limits.PasswordMinLength and <= Limits.PasswordMaxLength
+            ? null
+            : $"The password must be {Limits.PasswordMinLength} to {Limits.PasswordMaxLength} characters long.";
+
+    private static string? PassphraseRule(string passphrase) =>
+        passphrase.EnumerateRunes().Count() >= MinPassphraseLength
+            ? null
+            : $"The passphrase must be at least {MinPassphraseLength} characters long: it alone protects your private key if the key file is copied.";
 
     private bool Json(ParseResult r) => r.GetValue(_json);
 
@@ -150,12 +268,13 @@ public sealed partial class CliApp
         _ => "changed",
     };
 
-    private static JsonObject EntryJson(HistoryEntry e) => new()
+    private static JsonObject EntryJson(HistoryEntry e, string? savedAs = null) => new()
     {
         ["id"] = e.Id,
         ["direction"] = e.Direction,
         ["peer"] = e.Peer,
         ["text"] = e.Text,
+        ["file"] = e.FileName is null ? null : new JsonObject { ["name"] = e.FileName, ["size"] = e.FileSize, ["saved_as"] = savedAs },
         ["sent_at"] = e.SentAt,
         ["status"] = e.Status,
         ["problem"] = e.Problem,
@@ -163,14 +282,24 @@ public sealed partial class CliApp
         ["recipient_key_id"] = e.RecipientKeyId,
     };
 
-    private static string EntryText(HistoryEntry e)
+    /// <summary>One message for people; everything that came from others is escaped (<see cref="TerminalText"/>).</summary>
+    private static string EntryText(HistoryEntry e, string? savedAs = null)
     {
-        var arrow = e.Direction == MessageDirections.Out ? $"you → {e.Peer}" : $"{e.Peer} → you";
+        var peer = TerminalText.Escape(e.Peer);
+        var arrow = e.Direction == MessageDirections.Out ? $"you → {peer}" : $"{peer} → you";
+        var body = e.FileName is null ? TerminalText.EscapeLines(e.Text) : FileText(e, savedAs);
         return e.Status switch
         {
-            MessageStatus.Rejected => $"[{Time(e.SentAt)}] {arrow}: REJECTED: {e.Problem}",
-            MessageStatus.UnverifiedKey => $"[{Time(e.SentAt)}] {arrow} (UNVERIFIED: {e.Problem}): {e.Text}",
-            _ => $"[{Time(e.SentAt)}] {arrow}: {e.Text}",
+            MessageStatus.Rejected => $"[{Time(e.SentAt)}] {arrow}: REJECTED: {TerminalText.Escape(e.Problem)}",
+            MessageStatus.UnverifiedKey => $"[{Time(e.SentAt)}] {arrow} (UNVERIFIED: {TerminalText.Escape(e.Problem)}): {body}",
+            _ => $"[{Time(e.SentAt)}] {arrow}: {body}",
         };
+    }
+
+    private static string FileText(HistoryEntry e, string? savedAs)
+    {
+        var head = $"file \"{TerminalText.Escape(e.FileName)}\", {e.FileSize?.ToString("N0", CultureInfo.InvariantCulture)} bytes";
+        if (e.Direction == MessageDirections.Out) return $"[{head}]";
+        return savedAs is null ? $"[{head}; not saved: use --save-to DIR]" : $"[{head}, saved as {TerminalText.Escape(savedAs)}]";
     }
 }

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Sealpost.Cli;
 
 /// <summary>Everything the CLI takes from the world outside, so tests can run every command in-process.</summary>
@@ -7,41 +5,38 @@ public sealed class CliConsole
 {
     public required TextWriter Out { get; init; }
     public required TextWriter Error { get; init; }
-    public required TextReader In { get; init; }
+
+    /// <summary>Standard input as bytes: a message may be text or not, and only bytes can tell.</summary>
+    public required Stream In { get; init; }
+
+    /// <summary>Whether standard input is a terminal (a person typing) rather than a pipe or a file.</summary>
+    public bool InputIsTerminal { get; init; }
 
     /// <summary>Environment variables (SEALPOST_*); tests pass a dictionary.</summary>
     public required Func<string, string?> Environment { get; init; }
 
-    /// <summary>Asks for a secret without echoing it; null when there is no terminal to ask on.</summary>
+    /// <summary>Asks for a secret on the terminal without echoing it; null when there is no terminal to ask on.</summary>
     public required Func<string, string?> ReadSecret { get; init; }
 
-    /// <summary>The real console: prompts go to stderr so stdout stays clean for scripts.</summary>
-    public static CliConsole System() => new()
-    {
-        Out = Console.Out,
-        Error = Console.Error,
-        In = Console.In,
-        Environment = global::System.Environment.GetEnvironmentVariable,
-        ReadSecret = PromptWithoutEcho,
-    };
+    /// <summary>Asks for a line on the terminal (a confirmation); null when there is no terminal to ask on.</summary>
+    public Func<string, string?> ReadLine { get; init; } = _ => null;
 
-    private static string? PromptWithoutEcho(string prompt)
+    /// <summary>
+    /// The real console. Prompts go to the controlling terminal, not stdin or stdout, so stdin can carry a message and
+    /// stdout stays clean for scripts; Ctrl-C (<paramref name="interrupted"/>) ends a prompt at once.
+    /// </summary>
+    public static CliConsole System(CancellationToken interrupted)
     {
-        if (Console.IsInputRedirected) return null;
-        Console.Error.Write(prompt);
-        var secret = new StringBuilder();
-        while (true)
+        var tty = new TtyPrompt(interrupted);
+        return new()
         {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter) break;
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                if (secret.Length > 0) secret.Length--;
-                continue;
-            }
-            if (!char.IsControl(key.KeyChar)) secret.Append(key.KeyChar);
-        }
-        Console.Error.WriteLine();
-        return secret.ToString();
+            Out = Console.Out,
+            Error = Console.Error,
+            In = Console.OpenStandardInput(),
+            InputIsTerminal = !Console.IsInputRedirected,
+            Environment = global::System.Environment.GetEnvironmentVariable,
+            ReadSecret = tty.ReadSecret,
+            ReadLine = tty.ReadLine,
+        };
     }
 }

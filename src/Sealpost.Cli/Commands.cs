@@ -1,7 +1,10 @@
 using System.CommandLine;
+using System.Text;
 using System.Text.Json.Nodes;
 using Sealpost.Client;
 using Sealpost.Client.Contacts;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.State;
 using Sealpost.Crypto;
 
 namespace Sealpost.Cli;
@@ -18,9 +21,17 @@ public sealed partial class CliApp
         var command = new Command("register", "Create a key pair here, register the account with its public key, and log in") { user, displayName };
         command.SetAction(async (r, ct) =>
         {
-            await using var client = ClientOf(r, () => Secret("SEALPOST_PASSPHRASE", "New passphrase for your private key: ", confirm: true));
-            var password = Secret("SEALPOST_PASSWORD", "New account password: ", confirm: true);
-            var own = await client.RegisterAsync(r.GetValue(user)!, password, r.GetValue(displayName), ct);
+            var name = ContactBook.Normalize(r.GetValue(user)!);
+            string? passphrase = null;
+            await using var client = ClientOf(r, () => passphrase!);
+            if (client.Account is { } existing)
+                throw new SealpostException(ErrorKind.Invalid, $"Profile '{client.Profile.Name}' already holds the account {existing.Username}; use another --profile.");
+            // Said before four prompts rather than after them.
+            if (await client.AccountExistsAsync(name, ct) == true)
+                throw new SealpostException(ErrorKind.Refused, $"The username {name} is taken.") { Code = "username-taken" };
+            var password = Secret("SEALPOST_PASSWORD", "New account password: ", PasswordRule, confirm: true);
+            passphrase = Secret("SEALPOST_PASSPHRASE", "New passphrase for your private key: ", PassphraseRule, confirm: true);
+            var own = await client.RegisterAsync(name, password, r.GetValue(displayName), ct);
             Print(r, new JsonObject
             {
                 ["username"] = own.Username,
@@ -29,6 +40,47 @@ public sealed partial class CliApp
                 ["key_file"] = client.Profile.KeyFile((uint)own.KeyId),
             }, $"Registered {own.Username} and logged in.\nYour key id {own.KeyId}, fingerprint {own.Fingerprint}.\n" +
                $"Your private key is in {client.Profile.KeyFile((uint)own.KeyId)}, sealed under your passphrase: without both, your messages cannot be read.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private Command PasswdCommand()
+    {
+        var command = new Command("passwd", "Change your account password; every other session of the account ends");
+        command.SetAction(async (r, ct) =>
+        {
+            await using var client = ClientOf(r);
+            var current = Secret("SEALPOST_PASSWORD", "Current password: ");
+            var password = Secret("SEALPOST_NEW_PASSWORD", "New password: ", PasswordRule, confirm: true);
+            await client.ChangePasswordAsync(current, password, ct);
+            Print(r, new JsonObject { ["password_changed"] = true },
+                "Password changed. Every other session of your account has ended; this profile is logged in again.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private Command DeleteAccountCommand()
+    {
+        var yes = new Option<bool>("--yes") { Description = "Do not ask to type the username to confirm (for scripts); the password is still needed" };
+        var command = new Command("delete-account", "Delete your account on the server for good; the name stays taken. Keys and history here stay") { yes };
+        command.SetAction(async (r, ct) =>
+        {
+            await using var client = ClientOf(r);
+            var account = client.Account
+                ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{client.Profile.Name}' has no account to delete.");
+            if (!r.GetValue(yes))
+            {
+                _console.Error.WriteLine($"This deletes the account {account.Username} on {account.Server}. It cannot be undone, and the name can never be registered again.");
+                var typed = _console.ReadLine($"Type {account.Username} to confirm: ")
+                    ?? throw new SealpostException(ErrorKind.Invalid, "There is no terminal to confirm on: pass --yes.");
+                if (typed.Trim() != account.Username) throw new SealpostException(ErrorKind.Invalid, "Not confirmed; nothing was deleted.");
+            }
+            var password = Secret("SEALPOST_PASSWORD", "Password: ");
+            await client.DeleteAccountAsync(password, ct);
+            Print(r, new JsonObject { ["deleted"] = account.Username },
+                $"Deleted the account {account.Username}. Your keys and history stay in {client.Profile.Root} until you remove them.");
             return ExitCodes.Ok;
         });
         return command;
@@ -70,7 +122,7 @@ public sealed partial class CliApp
                 ["server"] = local.Server,
                 ["profile"] = client.Profile.Name,
                 ["local_key_matches"] = matches,
-            }, $"{me.Username}{(me.DisplayName is null ? "" : $" ({me.DisplayName})")} on {local.Server}, profile {client.Profile.Name}\n" +
+            }, $"{me.Username}{(me.DisplayName is null ? "" : $" ({TerminalText.Escape(me.DisplayName)})")} on {local.Server}, profile {client.Profile.Name}\n" +
                $"key id {me.KeyId}, fingerprint {me.Fingerprint}" +
                (matches ? "" : "\nWarning: the server's key for you is not the private key held here."));
             return matches ? ExitCodes.Ok : ExitCodes.KeyChanged;
@@ -133,39 +185,114 @@ public sealed partial class CliApp
     private Command SendCommand()
     {
         var user = UserArgument("The recipient");
-        var text = new Argument<string?>("text") { Description = "The message; read from standard input when absent", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("send", "Encrypt a message to a contact's pinned key and send it") { user, text };
+        var text = new Argument<string?>("text") { Description = "The message; read from standard input when absent. Put it after -- if it starts with -", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Option<string?>("--file") { Description = $"Send this file (its name and bytes, at most about {MessagePayload.MaxFileSize(20) / 1000} kB) instead of a text" };
+        var command = new Command("send", "Encrypt a message or a small file to a contact's pinned key and send it") { user, text, file };
         command.SetAction(async (r, ct) =>
         {
-            var message = r.GetValue(text);
-            if (message is null)
+            var to = r.GetValue(user)!;
+            if (r.GetValue(file) is { } path)
             {
-                message = await _console.In.ReadToEndAsync(ct);
-                // The newline a shell or editor adds is not part of the message.
-                if (message.EndsWith('\n')) message = message[..^1];
-                if (message.EndsWith('\r')) message = message[..^1];
+                if (r.GetValue(text) is not null) throw new SealpostException(ErrorKind.Invalid, "Give a text or --file, not both.");
+                var (name, data) = ReadFile(path);
+                await using var fileClient = ClientOf(r);
+                return PrintSent(r, await fileClient.SendFileAsync(to, name, data, ct));
             }
+            var message = r.GetValue(text) ?? await ReadStandardInputTextAsync(ct);
             if (message.Length == 0) throw new SealpostException(ErrorKind.Invalid, "The message is empty.");
             await using var client = ClientOf(r);
-            var sent = await client.SendAsync(r.GetValue(user)!, message, ct);
-            Print(r, new JsonObject { ["message_id"] = sent.MessageId, ["client_id"] = sent.ClientId, ["to"] = sent.To, ["sent_at"] = sent.SentAt },
-                $"Sent to {sent.To} at {Time(sent.SentAt)} (message id {sent.MessageId}).");
-            return ExitCodes.Ok;
+            return PrintSent(r, await client.SendAsync(to, message, ct));
         });
         return command;
     }
 
+    private int PrintSent(ParseResult r, SentMessage sent)
+    {
+        Print(r, new JsonObject { ["message_id"] = sent.MessageId, ["client_id"] = sent.ClientId, ["to"] = sent.To, ["sent_at"] = sent.SentAt },
+            $"Sent to {sent.To} at {Time(sent.SentAt)} (message id {sent.MessageId}).");
+        return ExitCodes.Ok;
+    }
+
+    private static (string Name, byte[] Data) ReadFile(string path)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) throw new SealpostException(ErrorKind.Invalid, $"--file: there is no file '{path}'.");
+            var name = ReceivedFiles.SafeName(info.Name);
+            var limit = MessagePayload.MaxFileSize(Encoding.UTF8.GetByteCount(name));
+            if (info.Length > limit)
+                throw new SealpostException(ErrorKind.Invalid, $"--file: '{path}' is {info.Length:N0} bytes; a message carries a file of at most {limit:N0} bytes.");
+            return (name, File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SealpostException(ErrorKind.Invalid, $"--file: cannot read '{path}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>Standard input as the message: it must be UTF-8 text (bytes that are not are refused, not mangled).</summary>
+    private async Task<string> ReadStandardInputTextAsync(CancellationToken ct)
+    {
+        if (_console.InputIsTerminal) await _console.Error.WriteLineAsync("Type the message; end it with Ctrl-D on a line of its own.");
+        var message = await ReadStandardInputAsync("to send a file, use --file PATH", ct);
+        // The newline a shell or editor adds is not part of the message.
+        if (message.EndsWith('\n')) message = message[..^1];
+        if (message.EndsWith('\r')) message = message[..^1];
+        return message;
+    }
+
+    /// <summary>All of standard input as strict UTF-8; bytes that are not UTF-8 are an input error saying <paramref name="instead"/>.</summary>
+    private async Task<string> ReadStandardInputAsync(string instead, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await _console.In.CopyToAsync(buffer, ct);
+        try
+        {
+            return StrictUtf8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new SealpostException(ErrorKind.Invalid, $"Standard input is not UTF-8 text (at byte {e.Index}): {instead}.", e);
+        }
+    }
+
+    private static Option<string?> SaveToOption() =>
+        new("--save-to") { Description = "Save received files into this folder (never over an existing file); without it files are only kept in history" };
+
+    private static string? SaveFolder(ParseResult r, Option<string?> option)
+    {
+        if (r.GetValue(option) is not { } folder) return null;
+        return Directory.Exists(folder) ? folder : throw new SealpostException(ErrorKind.Invalid, $"--save-to: there is no folder '{folder}'.");
+    }
+
+    /// <summary>Saves a received file when a folder was given; the path it was saved as, else null.</summary>
+    private static string? SaveFile(HistoryEntry entry, string? folder) =>
+        folder is not null && entry.Direction == MessageDirections.In && entry.FileData is { } data ? ReceivedFiles.Save(folder, entry.FileName, data) : null;
+
+    /// <summary>A list of messages: a JSON array for scripts, else one entry per line, or <paramref name="none"/>.</summary>
+    private void PrintEntries(ParseResult r, IReadOnlyList<HistoryEntry> entries, string? folder, string none)
+    {
+        var shown = entries.Select(e => (Entry: e, SavedAs: SaveFile(e, folder))).ToList();
+        if (Json(r)) _console.Out.WriteLine(new JsonArray([.. shown.Select(s => EntryJson(s.Entry, s.SavedAs))]).ToJsonString());
+        else if (shown.Count == 0) _console.Out.WriteLine(none);
+        else foreach (var (entry, savedAs) in shown) _console.Out.WriteLine(EntryText(entry, savedAs));
+    }
+
     private Command ListenCommand()
     {
-        var command = new Command("listen", "Receive messages as they arrive until Ctrl-C; each is stored, then acknowledged");
+        var saveTo = SaveToOption();
+        var command = new Command("listen", "Receive messages as they arrive until Ctrl-C; each is stored, then acknowledged") { saveTo };
         command.SetAction(async (r, ct) =>
         {
+            var folder = SaveFolder(r, saveTo);
             await using var client = ClientOf(r);
             client.Keys.CheckPassphrase();
             if (!Json(r)) await _console.Error.WriteLineAsync("Listening; Ctrl-C to stop.");
             await foreach (var entry in client.ReceiveAsync(ct))
             {
-                Print(r, EntryJson(entry), EntryText(entry));
+                var savedAs = SaveFile(entry, folder);
+                Print(r, EntryJson(entry, savedAs), EntryText(entry, savedAs));
                 await _console.Out.FlushAsync(ct);
             }
             return ExitCodes.Ok;
@@ -176,17 +303,17 @@ public sealed partial class CliApp
     private Command InboxCommand()
     {
         var wait = new Option<double>("--wait") { Description = "Seconds without a new message after which the mailbox counts as empty, if the server does not say so itself", DefaultValueFactory = _ => 10 };
-        var command = new Command("inbox", "Fetch the messages waiting for you, print them, acknowledge them, and exit") { wait };
+        var saveTo = SaveToOption();
+        var command = new Command("inbox", "Fetch the messages waiting for you, print them, acknowledge them, and exit") { wait, saveTo };
         command.SetAction(async (r, ct) =>
         {
             var seconds = r.GetValue(wait);
             if (seconds is <= 0 or > 3600) throw new SealpostException(ErrorKind.Invalid, "--wait is between 0 and 3600 seconds.");
+            var folder = SaveFolder(r, saveTo);
+            // The passphrase is asked for when the first message needs opening: not at all when nothing waits.
             await using var client = ClientOf(r);
-            client.Keys.CheckPassphrase();
             var entries = await client.FetchInboxAsync(TimeSpan.FromSeconds(seconds), ct);
-            if (Json(r)) _console.Out.WriteLine(new JsonArray([.. entries.Select(EntryJson)]).ToJsonString());
-            else if (entries.Count == 0) _console.Out.WriteLine("No new messages.");
-            else foreach (var entry in entries) _console.Out.WriteLine(EntryText(entry));
+            PrintEntries(r, entries, folder, "No new messages.");
             return ExitCodes.Ok;
         });
         return command;
@@ -196,15 +323,15 @@ public sealed partial class CliApp
     {
         var user = new Argument<string?>("username") { Description = "Only the conversation with this contact", Arity = ArgumentArity.ZeroOrOne };
         var last = new Option<int?>("--last") { Description = "Only the last N messages" };
-        var command = new Command("history", "Show the messages kept on this device") { user, last };
+        var saveTo = SaveToOption();
+        var command = new Command("history", "Show the messages kept on this device; --save-to saves the files among them") { user, last, saveTo };
         command.SetAction(r =>
         {
             var profile = ProfileOf(r);
             var peer = r.GetValue(user) is { } u ? ContactBook.Normalize(u) : null;
+            if (r.GetValue(last) is < 1) throw new SealpostException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
             var entries = new Sealpost.Client.History.MessageHistory(profile).List(peer, r.GetValue(last));
-            if (Json(r)) _console.Out.WriteLine(new JsonArray([.. entries.Select(EntryJson)]).ToJsonString());
-            else if (entries.Count == 0) _console.Out.WriteLine("No messages.");
-            else foreach (var entry in entries) _console.Out.WriteLine(EntryText(entry));
+            PrintEntries(r, entries, SaveFolder(r, saveTo), "No messages.");
             return ExitCodes.Ok;
         });
         return command;
@@ -239,7 +366,7 @@ public sealed partial class CliApp
 
     private static string Describe(ContactStatus s)
     {
-        var head = $"{s.Username}{(s.DisplayName is null ? "" : $" ({s.DisplayName})")}";
+        var head = $"{s.Username}{(s.DisplayName is null ? "" : $" ({TerminalText.Escape(s.DisplayName)})")}";
         return s.State switch
         {
             ContactState.New => $"{head}\nkey id {s.TrustedKeyId}, fingerprint {s.TrustedFingerprint}\nPinned now (first use). Compare the fingerprint with them, then 'sealpost trust {s.Username}'.",

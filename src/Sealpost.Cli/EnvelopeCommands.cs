@@ -41,11 +41,13 @@ public sealed partial class CliApp
         };
         command.SetAction(async (r, ct) =>
         {
-            var plaintext = r.GetValue(text) ?? await _console.In.ReadToEndAsync(ct);
+            var plaintext = Encoding.UTF8.GetBytes(r.GetValue(text) ?? await ReadStandardInputAsync("the plaintext is text", ct));
+            if (plaintext.Length > Envelope.MaxPlaintextSize)
+                throw new SealpostException(ErrorKind.Invalid, $"The plaintext is {plaintext.Length} bytes; an envelope carries at most {Envelope.MaxPlaintextSize} bytes.");
             var envelope = Envelope.Seal(
                 new EnvelopeParty(UsernameOption(r.GetValue(sender)!), r.GetValue(senderKeyId), RawKey(r.GetValue(senderKey)!, "--sender-private-key")),
                 new EnvelopeRecipient(UsernameOption(r.GetValue(recipient)!), r.GetValue(recipientKeyId), RawKey(r.GetValue(recipientKey)!, "--recipient-public-key")),
-                Encoding.UTF8.GetBytes(plaintext));
+                plaintext);
             var body = r.GetValue(hex) ? Convert.ToHexStringLower(envelope) : Convert.ToBase64String(envelope);
             Print(r, new JsonObject
             {
@@ -73,7 +75,7 @@ public sealed partial class CliApp
         };
         command.SetAction(async (r, ct) =>
         {
-            var envelope = EnvelopeBytes(r.GetValue(envelopeText) ?? await _console.In.ReadToEndAsync(ct));
+            var envelope = EnvelopeBytes(r.GetValue(envelopeText) ?? await ReadStandardInputAsync("an envelope is base64 or hex", ct));
             var header = Envelope.ReadHeader(envelope);
             var plaintext = Envelope.Open(
                 envelope, UsernameOption(r.GetValue(recipient)!), r.GetValue(recipientKeyId) ?? header.RecipientKeyId,
@@ -87,7 +89,9 @@ public sealed partial class CliApp
             {
                 throw new SealpostException(ErrorKind.Crypto, "The envelope opened, but its plaintext is not UTF-8.", e);
             }
-            Print(r, new JsonObject { ["text"] = message, ["sender_key_id"] = header.SenderKeyId, ["recipient_key_id"] = header.RecipientKeyId }, message);
+            // Lines stay lines (this output is for other programs too), but no control character reaches the terminal.
+            Print(r, new JsonObject { ["text"] = message, ["sender_key_id"] = header.SenderKeyId, ["recipient_key_id"] = header.RecipientKeyId },
+                TerminalText.EscapeLines(message, indent: ""));
             return ExitCodes.Ok;
         });
         return command;

@@ -44,6 +44,20 @@ public static class ExitCodes
         _ => Unexpected,
     };
 
+    /// <summary>The name of an exit code in a JSON error object (<c>{"error":{"code":…}}</c>).</summary>
+    public static string Name(int code) => code switch
+    {
+        Usage => "usage",
+        Network => "network",
+        Auth => "auth",
+        KeyChanged => "key_changed",
+        NotFound => "not_found",
+        Crypto => "crypto",
+        Refused => "refused",
+        Interrupted => "interrupted",
+        _ => "unexpected",
+    };
+
     /// <summary>The exit code and one-line message for an exception; never a stack trace.</summary>
     public static (int Code, string Message) Of(Exception e) => e switch
     {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Threading.Channels;
 using Sealpost.Client.Accounts;
 using Sealpost.Client.Contacts;
@@ -38,8 +37,6 @@ public sealed record SentMessage(string ClientId, string MessageId, string To, D
 /// </summary>
 public sealed class SealpostClient : IAsyncDisposable
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private readonly SealpostClientOptions _options;
     private readonly HttpClient _http;
     private readonly Lazy<string> _passphrase;
@@ -83,17 +80,28 @@ public sealed class SealpostClient : IAsyncDisposable
         var name = ContactBook.Normalize(username);
         if (Account is { } existing)
             throw new SealpostException(ErrorKind.Invalid, $"Profile '{Profile.Name}' already holds the account {existing.Username}; use another --profile.");
+        var newProfile = !Directory.Exists(Profile.Root);
         Profile.EnsureExists();
         var pair = X25519KeyPair.Generate();
-        var temporary = Keys.SaveNew(name, pair);
         OwnAccount own;
+        string temporary;
         try
         {
-            own = await Users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, ct).ConfigureAwait(false);
+            temporary = Keys.SaveNew(name, pair);
+            try
+            {
+                own = await Users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                ProfileFolder.TryDelete(temporary);
+                throw;
+            }
         }
-        catch
+        catch when (newProfile)
         {
-            ProfileFolder.TryDelete(temporary);
+            // A failed registration leaves no empty profile behind to be mistaken for one that holds something.
+            ProfileFolder.TryDeleteFolder(Profile.Root);
             throw;
         }
         Keys.Commit(temporary, (uint)own.KeyId, pair);
@@ -134,6 +142,46 @@ public sealed class SealpostClient : IAsyncDisposable
         Session.Forget();
     }
 
+    /// <summary>
+    /// Changes the account password. The server ends every session of the account (other devices must log in again);
+    /// this profile logs in again with the new password, so it stays logged in.
+    /// </summary>
+    public async Task ChangePasswordAsync(string currentPassword, string newPassword, CancellationToken ct)
+    {
+        var account = RequireAccount();
+        var token = await Session.GetAsync(ct).ConfigureAwait(false);
+        await Users.ChangePasswordAsync(token.Value, currentPassword, newPassword, ct).ConfigureAwait(false);
+        Session.Forget();
+        Session.Save(await Users.LoginAsync(account.Username, newPassword, ct).ConfigureAwait(false), account.Username);
+    }
+
+    /// <summary>
+    /// Deletes the account on the server (its name stays taken for good) and forgets the session and account here.
+    /// Keys, contacts and history stay in the profile folder until the user removes it.
+    /// </summary>
+    public async Task DeleteAccountAsync(string currentPassword, CancellationToken ct)
+    {
+        var account = RequireAccount();
+        var token = await Session.GetAsync(ct).ConfigureAwait(false);
+        await Users.DeleteAccountAsync(token.Value, currentPassword, ct).ConfigureAwait(false);
+        Session.Forget();
+        account.DeletedAt = Now;
+        SaveAccount(account);
+    }
+
+    /// <summary>Whether the server still has a live account of this name; null when the server cannot say (unreachable).</summary>
+    public async Task<bool?> AccountExistsAsync(string username, CancellationToken ct)
+    {
+        try
+        {
+            return await Users.GetAccountAsync(username, ct).ConfigureAwait(false) is not null;
+        }
+        catch (SealpostException)
+        {
+            return null;
+        }
+    }
+
     public async Task<OwnAccount> WhoAmIAsync(CancellationToken ct)
     {
         var token = await Session.GetAsync(ct).ConfigureAwait(false);
@@ -161,13 +209,15 @@ public sealed class SealpostClient : IAsyncDisposable
     /// Seals <paramref name="text"/> to the contact's trusted key (refusing a changed key with <see cref="KeyChangedException"/>),
     /// sends it and waits until the server has it durably. Across a reconnect it is sent again under the same client id.
     /// </summary>
-    public async Task<SentMessage> SendAsync(string to, string text, CancellationToken ct)
+    public Task<SentMessage> SendAsync(string to, string text, CancellationToken ct) => SendAsync(to, MessagePayload.ForText(text), ct);
+
+    /// <summary>Sends a file (its name and bytes) in one message; see <see cref="MessagePayload"/>.</summary>
+    public Task<SentMessage> SendFileAsync(string to, string name, byte[] data, CancellationToken ct) => SendAsync(to, MessagePayload.ForFile(name, data), ct);
+
+    private async Task<SentMessage> SendAsync(string to, MessagePayload payload, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(text);
         var account = RequireAccount();
-        var plaintext = Encoding.UTF8.GetBytes(text);
-        if (plaintext.Length > Envelope.MaxPlaintextSize)
-            throw new SealpostException(ErrorKind.Invalid, $"The message is {plaintext.Length} bytes; a message carries at most {Envelope.MaxPlaintextSize} bytes of UTF-8.");
+        var plaintext = payload.Encode();
         var recipient = await Contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
         var me = Keys.Get(account.KeyId);
         var envelope = Envelope.Seal(
@@ -183,7 +233,9 @@ public sealed class SealpostClient : IAsyncDisposable
             Id = accepted.MessageId,
             Direction = MessageDirections.Out,
             Peer = recipient.Username,
-            Text = text,
+            Text = payload.Text,
+            FileName = payload.FileName,
+            FileSize = payload.FileData?.Length,
             SentAt = accepted.SentAt,
             StoredAt = Now,
             Status = MessageStatus.Sent,
@@ -358,19 +410,20 @@ public sealed class SealpostClient : IAsyncDisposable
         var mine = Keys.Get(header.RecipientKeyId);
         var sender = await Contacts.ResolveSenderKeyAsync(from, header.SenderKeyId, ct).ConfigureAwait(false);
         if (sender is null) return Reject($"{from} has no key with id {header.SenderKeyId} (or no account): the sender cannot be verified.");
+        byte[] plaintext;
         try
         {
-            var plaintext = Envelope.Open(envelope, account.Username, header.RecipientKeyId, mine.PrivateKey, from, sender.PublicKey);
-            entry.Text = StrictUtf8.GetString(plaintext);
+            plaintext = Envelope.Open(envelope, account.Username, header.RecipientKeyId, mine.PrivateKey, from, sender.PublicKey);
         }
         catch (CryptoException e)
         {
             return Reject($"It does not open as a message from {from}: {e.Message}");
         }
-        catch (DecoderFallbackException)
-        {
-            return Reject("It opened, but it is not UTF-8 text.");
-        }
+        if (MessagePayload.Decode(plaintext, out var unreadable) is not { } payload) return Reject(unreadable!);
+        entry.Text = payload.Text;
+        entry.FileName = payload.FileName;
+        entry.FileData = payload.FileData;
+        entry.FileSize = payload.FileData?.Length;
         entry.Status = sender.Trusted ? MessageStatus.Ok : MessageStatus.UnverifiedKey;
         entry.Problem = sender.Note;
         return entry;
@@ -409,8 +462,20 @@ public sealed class SealpostClient : IAsyncDisposable
         return connection;
     }
 
-    private AccountState RequireAccount() =>
-        Account ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{Profile.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
+    private AccountState RequireAccount()
+    {
+        var account = Account ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{Profile.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
+        if (account.DeletedAt is not null) throw AccountDeleted(account, Profile.Name);
+        return account;
+    }
+
+    /// <summary>What to say about a profile whose account was deleted from it.</summary>
+    public static SealpostException AccountDeleted(AccountState account, string profile)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        return new(ErrorKind.Auth, $"The account {account.Username} was deleted on {account.DeletedAt?.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)}; " +
+            $"profile '{profile}' only keeps its keys and history. Register anew with another --profile.") { Code = "account-deleted" };
+    }
 
     private void SaveAccount(AccountState account) => Profile.Write(Profile.AccountFile, account, LocalJsonContext.Default.AccountState);
 

@@ -12,6 +12,11 @@ namespace Sealpost.ServiceDefaults;
 /// </summary>
 public static class JsonBody
 {
+    /// <summary>The one answer to a body that is not JSON, whether this reader or the framework's routing refuses it.</summary>
+    public const string NotJsonTitle = "The body must be JSON.";
+
+    public const string NotJsonDetail = "Send Content-Type: application/json.";
+
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken ct)
         where T : class
     {
@@ -19,7 +24,7 @@ public static class JsonBody
             || !mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
         {
             return (null, Problems.Of(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
-                "The body must be JSON.", "Send Content-Type: application/json."));
+                NotJsonTitle, NotJsonDetail));
         }
         try
         {

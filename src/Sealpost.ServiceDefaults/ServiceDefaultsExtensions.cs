@@ -31,7 +31,12 @@ public static class ServiceDefaultsExtensions
         {
             // Answers the framework makes by itself (no route, wrong method or media type, a crash) get our stable types too.
             if (c.ProblemDetails.Type is null || c.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            {
                 c.ProblemDetails.Type = Problems.TypeOf(FrameworkCodes.GetValueOrDefault(c.ProblemDetails.Status ?? 500, "error"));
+                // Routes declaring Accepts("application/json") are refused by routing itself: answer as JsonBody does.
+                if (c.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
+                    (c.ProblemDetails.Title, c.ProblemDetails.Detail) = (JsonBody.NotJsonTitle, JsonBody.NotJsonDetail);
+            }
         });
         builder.Services.ConfigureHttpJsonOptions(o =>
         {

@@ -139,7 +139,7 @@ public sealed class CliTests : IDisposable
     public void The_server_comes_from_the_option_then_the_environment_then_the_profile_then_config()
     {
         var profile = _home.Profile();
-        var console = new CliConsole { Out = TextWriter.Null, Error = TextWriter.Null, In = TextReader.Null, Environment = _ => null, ReadSecret = _ => null };
+        var console = new CliConsole { Out = TextWriter.Null, Error = TextWriter.Null, In = Stream.Null, Environment = _ => null, ReadSecret = _ => null };
         var app = new CliApp(console);
         var root = new System.CommandLine.RootCommand();
         Assert.Equal(CliApp.DefaultServer + "/", app.ServerOf(root.Parse([]), profile).ToString());
@@ -150,7 +150,7 @@ public sealed class CliTests : IDisposable
         profile.Write(profile.AccountFile, new Sealpost.Client.State.AccountState { Server = "http://profile:2/", Username = "alice", KeyId = 1 }, Sealpost.Client.State.LocalJsonContext.Default.AccountState);
         Assert.Equal("http://profile:2/", app.ServerOf(root.Parse([]), profile).ToString());
 
-        var withEnv = new CliApp(new CliConsole { Out = TextWriter.Null, Error = TextWriter.Null, In = TextReader.Null, Environment = n => n == "SEALPOST_SERVER" ? "http://env:3" : null, ReadSecret = _ => null });
+        var withEnv = new CliApp(new CliConsole { Out = TextWriter.Null, Error = TextWriter.Null, In = Stream.Null, Environment = n => n == "SEALPOST_SERVER" ? "http://env:3" : null, ReadSecret = _ => null });
         Assert.Equal("http://env:3/", withEnv.ServerOf(root.Parse([]), profile).ToString());
     }
 

@@ -37,20 +37,39 @@ public sealed class CliRunner(string home, string? server = null)
         ["SEALPOST_PASSWORD"] = Password,
     };
 
+    /// <summary>
+    /// What a person types at the terminal prompts, in order (secrets and confirmations alike); when empty, there is
+    /// no terminal. <see cref="Prompts"/> records each prompt shown.
+    /// </summary>
+    public Queue<string> Typed { get; } = new();
+
+    public List<string> Prompts { get; } = [];
+
     public Task<CliResult> RunWithInputAsync(string? stdin, params string[] args) => RunUntilAsync(CancellationToken.None, stdin, args);
 
+    public Task<CliResult> RunWithBytesAsync(byte[] stdin, params string[] args) => RunUntilAsync(CancellationToken.None, stdin, args);
+
     /// <summary>Runs until done or until <paramref name="stop"/> fires, which stands for Ctrl-C.</summary>
-    public async Task<CliResult> RunUntilAsync(CancellationToken stop, string? stdin, params string[] args)
+    public Task<CliResult> RunUntilAsync(CancellationToken stop, string? stdin, params string[] args) =>
+        RunUntilAsync(stop, Encoding.UTF8.GetBytes(stdin ?? ""), args);
+
+    private async Task<CliResult> RunUntilAsync(CancellationToken stop, byte[] stdin, string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
+        string? Ask(string prompt)
+        {
+            Prompts.Add(prompt);
+            return Typed.TryDequeue(out var answer) ? answer : null;
+        }
         var console = new CliConsole
         {
             Out = output,
             Error = error,
-            In = new StringReader(stdin ?? ""),
+            In = new MemoryStream(stdin),
             Environment = name => Environment.GetValueOrDefault(name),
-            ReadSecret = _ => null,
+            ReadSecret = Ask,
+            ReadLine = Ask,
         };
         var app = new CliApp(console) { ConnectionOptions = new ConnectionOptions { BackoffBase = TimeSpan.FromMilliseconds(50), BackoffCap = TimeSpan.FromSeconds(1) } };
         if (server is not null && !Environment.ContainsKey("SEALPOST_SERVER")) Environment["SEALPOST_SERVER"] = server;

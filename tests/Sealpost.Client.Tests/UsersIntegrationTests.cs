@@ -80,8 +80,8 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
         var result = await second.ExpectAsync(ExitCodes.Refused, "register", name);
 
         Assert.Contains("taken", result.Error, StringComparison.OrdinalIgnoreCase);
-        Assert.Empty(Directory.GetFiles(home.Profile().KeysFolder));
-        Assert.Null(home.Profile().ReadAccount());
+        // Not even an empty profile folder is left.
+        Assert.False(Directory.Exists(home.Profile().Root));
     }
 
     [Fact]

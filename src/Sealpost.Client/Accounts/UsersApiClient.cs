@@ -35,6 +35,15 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey),
             SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
+    /// <summary>PATCH /v1/accounts/me with a new password; the server then ends every session of the account, this one too.</summary>
+    public Task<OwnAccount> ChangePasswordAsync(string accessToken, string currentPassword, string newPassword, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, "v1/accounts/me", accessToken, new UpdateAccountRequest(null, newPassword, currentPassword),
+            SealpostJsonContext.Default.UpdateAccountRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
+
+    public async Task DeleteAccountAsync(string accessToken, string currentPassword, CancellationToken ct) =>
+        await SendAsync<DeleteAccountRequest, object>(HttpMethod.Delete, "v1/accounts/me", accessToken, new DeleteAccountRequest(currentPassword),
+            SealpostJsonContext.Default.DeleteAccountRequest, null, ct).ConfigureAwait(false);
+
     public async Task<PublicAccount?> GetAccountAsync(string username, CancellationToken ct)
     {
         var record = await GetOrNullAsync($"v1/accounts/{Uri.EscapeDataString(username)}", ct).ConfigureAwait(false);
@@ -127,6 +136,8 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
                         var messages = field.Value.ValueKind == JsonValueKind.Array
                             ? string.Join(" ", field.Value.EnumerateArray().Select(m => m.GetString()))
                             : field.Value.ToString();
+                        // The sentence ends with the bracket, not inside it: "… (password: At least 8 characters)."
+                        messages = messages.TrimEnd('.');
                         fields.Add($"{field.Name}: {messages}");
                     }
                 }

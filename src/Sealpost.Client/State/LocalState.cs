@@ -14,6 +14,9 @@ public sealed class AccountState
     public string Server { get; set; } = "";
     public string Username { get; set; } = "";
     public uint KeyId { get; set; }
+
+    /// <summary>Set when this profile deleted its account; the keys and history stay, the account does not.</summary>
+    public DateTimeOffset? DeletedAt { get; set; }
 }
 
 /// <summary><c>session.json</c> (mode 0600): the tokens of the current login.</summary>
@@ -90,8 +93,16 @@ public sealed class HistoryEntry
     /// <summary>The other party: the sender of an incoming message, the recipient of an outgoing one.</summary>
     public string Peer { get; set; } = "";
 
-    /// <summary>The plaintext; null when the message was rejected.</summary>
+    /// <summary>The plaintext; null when the message was rejected or is a file.</summary>
     public string? Text { get; set; }
+
+    /// <summary>For a file: the name the sender gave it, as sent (not yet safe as a path).</summary>
+    public string? FileName { get; set; }
+
+    public int? FileSize { get; set; }
+
+    /// <summary>For a received file: its bytes (base64 in the JSON), kept so it can be saved later with <c>history --save-to</c>.</summary>
+    public byte[]? FileData { get; set; }
 
     public DateTimeOffset SentAt { get; set; }
     public DateTimeOffset StoredAt { get; set; }

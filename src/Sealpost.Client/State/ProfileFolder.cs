@@ -127,6 +127,18 @@ public sealed class ProfileFolder
         }
     }
 
+    public static void TryDeleteFolder(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort, as above.
+        }
+    }
+
     /// <summary>
     /// Holds the profile's lock file exclusively, so two processes of the same profile (a <c>listen</c> and a
     /// <c>send</c>) do not interleave read-modify-write cycles or both spend the same refresh token.
