@@ -147,9 +147,7 @@ public static partial class AccountEndpoints
         HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct)
     {
         var client = request.HttpContext.Connection.RemoteIpAddress;
-        var verdict = AccountFields.PasswordFits(currentPassword)
-            ? await s.Passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct)
-            : PasswordVerdict.Wrong;
+        var verdict = await s.Passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
         if (verdict.Wait is { } wait)
         {
             LogCurrentPasswordThrottled(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));

@@ -21,10 +21,10 @@ public static partial class SessionEndpoints
     }
 
     /// <summary>
-    /// An unknown user and a wrong password get the same answer after the same work. Input that cannot be anyone's
-    /// credentials (a name that breaks the naming rule, a password outside the length rule) gets that answer at once,
-    /// with no Argon2id work: it says nothing about any account. A throttled name or address gets 429 with Retry-After
-    /// before any password work.
+    /// An unknown user and a wrong password get the same answer after the same work. A name that breaks the naming
+    /// rule cannot exist and gets that answer at once; a password outside the length rule gets it without Argon2id work
+    /// (see <see cref="PasswordCheck"/>). Neither says anything about any account. A throttled name or address gets
+    /// 429 with Retry-After before any password work.
     /// </summary>
     private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Login(
         HttpContext http, AccountStore accounts, SessionStore sessions, PasswordCheck passwords, PasswordHasher hasher, TokenIssuer issuer,
@@ -40,7 +40,7 @@ public static partial class SessionEndpoints
         if (errors.Any) return errors.ToProblem();
 
         var client = http.Connection.RemoteIpAddress;
-        if (username is null || !AccountFields.PasswordFits(body.Password!))
+        if (username is null)
         {
             LogLoginFailed(logger, username ?? "(not a valid username)", ClientAddress.Of(http));
             return InvalidCredentials();
