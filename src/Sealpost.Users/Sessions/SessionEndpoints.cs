@@ -42,7 +42,7 @@ public static partial class SessionEndpoints
         var client = http.Connection.RemoteIpAddress;
         if (username is null)
         {
-            LogLoginFailed(logger, username ?? "(not a valid username)", ClientAddress.Of(http));
+            LogLoginFailed(logger, "(not a valid username)", ClientAddress.Of(http));
             return InvalidCredentials();
         }
         var account = await accounts.FindAsync(username, ct);
