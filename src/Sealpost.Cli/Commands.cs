@@ -339,11 +339,12 @@ public sealed partial class CliApp
 
     private Command RotateKeyCommand()
     {
-        var command = new Command("rotate-key", "Make a new key pair and publish it; old private keys stay to open older messages");
+        var command = new Command("rotate-key", "Make a new key pair and publish it (needs your account password); old private keys stay to open older messages");
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var own = await client.RotateKeyAsync(ct);
+            var password = Secret("SEALPOST_PASSWORD", "Account password: ");
+            var own = await client.RotateKeyAsync(password, ct);
             Print(r, new JsonObject { ["key_id"] = own.KeyId, ["fingerprint"] = own.Fingerprint },
                 $"Your key is now key id {own.KeyId}, fingerprint {own.Fingerprint}.\nYour contacts will be asked to trust it; older keys stay in {client.Profile.KeysFolder}.");
             return ExitCodes.Ok;

@@ -300,9 +300,10 @@ public sealed class SealpostClient : IAsyncDisposable
 
     /// <summary>
     /// A new key pair: the private key is saved (the old ones stay, so messages sealed to them still open), then the
-    /// public key is published. Contacts see a changed key and must trust it before sending again.
+    /// public key is published, which needs the account password. Contacts see a changed key and must trust it before
+    /// sending again; the server ends the account's other sessions.
     /// </summary>
-    public async Task<OwnAccount> RotateKeyAsync(CancellationToken ct)
+    public async Task<OwnAccount> RotateKeyAsync(string password, CancellationToken ct)
     {
         var account = RequireAccount();
         Keys.CheckPassphrase();
@@ -312,7 +313,7 @@ public sealed class SealpostClient : IAsyncDisposable
         OwnAccount own;
         try
         {
-            own = await Users.RotateKeyAsync(token.Value, AccountRules.EncodePublicKey(pair.PublicKey), ct).ConfigureAwait(false);
+            own = await Users.RotateKeyAsync(token.Value, AccountRules.EncodePublicKey(pair.PublicKey), password, ct).ConfigureAwait(false);
         }
         catch
         {

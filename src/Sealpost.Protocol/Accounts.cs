@@ -36,6 +36,7 @@ public sealed record OwnAccount(
 /// <summary>PATCH /v1/accounts/me: absent fields stay as they are; a new password needs the current one.</summary>
 public sealed record UpdateAccountRequest(string? DisplayName, string? Password, string? CurrentPassword);
 
-public sealed record RotateKeyRequest(string? PublicKey);
+/// <summary>PUT /v1/accounts/me/key: the new public key, and the current password (an access token alone is not enough).</summary>
+public sealed record RotateKeyRequest(string? PublicKey, string? CurrentPassword);
 
 public sealed record DeleteAccountRequest(string? CurrentPassword);

@@ -48,10 +48,23 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Forwarded headers, and unhandled failures as problem details: a database that is away answers 503.</summary>
+    /// <summary>
+    /// Forwarded headers, <c>X-Content-Type-Options: nosniff</c> on every answer, and unhandled failures as problem
+    /// details: a database that is away answers 503.
+    /// </summary>
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
         app.UseForwardedHeaders();
+        app.Use((context, next) =>
+        {
+            // Set as the answer starts, so error pages written after a Response.Clear() carry it too.
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers.XContentTypeOptions = "nosniff";
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             StatusCodeSelector = e => IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,

@@ -13,10 +13,12 @@ builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions
 builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordOptions>().BindConfiguration(PasswordOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<PasswordWorkOptions>().BindConfiguration(PasswordWorkOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<TokenOptions>>().Value);
 builder.Services.AddDatabase();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton<SigningKey>().AddSingleton<TokenIssuer>().AddSingleton<PasswordHasher>();
+builder.Services.AddSingleton<SigningKey>().AddSingleton<TokenIssuer>();
+builder.Services.AddSingleton<PasswordWork>().AddSingleton<PasswordHasher>().AddSingleton<PasswordCheck>();
 builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>().AddSingleton<LoginThrottle>();
 builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
 builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);
@@ -26,6 +28,7 @@ builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>().AddHostedS
 
 var app = builder.Build();
 app.UseServiceDefaults();
+app.UseBusyAnswers();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapOpenApi();

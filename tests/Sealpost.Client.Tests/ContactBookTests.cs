@@ -134,18 +134,45 @@ public sealed class ContactBookTests : IDisposable
     }
 
     [Fact]
-    public async Task An_older_key_from_before_pinning_is_fetched_and_kept()
+    public async Task A_key_id_older_than_the_pinned_one_is_only_the_servers_word_and_is_never_trusted()
     {
-        var older = _server.Publish("alice");
+        // A malicious server delivers a message "from alice" under key id 1, below the id 2 the client pinned,
+        // sealed with a key of its own, and answers GET /v1/accounts/alice/keys/1 with that key.
+        _server.Publish("alice");
         _server.Publish("alice");
         await _book.LookupAsync("alice", default);
+        var forged = X25519KeyPair.Generate().PublicKey.ToArray();
+        _server.Keys["alice"][0] = forged;
 
-        var key = await _book.ResolveSenderKeyAsync("alice", 1, default);
+        var first = await _book.ResolveSenderKeyAsync("alice", 1, default);
+        var again = await _book.ResolveSenderKeyAsync("alice", 1, default);
 
-        Assert.Equal(older, key!.PublicKey);
-        Assert.True(key.Trusted);
-        Assert.NotNull(key.Note);
+        Assert.Equal(forged, first!.PublicKey);
+        Assert.False(first.Trusted);
+        Assert.Contains("vouched for only by the server", first.Note, StringComparison.Ordinal);
+        Assert.False(again!.Trusted);
+        Assert.NotNull(again.Note);
         Assert.Equal("server", _book.Get("alice")!.Keys[1].Source);
+        Assert.Equal(2u, _book.Get("alice")!.TrustedKeyId);
+    }
+
+    [Fact]
+    public async Task A_key_id_skipped_between_two_trusted_keys_is_not_trusted_either()
+    {
+        _server.Publish("alice");
+        await _book.LookupAsync("alice", default);
+        _server.Publish("alice");
+        _server.Publish("alice");
+        await _book.TrustAsync("alice", default);
+
+        var skipped = await _book.ResolveSenderKeyAsync("alice", 2, default);
+        var first = await _book.ResolveSenderKeyAsync("alice", 1, default);
+        var current = await _book.ResolveSenderKeyAsync("alice", 3, default);
+
+        Assert.False(skipped!.Trusted);
+        Assert.NotNull(skipped.Note);
+        Assert.True(first!.Trusted);
+        Assert.True(current!.Trusted);
     }
 
     [Fact]

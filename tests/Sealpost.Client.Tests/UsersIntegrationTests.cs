@@ -184,4 +184,18 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
         Assert.Equal(1u, home.Profile().ReadAccount()!.KeyId);
         Assert.Equal(1, (await cluster.Api.LookupAsync(name))!.KeyId);
     }
+
+    [Fact]
+    public async Task Rotate_key_with_a_wrong_account_password_exits_3_and_changes_nothing()
+    {
+        var (cli, home, name) = await RegisteredAsync("rotacc");
+        cli.Environment["SEALPOST_PASSWORD"] = "not the account password";
+
+        var refused = await cli.ExpectAsync(ExitCodes.Auth, "rotate-key");
+
+        Assert.Contains("current password", refused.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(1u, home.Profile().ReadAccount()!.KeyId);
+        Assert.False(File.Exists(home.Profile().KeyFile(2)));
+        Assert.Equal(1, (await cluster.Api.LookupAsync(name))!.KeyId);
+    }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace Sealpost.Testing;
@@ -11,7 +10,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
 {
     private readonly Dictionary<string, string> _messageSettings;
     private readonly string? _redis;
-    private Process? _haproxy;
+    private HaproxyProcess? _haproxy;
 
     public SealpostStack() : this(new Dictionary<string, string>())
     {
@@ -70,43 +69,19 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
     public Uri SocketUrl(int? instance = null) =>
         new((instance is { } i ? Messages[i].BaseAddress : BaseUrl).ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
 
-    private async Task StartHaproxyAsync()
-    {
-        var pidFile = Path.Combine(TestEnvironment.WorkDir, $"haproxy-{HaproxyPort}.pid");
-        var info = new ProcessStartInfo("haproxy") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "-db", "-f", Path.Combine(TestEnvironment.RepoRoot, "deploy", "haproxy.cfg"), "-p", pidFile }) info.ArgumentList.Add(arg);
-        info.Environment["SEALPOST_DEPLOY"] = Path.Combine(TestEnvironment.RepoRoot, "deploy");
-        info.Environment["SEALPOST_BIND"] = $"127.0.0.1:{HaproxyPort}";
-        info.Environment["SEALPOST_USERS_1"] = $"127.0.0.1:{Users.Instances[0].Port}";
-        info.Environment["SEALPOST_USERS_2"] = $"127.0.0.1:{Users.Instances[1].Port}";
-        info.Environment["SEALPOST_MESSAGES_1"] = $"127.0.0.1:{Messages[0].Port}";
-        info.Environment["SEALPOST_MESSAGES_2"] = $"127.0.0.1:{Messages[1].Port}";
-        _haproxy = Process.Start(info)!;
-        _haproxy.OutputDataReceived += (_, _) => { };
-        _haproxy.ErrorDataReceived += (_, _) => { };
-        _haproxy.BeginOutputReadLine();
-        _haproxy.BeginErrorReadLine();
-        using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var response = await http.GetAsync(".well-known/jwks.json");
-                if (response.IsSuccessStatusCode) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // not up yet
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("HAProxy did not come up");
-    }
+    /// <summary>
+    /// Every test user comes from 127.0.0.1, so the per-address login and registration limits are lifted here;
+    /// tests of those limits start HAProxy with the config's own limits.
+    /// </summary>
+    private async Task StartHaproxyAsync() =>
+        _haproxy = await HaproxyProcess.StartAsync(
+            [.. Users.Instances.Select(i => i.Port)], [.. Messages.Select(m => m.Port)],
+            new Dictionary<string, string> { ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000" },
+            HaproxyPort);
 
     public virtual async Task DisposeAsync()
     {
-        if (_haproxy is { HasExited: false }) _haproxy.Kill();
-        _haproxy?.Dispose();
+        if (_haproxy is not null) await _haproxy.DisposeAsync();
         foreach (var instance in Messages) await instance.DisposeAsync();
         await Users.DisposeAsync();
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Sealpost.Protocol;
@@ -25,10 +26,33 @@ public sealed class UsersApi(HttpClient http)
     public Task<HttpResponseMessage> RegisterRawAsync(string? username, string? password, string? publicKey, string? displayName = null) =>
         http.PostAsJsonAsync("v1/accounts", new RegisterRequest(username, password, publicKey, displayName), SealpostJsonContext.Default.RegisterRequest);
 
+    /// <summary>An HTTP client whose connections come from <paramref name="source"/> (any 127.x.y.z on Linux), to act as another client address.</summary>
+    public static HttpClient ClientFrom(Uri baseUrl, IPAddress source) =>
+        new(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        })
+        { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
+
     public async Task<byte[]> RegisterAsync(string username, string password = DefaultPassword, string? displayName = null)
     {
         var key = NewPublicKey();
-        using var response = await RegisterRawAsync(username, password, AccountRules.EncodePublicKey(key), displayName);
+        using var response = await RetryWhileBusyAsync(() => RegisterRawAsync(username, password, AccountRules.EncodePublicKey(key), displayName));
         await EnsureAsync(response, HttpStatusCode.Created);
         return key;
     }
@@ -38,7 +62,7 @@ public sealed class UsersApi(HttpClient http)
 
     public async Task<SessionResponse> LoginAsync(string username, string password = DefaultPassword)
     {
-        using var response = await LoginRawAsync(username, password);
+        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password));
         await EnsureAsync(response, HttpStatusCode.OK);
         return (await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!;
     }
@@ -56,6 +80,24 @@ public sealed class UsersApi(HttpClient http)
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         await EnsureAsync(response, HttpStatusCode.OK);
         return await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.PublicAccount);
+    }
+
+    /// <summary>PUT /v1/accounts/me/key: a new public key, which needs the current password.</summary>
+    public Task<HttpResponseMessage> RotateKeyRawAsync(string accessToken, string? publicKey, string? currentPassword) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken,
+            System.Text.Json.JsonSerializer.Serialize(new RotateKeyRequest(publicKey, currentPassword), SealpostJsonContext.Default.RotateKeyRequest));
+
+    /// <summary>As a well-behaved client does: a <c>503 busy</c> is tried again after its Retry-After, a few times.</summary>
+    public static async Task<HttpResponseMessage> RetryWhileBusyAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 10) return response;
+            var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            response.Dispose();
+            await Task.Delay(wait);
+        }
     }
 
     /// <summary>Sends any method, path and raw body with an optional bearer token.</summary>

@@ -117,9 +117,9 @@ public sealed class AccountTests(UsersCluster cluster)
         var user = await Api.NewUserAsync("rot");
         var newKey = AccountRules.EncodePublicKey(UsersApi.NewPublicKey());
 
-        using var rotated = await Api.SendAsync(HttpMethod.Put, "v1/accounts/me/key", user.AccessToken, $$"""{"public_key":"{{newKey}}"}""");
+        using var rotated = await Api.RotateKeyRawAsync(user.AccessToken, newKey, user.Password);
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
-        using var retried = await Api.SendAsync(HttpMethod.Put, "v1/accounts/me/key", user.AccessToken, $$"""{"public_key":"{{newKey}}"}""");
+        using var retried = await Api.RotateKeyRawAsync(user.AccessToken, newKey, user.Password);
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
 
         var record = (await Api.LookupAsync(user.Username))!;

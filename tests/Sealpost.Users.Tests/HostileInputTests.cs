@@ -228,7 +228,7 @@ public sealed class HostileInputTests(UsersCluster cluster)
         var user = await Api.NewUserAsync("badrot");
         foreach (var bad in new[] { "\"\"", "\"AAAA\"", "null", "12", $"\"{AccountRules.EncodePublicKey(new byte[32])}\"" })
         {
-            using var response = await Api.SendAsync(HttpMethod.Put, "v1/accounts/me/key", user.AccessToken, $$"""{"public_key":{{bad}}}""");
+            using var response = await Api.SendAsync(HttpMethod.Put, "v1/accounts/me/key", user.AccessToken, $$"""{"public_key":{{bad}},"current_password":"{{user.Password}}"}""");
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("public_key", AccountTests.FieldOf(await AccountTests.ProblemAsync(response)));
         }

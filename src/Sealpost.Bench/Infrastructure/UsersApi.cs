@@ -26,14 +26,15 @@ public sealed class UsersApi(HttpClient http)
 
     public async Task<HttpStatusCode> RegisterAsync(string username, string password, string publicKey, CancellationToken ct)
     {
-        using var response = await Http.PostAsJsonAsync("/v1/accounts", new RegisterRequest(username, password, publicKey, null),
-            SealpostJsonContext.Default.RegisterRequest, ct);
+        using var response = await WhileBusyAsync(() => Http.PostAsJsonAsync("/v1/accounts", new RegisterRequest(username, password, publicKey, null),
+            SealpostJsonContext.Default.RegisterRequest, ct), ct);
         return response.StatusCode;
     }
 
     public async Task<(HttpStatusCode Status, SessionResponse? Session)> LoginAsync(string username, string password, CancellationToken ct)
     {
-        using var response = await Http.PostAsJsonAsync("/v1/sessions", new LoginRequest(username, password), SealpostJsonContext.Default.LoginRequest, ct);
+        using var response = await WhileBusyAsync(
+            () => Http.PostAsJsonAsync("/v1/sessions", new LoginRequest(username, password), SealpostJsonContext.Default.LoginRequest, ct), ct);
         return (response.StatusCode, response.IsSuccessStatusCode
             ? await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse, ct) : null);
     }
@@ -43,6 +44,21 @@ public sealed class UsersApi(HttpClient http)
         using var response = await Http.PostAsJsonAsync("/v1/sessions/refresh", new RefreshRequest(refreshToken), SealpostJsonContext.Default.RefreshRequest, ct);
         return (response.StatusCode, response.IsSuccessStatusCode
             ? await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse, ct) : null);
+    }
+
+    /// <summary>
+    /// The users service bounds concurrent Argon2id work and answers <c>503</c> with <c>Retry-After</c> beyond it: the
+    /// request did not run, so it is sent again after the wait, as a client does. Registration and login cost a hash each.
+    /// </summary>
+    private static async Task<HttpResponseMessage> WhileBusyAsync(Func<Task<HttpResponseMessage>> send, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || response.Headers.RetryAfter?.Delta is not { } wait || attempt == 20) return response;
+            response.Dispose();
+            await Task.Delay(wait, ct);
+        }
     }
 
     public async Task<HttpStatusCode> LookupStatusAsync(string username, CancellationToken ct)

@@ -12,6 +12,7 @@ namespace Sealpost.Client.Accounts;
 public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
 {
     private const string ProblemPrefix = "urn:sealpost:problem:";
+    private const int BusyAttempts = 4;
 
     public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName),
@@ -31,8 +32,9 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
     public Task<OwnAccount> GetMeAsync(string accessToken, CancellationToken ct) =>
         SendAsync<object, OwnAccount>(HttpMethod.Get, "v1/accounts/me", accessToken, null, null, SealpostJsonContext.Default.OwnAccount, ct)!;
 
-    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey),
+    /// <summary>Publishes a new public key; the server wants the account password too, and ends the account's other sessions.</summary>
+    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey, currentPassword),
             SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>PATCH /v1/accounts/me with a new password; the server then ends every session of the account, this one too.</summary>
@@ -83,21 +85,30 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         JsonTypeInfo<TResponse>? responseType, CancellationToken ct)
         where TResponse : class
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (accessToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        if (body is not null && requestType is not null) request.Content = JsonContent.Create(body, requestType);
         HttpResponseMessage response;
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            response = await http.SendAsync(request, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new SealpostException(ErrorKind.Network, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);
-        }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            throw new SealpostException(ErrorKind.Network, $"The Sealpost server at {http.BaseAddress} did not answer in time.", e);
+            using var request = new HttpRequestMessage(method, path);
+            if (accessToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+            if (body is not null && requestType is not null) request.Content = JsonContent.Create(body, requestType);
+            try
+            {
+                response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new SealpostException(ErrorKind.Network, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);
+            }
+            catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                throw new SealpostException(ErrorKind.Network, $"The Sealpost server at {http.BaseAddress} did not answer in time.", e);
+            }
+            // 503 with a short Retry-After: every password-hashing slot was busy (a flood); the request was not run.
+            if (attempt == BusyAttempts || response.StatusCode != HttpStatusCode.ServiceUnavailable
+                || response.Headers.RetryAfter?.Delta is not { } wait || wait > TimeSpan.FromSeconds(5))
+                break;
+            response.Dispose();
+            await Task.Delay(wait, ct).ConfigureAwait(false);
         }
         using (response)
         {

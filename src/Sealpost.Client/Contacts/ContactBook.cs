@@ -121,7 +121,8 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     /// <summary>
     /// The key to verify a message from <paramref name="username"/> sealed with its key <paramref name="keyId"/>, or null
     /// when there is none (no such account or key: the message cannot be verified). A key pinned under that id is used
-    /// as pinned, so the server cannot swap it; an id never seen is fetched from the server.
+    /// as pinned, so the server cannot swap it. Any other key comes from the server alone, so it is never trusted: a
+    /// server could forge a key id older than the one pinned and vouch for a key of its own under it.
     /// </summary>
     public async Task<SenderKey?> ResolveSenderKeyAsync(string username, uint keyId, CancellationToken ct)
     {
@@ -136,16 +137,19 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
             if (status.State == ContactState.Changed) return await PendingOrFetchAsync(name, keyId, ct).ConfigureAwait(false);
         }
         if (contact.Keys.TryGetValue(keyId, out var known))
-            return new SenderKey(KeyInfo.Decode(known.PublicKey), true, known.Source == ContactKeySources.Server ? OlderKeyNote(keyId) : null);
+        {
+            var pinned = known.Source == ContactKeySources.Pinned;
+            return new SenderKey(KeyInfo.Decode(known.PublicKey), pinned, pinned ? null : ServerOnlyNote(name, keyId));
+        }
         if (keyId < contact.TrustedKeyId)
         {
-            // A key from before we pinned this contact: only the server can vouch for it.
+            // A key id from before the one we pinned: only the server vouches for it, and the server may be the forger.
             var older = await directory.GetKeyAsync(name, keyId, ct).ConfigureAwait(false);
             if (older is null) return null;
             var key = ParseServerKey(older);
             await UpdateAsync(name, c => c.Keys.TryAdd(keyId, new ContactKey { KeyId = keyId, PublicKey = AccountRules.EncodePublicKey(key), Source = ContactKeySources.Server, SeenAt = _time.GetUtcNow() }), ct)
                 .ConfigureAwait(false);
-            return new SenderKey(key, true, OlderKeyNote(keyId));
+            return new SenderKey(key, false, ServerOnlyNote(name, keyId));
         }
         return await PendingOrFetchAsync(name, keyId, ct).ConfigureAwait(false);
     }
@@ -213,7 +217,9 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     private ContactKey PinnedKey(uint keyId, byte[] key) =>
         new() { KeyId = keyId, PublicKey = AccountRules.EncodePublicKey(key), Source = ContactKeySources.Pinned, SeenAt = _time.GetUtcNow() };
 
-    private static string OlderKeyNote(uint keyId) => $"sealed with an older key (id {keyId}) that only the server vouches for: it predates the key you pinned";
+    private static string ServerOnlyNote(string name, uint keyId) =>
+        $"sealed with {name}'s key id {keyId}, which is older than the key you pinned and vouched for only by the server " +
+        "(a server could forge it): ask the sender whether they sent it";
 
     private static ContactStatus StatusOf(Contact contact, ContactState state)
     {

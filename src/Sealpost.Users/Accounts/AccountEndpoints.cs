@@ -7,23 +7,24 @@ using Sealpost.Users.Passwords;
 
 namespace Sealpost.Users.Accounts;
 
-public static class AccountEndpoints
+public static partial class AccountEndpoints
 {
     public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder app)
     {
         var accounts = app.MapGroup("/v1/accounts").WithTags("Accounts");
         accounts.MapPost("/", Register).Accepts<RegisterRequest>("application/json");
-        accounts.MapGet("/me", GetMe).RequireAuthorization();
-        accounts.MapPatch("/me", UpdateMe).Accepts<UpdateAccountRequest>("application/json").RequireAuthorization();
-        accounts.MapDelete("/me", DeleteMe).Accepts<DeleteAccountRequest>("application/json").RequireAuthorization();
-        accounts.MapPut("/me/key", RotateKey).Accepts<RotateKeyRequest>("application/json").RequireAuthorization();
+        var me = accounts.MapGroup("/me").RequireAuthorization().WithNoStore();
+        me.MapGet("", GetMe);
+        me.MapPatch("", UpdateMe).Accepts<UpdateAccountRequest>("application/json");
+        me.MapDelete("", DeleteMe).Accepts<DeleteAccountRequest>("application/json");
+        me.MapPut("/key", RotateKey).Accepts<RotateKeyRequest>("application/json");
         accounts.MapGet("/{username}", GetPublicRecord);
         accounts.MapGet("/{username}/keys/{keyId:int}", GetKey);
         return app;
     }
 
-    private static async Task<Results<Created<OwnAccount>, ProblemHttpResult>> Register(
-        HttpRequest request, AccountStore store, PasswordHasher hasher, CancellationToken ct)
+    /// <summary>Nothing is hashed for a request that fails validation or names a taken account.</summary>
+    private static async Task<Results<Created<OwnAccount>, ProblemHttpResult>> Register(HttpRequest request, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.RegisterRequest, ct);
         if (problem is not null) return problem;
@@ -33,9 +34,12 @@ public static class AccountEndpoints
         var key = AccountFields.PublicKey(errors, body.PublicKey);
         var displayName = AccountFields.DisplayName(errors, body.DisplayName);
         if (errors.Any) return errors.ToProblem();
+        // The name's existence is public (GET /v1/accounts/{name}), so refusing it before the hash reveals nothing.
+        if (await s.Store.NameTakenAsync(username!, ct)) return UsernameTaken();
 
-        var created = await store.CreateAsync(Guid.CreateVersion7(), username!, displayName, hasher.Hash(body.Password!), key!, ct);
-        if (created is null) return Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
+        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, ct);
+        if (created is null) return UsernameTaken();
+        LogRegistered(s.Logger, created.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
     }
 
@@ -65,7 +69,7 @@ public static class AccountEndpoints
     }
 
     private static async Task<Results<Ok<OwnAccount>, ProblemHttpResult>> UpdateMe(
-        HttpRequest request, ClaimsPrincipal user, AccountStore store, PasswordHasher hasher, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.UpdateAccountRequest, ct);
         if (problem is not null) return problem;
@@ -74,57 +78,111 @@ public static class AccountEndpoints
         if (body.Password is not null)
         {
             AccountFields.Password(errors, "password", body.Password);
-            if (body.CurrentPassword is null) errors.Add("current_password", "Required to change the password.");
+            CurrentPassword(errors, body.CurrentPassword, "Required to change the password.");
         }
         if (errors.Any) return errors.ToProblem();
 
-        var account = await store.FindAsync(user.Identity!.Name!, ct);
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
         if (account is null) return NoSuchAccount();
         if (body.Password is not null)
         {
-            if (!hasher.Verify(body.CurrentPassword!, account.PasswordHash)) return WrongPassword();
-            await store.ChangePasswordAsync(account.Id, hasher.Hash(body.Password), ct);
+            if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "password change", s, ct) is { } refused) return refused;
+            await s.Store.ChangePasswordAsync(account.Id, await s.Hasher.HashAsync(body.Password, ct), ct);
+            LogPasswordChanged(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         }
-        if (body.DisplayName is not null) await store.SetDisplayNameAsync(account.Id, displayName, ct);
-        return TypedResults.Ok(ToOwn((await store.FindAsync(account.Username, ct))!));
+        if (body.DisplayName is not null) await s.Store.SetDisplayNameAsync(account.Id, displayName, ct);
+        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct))!));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteMe(
-        HttpRequest request, ClaimsPrincipal user, AccountStore store, PasswordHasher hasher, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.DeleteAccountRequest, ct);
         if (problem is not null) return problem;
-        if (body!.CurrentPassword is null) return Problems.Validation("current_password", "Required to delete the account.");
-        var account = await store.FindAsync(user.Identity!.Name!, ct);
+        var errors = new FieldErrors();
+        CurrentPassword(errors, body!.CurrentPassword, "Required to delete the account.");
+        if (errors.Any) return errors.ToProblem();
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
         if (account is null) return NoSuchAccount();
-        if (!hasher.Verify(body.CurrentPassword, account.PasswordHash)) return WrongPassword();
-        await store.DeleteAsync(account.Id, ct);
+        if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "deletion", s, ct) is { } refused) return refused;
+        await s.Store.DeleteAsync(account.Id, ct);
+        LogDeleted(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.NoContent();
     }
 
-    /// <summary>Sending the current key again changes nothing, so a retried rotation is harmless.</summary>
+    /// <summary>
+    /// Needs the current password, like a password change: a stolen access token alone must not replace the key
+    /// contacts encrypt to. A new key ends every other session of the account; sending the current key again changes
+    /// nothing, so a retried rotation is harmless.
+    /// </summary>
     private static async Task<Results<Ok<OwnAccount>, ProblemHttpResult>> RotateKey(
-        HttpRequest request, ClaimsPrincipal user, AccountStore store, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.RotateKeyRequest, ct);
         if (problem is not null) return problem;
         var errors = new FieldErrors();
         var key = AccountFields.PublicKey(errors, body!.PublicKey);
+        CurrentPassword(errors, body.CurrentPassword, "Required to change the key.");
         if (errors.Any) return errors.ToProblem();
-        var account = await store.FindAsync(user.Identity!.Name!, ct);
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
         if (account is null) return NoSuchAccount();
-        if (!account.PublicKey.AsSpan().SequenceEqual(key)) await store.RotateKeyAsync(account.Id, key!, ct);
-        return TypedResults.Ok(ToOwn((await store.FindAsync(account.Username, ct))!));
+        if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "key rotation", s, ct) is { } refused) return refused;
+        if (!account.PublicKey.AsSpan().SequenceEqual(key))
+        {
+            var sessionId = Guid.TryParse(user.FindFirstValue(Sessions.TokenIssuer.SessionClaim), out var sid) ? sid : Guid.Empty;
+            var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, key!, sessionId, ct);
+            LogKeyRotated(s.Logger, account.Username, keyId, ClientAddress.Of(request.HttpContext), ended);
+        }
+        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct))!));
     }
 
-    private static ProblemHttpResult NoSuchAccount() => Problems.Of(StatusCodes.Status404NotFound, "not-found", "No such account.");
+    private static void CurrentPassword(FieldErrors errors, string? value, string required)
+    {
+        if (value is null) errors.Add("current_password", required);
+        else if (value.Length > Limits.PasswordMaxLength * 2) errors.Add("current_password", "Too long.");
+    }
 
-    private static ProblemHttpResult WrongPassword() =>
-        Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
+    /// <summary>The current password, through the throttle like a login; null when it is right, else the answer to give.</summary>
+    private static async Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
+        HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct)
+    {
+        var client = request.HttpContext.Connection.RemoteIpAddress;
+        var verdict = await s.Passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
+        if (verdict.Wait is { } wait)
+        {
+            LogCurrentPasswordThrottled(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+            return PasswordCheck.Throttled(request.HttpContext.Response, wait);
+        }
+        if (verdict.IsRight) return null;
+        LogWrongCurrentPassword(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+        return Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
+    }
+
+    private static ProblemHttpResult UsernameTaken() => Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
+
+    private static ProblemHttpResult NoSuchAccount() => Problems.Of(StatusCodes.Status404NotFound, "not-found", "No such account.");
 
     private static PublicAccount ToPublic(AccountRecord a) =>
         new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, Fingerprint.Of(a.PublicKey));
 
     private static OwnAccount ToOwn(AccountRecord a) =>
         new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, Fingerprint.Of(a.PublicKey), a.CreatedAt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Account {Username} registered from {ClientAddress}")]
+    private static partial void LogRegistered(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Wrong current password for {Username} ({Purpose}) from {ClientAddress}")]
+    private static partial void LogWrongCurrentPassword(ILogger logger, string username, string purpose, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Current password for {Username} ({Purpose}) throttled from {ClientAddress}")]
+    private static partial void LogCurrentPasswordThrottled(ILogger logger, string username, string purpose, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Password changed for {Username} from {ClientAddress}; every session ended")]
+    private static partial void LogPasswordChanged(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Account {Username} deleted from {ClientAddress}; every session ended")]
+    private static partial void LogDeleted(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Key rotated for {Username} to key id {KeyId} from {ClientAddress}; {EndedSessions} other sessions ended")]
+    private static partial void LogKeyRotated(ILogger logger, string username, int keyId, string clientAddress, long endedSessions);
 }

@@ -18,9 +18,12 @@ internal static class AccountFields
     public static void Password(FieldErrors errors, string field, string? value)
     {
         if (value is null) errors.Add(field, "Required.");
-        else if (value.EnumerateRunes().Count() is < Limits.PasswordMinLength or > Limits.PasswordMaxLength)
-            errors.Add(field, $"{Limits.PasswordMinLength} to {Limits.PasswordMaxLength} characters.");
+        else if (!PasswordFits(value)) errors.Add(field, $"{Limits.PasswordMinLength} to {Limits.PasswordMaxLength} characters.");
     }
+
+    /// <summary>Whether a password keeps the length rule every stored password was set under.</summary>
+    public static bool PasswordFits(string value) =>
+        value.Length <= Limits.PasswordMaxLength * 2 && value.EnumerateRunes().Count() is >= Limits.PasswordMinLength and <= Limits.PasswordMaxLength;
 
     public static byte[]? PublicKey(FieldErrors errors, string? value)
     {

@@ -82,19 +82,39 @@ public sealed class AccountStore(NpgsqlDataSource db)
             UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL
             """, ct, id, passwordHash);
 
-    /// <summary>Makes <paramref name="publicKey"/> current under the next key id.</summary>
-    public async Task RotateKeyAsync(Guid id, byte[] publicKey, CancellationToken ct)
+    /// <summary>
+    /// Makes <paramref name="publicKey"/> current under the next key id and ends every session of the account but
+    /// <paramref name="keepSession"/>, in one statement. Returns the new key id and how many sessions ended.
+    /// </summary>
+    public async Task<(int KeyId, long EndedSessions)> RotateKeyAsync(Guid id, byte[] publicKey, Guid keepSession, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH bumped AS (
                 UPDATE accounts SET key_id = key_id + 1, key_changed_at = now()
                 WHERE id = $1 AND deleted_at IS NULL
-                RETURNING id, key_id, key_changed_at)
-            INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, key_id, $2, key_changed_at FROM bumped
+                RETURNING id, key_id, key_changed_at),
+            added AS (
+                INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, key_id, $2, key_changed_at FROM bumped),
+            ended AS (
+                UPDATE sessions SET revoked_at = now()
+                WHERE account_id = $1 AND id <> $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM bumped)
+                RETURNING 1)
+            SELECT coalesce((SELECT key_id FROM bumped), 0), (SELECT count(*) FROM ended)
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = publicKey });
-        await cmd.ExecuteNonQueryAsync(ct);
+        cmd.Parameters.Add(new() { Value = keepSession });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt32(0), reader.GetInt64(1));
+    }
+
+    /// <summary>Whether the name belongs to an account, live or deleted (a deleted account's name stays taken).</summary>
+    public async Task<bool> NameTakenAsync(string username, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT 1 FROM accounts WHERE username = $1");
+        cmd.Parameters.Add(new() { Value = username });
+        return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
     /// <summary>Leaves a tombstone (the name stays taken), drops the secret, and ends every session.</summary>

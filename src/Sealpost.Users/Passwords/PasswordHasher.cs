@@ -5,33 +5,25 @@ using NSec.Cryptography;
 
 namespace Sealpost.Users.Passwords;
 
-/// <summary>Argon2id cost (section <c>Passwords</c>); never below OWASP's minimum of 19 MiB and 2 passes.</summary>
-public sealed class PasswordOptions
-{
-    public const string Section = "Passwords";
-
-    [System.ComponentModel.DataAnnotations.Range(19 * 1024, 4 * 1024 * 1024)]
-    public int MemoryKiB { get; set; } = 19 * 1024;
-
-    [System.ComponentModel.DataAnnotations.Range(2, 100)]
-    public int Passes { get; set; } = 2;
-}
-
 /// <summary>
 /// Argon2id (libsodium through NSec) in the PHC string format, <c>$argon2id$v=19$m=19456,t=2,p=1$salt$hash</c>,
-/// so each hash carries its own cost and the cost can be raised later: a login re-hashes a weaker hash.
+/// so each hash carries its own cost and the cost can be raised later: a login re-hashes a weaker hash. Every hash runs
+/// under <see cref="PasswordWork"/>, so a flood waits for a slot or gets a 503 instead of taking every core.
 /// </summary>
-public sealed class PasswordHasher(Microsoft.Extensions.Options.IOptions<PasswordOptions> options)
+public sealed class PasswordHasher(Microsoft.Extensions.Options.IOptions<PasswordOptions> options, PasswordWork work)
 {
     private const int SaltBytes = 16;
     private const int HashBytes = 32;
     private readonly PasswordOptions _options = options.Value;
     private readonly Lazy<string> _decoy = new(() => HashWith("decoy password for unknown users", options.Value.MemoryKiB, options.Value.Passes));
 
-    public string Hash(string password) => HashWith(password, _options.MemoryKiB, _options.Passes);
+    public Task<string> HashAsync(string password, CancellationToken ct) =>
+        work.RunAsync(() => HashWith(password, _options.MemoryKiB, _options.Passes), ct);
 
     /// <summary>Checks a password; with no stored hash (unknown user) it spends the same time and says no.</summary>
-    public bool Verify(string password, string? encoded)
+    public Task<bool> VerifyAsync(string password, string? encoded, CancellationToken ct) => work.RunAsync(() => Verify(password, encoded), ct);
+
+    private bool Verify(string password, string? encoded)
     {
         if (encoded is null)
         {

@@ -1,17 +1,22 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Sealpost.Users.Sessions;
 
-/// <summary>Login throttling (section <c>LoginThrottle</c>).</summary>
+/// <summary>Password-guessing throttle (section <c>LoginThrottle</c>).</summary>
 public sealed class LoginThrottleOptions
 {
     public const string Section = "LoginThrottle";
 
-    /// <summary>Failures allowed before each further attempt must wait.</summary>
+    /// <summary>Failures allowed per account name before each further attempt must wait.</summary>
     [Range(1, 1000)]
     public int FreeFailures { get; set; } = 5;
+
+    /// <summary>Failures allowed per client address, over every name, before each further attempt from it must wait.</summary>
+    [Range(1, 100_000)]
+    public int AddressFreeFailures { get; set; } = 100;
 
     /// <summary>The longest wait; it doubles with each failure up to here, so the owner is never locked out for long.</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMinutes(15);
@@ -21,43 +26,85 @@ public sealed class LoginThrottleOptions
 }
 
 /// <summary>
-/// Slows password guessing against one account, across every users instance (the state is in PostgreSQL): after a
-/// few failures each attempt must wait, doubling each time up to a cap; a success clears it.
+/// Slows password guessing, across every users instance (the state is in PostgreSQL), per account name and per client
+/// address: after a few failures each attempt must wait, doubling each time up to a cap. An attempt is reserved before
+/// its password is checked, in one statement that refuses it if the subject must wait, so parallel guesses cannot
+/// all slip through between a check and a record. The reservation counts as a failure until the check says otherwise.
 /// </summary>
 public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOptions> options)
 {
-    /// <summary>How long this username must still wait before a password is even checked, or null.</summary>
-    public async Task<TimeSpan?> WaitAsync(string username, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand("SELECT blocked_until - now() FROM login_failures WHERE username = $1 AND blocked_until > now()");
-        cmd.Parameters.Add(new() { Value = username });
-        return await cmd.ExecuteScalarAsync(ct) is TimeSpan wait ? wait : null;
-    }
-
-    public async Task FailedAsync(string username, CancellationToken ct)
-    {
-        var o = options.Value;
-        await using var cmd = db.CreateCommand("""
-            INSERT INTO login_failures AS f (username, failures, last_failure, blocked_until) VALUES ($1, 1, now(), now())
-            ON CONFLICT (username) DO UPDATE SET
+    // A free attempt leaves blocked_until where it was (in the past): setting it to now() would make a concurrent
+    // statement whose transaction began a moment earlier see the subject as blocked.
+    private const string Reserve = """
+        WITH reserved AS (
+            INSERT INTO login_failures AS f (subject, failures, last_failure, blocked_until) VALUES ($1, 1, now(), '-infinity')
+            ON CONFLICT (subject) DO UPDATE SET
                 failures = CASE WHEN f.last_failure < now() - $4 THEN 1 ELSE f.failures + 1 END,
                 last_failure = now(),
                 blocked_until = CASE
-                    WHEN f.last_failure < now() - $4 OR f.failures + 1 <= $2 THEN now()
+                    WHEN f.last_failure < now() - $4 THEN '-infinity'
+                    WHEN f.failures + 1 <= $2 THEN f.blocked_until
                     ELSE now() + least($3, interval '1 second' * power(2, least(f.failures + 1 - $2, 20)))
                 END
-            """);
-        cmd.Parameters.Add(new() { Value = username });
-        cmd.Parameters.Add(new() { Value = o.FreeFailures });
-        cmd.Parameters.Add(new() { Value = o.MaxDelay });
-        cmd.Parameters.Add(new() { Value = o.ForgetAfter });
-        await cmd.ExecuteNonQueryAsync(ct);
+            WHERE f.blocked_until <= now()
+            RETURNING 1)
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM reserved) THEN NULL
+                    ELSE greatest((SELECT blocked_until FROM login_failures WHERE subject = $1) - now(), interval '1 second') END
+        """;
+
+    /// <summary>
+    /// Reserves one password check for <paramref name="username"/> from <paramref name="client"/>, or says how long
+    /// to wait (and reserves nothing) when the address or the name is throttled.
+    /// </summary>
+    public async Task<TimeSpan?> ReserveAsync(string username, IPAddress? client, CancellationToken ct)
+    {
+        var o = options.Value;
+        if (client is not null && await ReserveAsync(AddressSubject(client), o.AddressFreeFailures, ct) is { } addressWait) return addressWait;
+        if (await ReserveAsync(username, o.FreeFailures, ct) is not { } nameWait) return null;
+        // Refused without a check: it does not count against the address.
+        if (client is not null) await RefundAsync(AddressSubject(client), ct);
+        return nameWait;
     }
 
-    public async Task SucceededAsync(string username, CancellationToken ct)
+    /// <summary>The password was right: the name's failures are forgotten and the address gets its attempt back.</summary>
+    public async Task SucceededAsync(string username, IPAddress? client, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("DELETE FROM login_failures WHERE username = $1");
-        cmd.Parameters.Add(new() { Value = username });
-        await cmd.ExecuteNonQueryAsync(ct);
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM login_failures WHERE subject = $1") { Parameters = { new() { Value = username } } });
+        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject(client)));
+        await batch.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>The password was never checked (the server was busy, or the request ended): gives both attempts back.</summary>
+    public async Task RefundAsync(string username, IPAddress? client, CancellationToken ct)
+    {
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(RefundCommand(username));
+        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject(client)));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task<TimeSpan?> ReserveAsync(string subject, int freeFailures, CancellationToken ct)
+    {
+        var o = options.Value;
+        await using var cmd = db.CreateCommand(Reserve);
+        cmd.Parameters.Add(new() { Value = subject });
+        cmd.Parameters.Add(new() { Value = freeFailures });
+        cmd.Parameters.Add(new() { Value = o.MaxDelay });
+        cmd.Parameters.Add(new() { Value = o.ForgetAfter });
+        return await cmd.ExecuteScalarAsync(ct) is TimeSpan wait ? wait : null;
+    }
+
+    private async Task RefundAsync(string subject, CancellationToken ct)
+    {
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(RefundCommand(subject));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand RefundCommand(string subject) =>
+        new("UPDATE login_failures SET failures = failures - 1 WHERE subject = $1 AND failures > 0") { Parameters = { new() { Value = subject } } };
+
+    /// <summary>IPv4-mapped IPv6 addresses count as the IPv4 address they carry.</summary>
+    private static string AddressSubject(IPAddress client) => "@" + (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client);
 }

@@ -11,7 +11,7 @@ public static partial class SessionEndpoints
 {
     public static IEndpointRouteBuilder MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
-        var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions");
+        var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions").WithNoStore();
         sessions.MapPost("/", Login).Accepts<LoginRequest>("application/json");
         sessions.MapPost("/refresh", Refresh).Accepts<RefreshRequest>("application/json");
         sessions.MapDelete("/current", Logout).RequireAuthorization();
@@ -20,10 +20,14 @@ public static partial class SessionEndpoints
         return app;
     }
 
-    /// <summary>An unknown user and a wrong password get the same answer after the same work.</summary>
-    /// <summary>A throttled name gets 429 with Retry-After before any password work, known name or not.</summary>
+    /// <summary>
+    /// An unknown user and a wrong password get the same answer after the same work. A name that breaks the naming
+    /// rule cannot exist and gets that answer at once; a password outside the length rule gets it without Argon2id work
+    /// (see <see cref="PasswordCheck"/>). Neither says anything about any account. A throttled name or address gets
+    /// 429 with Retry-After before any password work.
+    /// </summary>
     private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Login(
-        HttpContext http, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, TokenIssuer issuer, LoginThrottle throttle,
+        HttpContext http, AccountStore accounts, SessionStore sessions, PasswordCheck passwords, PasswordHasher hasher, TokenIssuer issuer,
         TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(http.Request, SealpostJsonContext.Default.LoginRequest, ct);
@@ -35,32 +39,50 @@ public static partial class SessionEndpoints
         else if (body.Password.Length > Limits.PasswordMaxLength * 2) errors.Add("password", "Too long.");
         if (errors.Any) return errors.ToProblem();
 
-        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        // A name that breaks the naming rule cannot exist, so it needs no throttle (and reveals nothing).
-        if (username is not null && await throttle.WaitAsync(username, ct) is { } wait)
+        var client = http.Connection.RemoteIpAddress;
+        if (username is null)
         {
-            LogLoginThrottled(logger, username, client);
-            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Problems.Of(StatusCodes.Status429TooManyRequests, "login-throttled", "Too many failed logins; wait before trying again.");
+            LogLoginFailed(logger, "(not a valid username)", ClientAddress.Of(http));
+            return InvalidCredentials();
         }
-        var account = username is null ? null : await accounts.FindAsync(username, ct);
-        if (!hasher.Verify(body.Password!, account?.PasswordHash))
+        var account = await accounts.FindAsync(username, ct);
+        var verdict = await passwords.CheckAsync(username, client, body.Password!, account?.PasswordHash, ct);
+        if (verdict.Wait is { } wait)
         {
-            if (username is not null) await throttle.FailedAsync(username, ct);
-            LogLoginFailed(logger, username ?? "(not a valid username)", client);
-            return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-credentials", "Wrong username or password.");
+            LogLoginThrottled(logger, username, ClientAddress.Of(http));
+            return PasswordCheck.Throttled(http.Response, wait);
         }
-        await throttle.SucceededAsync(account!.Username, ct);
-        if (hasher.NeedsRehash(account.PasswordHash))
-            await accounts.SetPasswordHashAsync(account.Id, hasher.Hash(body.Password!), ct);
+        if (!verdict.IsRight)
+        {
+            LogLoginFailed(logger, username, ClientAddress.Of(http));
+            return InvalidCredentials();
+        }
+        await RehashIfWeakAsync(account!, body.Password!, accounts, hasher, ct);
 
         var refreshToken = SessionStore.NewRefreshToken();
         var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
-        var sessionId = await sessions.CreateAsync(account.Id, refreshToken, refreshExpires, ct);
+        var sessionId = await sessions.CreateAsync(account!.Id, refreshToken, refreshExpires, ct);
         var (accessToken, expiresAt) = issuer.Issue(account.Username, sessionId);
-        LogLoginSucceeded(logger, account.Username, client, sessionId);
+        LogLoginSucceeded(logger, account.Username, ClientAddress.Of(http), sessionId);
         return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
     }
+
+    /// <summary>A hash weaker than today's cost is renewed; when every hashing slot is busy that waits for a later login.</summary>
+    private static async Task RehashIfWeakAsync(AccountRecord account, string password, AccountStore accounts, PasswordHasher hasher, CancellationToken ct)
+    {
+        if (!hasher.NeedsRehash(account.PasswordHash)) return;
+        try
+        {
+            await accounts.SetPasswordHashAsync(account.Id, await hasher.HashAsync(password, ct), ct);
+        }
+        catch (PasswordWorkBusyException)
+        {
+            // The login itself succeeded; the stronger hash can wait.
+        }
+    }
+
+    private static ProblemHttpResult InvalidCredentials() =>
+        Problems.Of(StatusCodes.Status401Unauthorized, "invalid-credentials", "Wrong username or password.");
 
     private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Refresh(
         HttpContext http, SessionStore sessions, TokenIssuer issuer, TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
@@ -69,7 +91,7 @@ public static partial class SessionEndpoints
         if (problem is not null) return problem;
         if (body!.RefreshToken is not { Length: > 0 and <= 128 } presented) return Problems.Validation("refresh_token", "Required.");
 
-        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var client = ClientAddress.Of(http);
         var refreshToken = SessionStore.NewRefreshToken();
         var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
         if (await sessions.RotateAsync(presented, refreshToken, refreshExpires, ct) is not { } session)
@@ -82,10 +104,13 @@ public static partial class SessionEndpoints
         return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
     }
 
-    private static async Task<NoContent> Logout(ClaimsPrincipal user, SessionStore sessions, CancellationToken ct)
+    private static async Task<NoContent> Logout(HttpContext http, ClaimsPrincipal user, SessionStore sessions, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
         if (Guid.TryParse(user.FindFirstValue(TokenIssuer.SessionClaim), out var sessionId))
+        {
             await sessions.RevokeAsync(sessionId, ct);
+            LogLoggedOut(logger, user.Identity!.Name!, ClientAddress.Of(http), sessionId);
+        }
         return TypedResults.NoContent();
     }
 
@@ -100,6 +125,9 @@ public static partial class SessionEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId} of {Username} refreshed from {ClientAddress}")]
     private static partial void LogRefreshed(ILogger logger, string username, string clientAddress, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Logout of {Username} from {ClientAddress}, session {SessionId} ended")]
+    private static partial void LogLoggedOut(ILogger logger, string username, string clientAddress, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refresh refused from {ClientAddress}")]
     private static partial void LogRefreshFailed(ILogger logger, string clientAddress);

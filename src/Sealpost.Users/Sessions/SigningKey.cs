@@ -6,7 +6,8 @@ using Sealpost.Protocol;
 namespace Sealpost.Users.Sessions;
 
 /// <summary>
-/// The ES256 key shared by every users instance. The first instance to start writes it (atomically, mode 0600);
+/// The ES256 key shared by every users instance. The first instance to start writes it (atomically, created 0600 in a
+/// folder it creates 0700);
 /// the others read the same file, so a token issued by one instance verifies on all of them.
 /// </summary>
 public sealed class SigningKey
@@ -35,11 +36,16 @@ public sealed class SigningKey
     private static string LoadOrCreatePem(string path)
     {
         if (File.Exists(path)) return File.ReadAllText(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
+        else Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(temp, fresh.ExportPkcs8PrivateKeyPem());
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        // Created 0600: the private key is never readable by others, not even for a moment before a chmod.
+        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var file = new StreamWriter(temp, System.Text.Encoding.ASCII, create))
+            file.Write(fresh.ExportPkcs8PrivateKeyPem());
         try
         {
             // Without overwrite the move fails if another instance won the race; then its key is the key.

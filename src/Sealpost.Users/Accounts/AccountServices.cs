@@ -1,0 +1,6 @@
+using Sealpost.Users.Passwords;
+
+namespace Sealpost.Users.Accounts;
+
+/// <summary>What the account routes need, bundled with <c>[AsParameters]</c>.</summary>
+public sealed record AccountServices(AccountStore Store, PasswordHasher Hasher, PasswordCheck Passwords, ILogger<AccountStore> Logger);

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+
+namespace Sealpost.Users.Passwords;
+
+/// <summary>
+/// Bounds concurrent Argon2id work to a few slots (about one per core) with a short queue; a request that finds the
+/// queue full, or waits too long, gets <see cref="PasswordWorkBusyException"/> (answered 503 with Retry-After) instead
+/// of piling up behind the flood.
+/// </summary>
+public sealed class PasswordWork(IOptions<PasswordWorkOptions> options) : IDisposable
+{
+    private readonly PasswordWorkOptions _options = options.Value;
+    private readonly SemaphoreSlim _slots = new(options.Value.Slots, options.Value.Slots);
+    private int _admitted;
+
+    public async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
+    {
+        if (Interlocked.Increment(ref _admitted) > _options.Slots + _options.MaxQueued)
+        {
+            Interlocked.Decrement(ref _admitted);
+            throw new PasswordWorkBusyException();
+        }
+        try
+        {
+            if (!await _slots.WaitAsync(_options.MaxWait, ct)) throw new PasswordWorkBusyException();
+            try
+            {
+                return work();
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _admitted);
+        }
+    }
+
+    public void Dispose() => _slots.Dispose();
+}

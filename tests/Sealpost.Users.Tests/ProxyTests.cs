@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Sealpost.Protocol;
+using Sealpost.Testing;
+using Xunit.Abstractions;
+
+namespace Sealpost.Users.Tests;
+
+/// <summary>
+/// deploy/haproxy.cfg in front of the users instances. Clients take other loopback source addresses (127.0.x.y), so
+/// HAProxy sees them as different client addresses. No messages instances: those backends point at nothing.
+/// </summary>
+[Collection(UsersCollection.Name)]
+public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
+{
+    private static readonly int[] Nowhere = [ServiceProcess.FreePort()];
+
+    private Task<HaproxyProcess> StartHaproxyAsync(Dictionary<string, string>? environment = null) =>
+        HaproxyProcess.StartAsync([.. cluster.Instances.Select(i => i.Port)], Nowhere, environment);
+
+    [Fact]
+    public async Task Haproxy_drops_client_sent_forwarding_headers_and_names_the_real_source()
+    {
+        await using var echo = new HeaderEcho();
+        await using var haproxy = await HaproxyProcess.StartAsync([echo.Port], Nowhere);
+        using var http = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.5"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/accounts/alice");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.66");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "evil.example");
+        request.Headers.Add("X-Real-IP", "203.0.113.66");
+        request.Headers.Add("Forwarded", "for=203.0.113.66;proto=https");
+
+        using var response = await http.SendAsync(request);
+        var forwarded = (await response.Content.ReadAsStringAsync()).Split("\r\n").Skip(1)
+            .Select(l => l.Split(':', 2)).ToLookup(h => h[0].ToLowerInvariant(), h => h[1].Trim());
+
+        output.WriteLine(string.Join('\n', forwarded.SelectMany(g => g.Select(v => $"{g.Key}: {v}"))));
+        Assert.Equal(["127.0.0.5"], forwarded["x-forwarded-for"]);
+        Assert.Equal(["http"], forwarded["x-forwarded-proto"]);
+        Assert.Empty(forwarded["x-forwarded-host"]);
+        Assert.Empty(forwarded["x-real-ip"]);
+        Assert.Empty(forwarded["forwarded"]);
+    }
+
+    [Fact]
+    public async Task Logins_and_registrations_are_limited_per_client_address()
+    {
+        await using var haproxy = await StartHaproxyAsync(new() { ["SEALPOST_LOGINS_PER_MINUTE"] = "4", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "3" });
+        var hammering = new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.6")));
+        var elsewhere = new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.7")));
+
+        for (var i = 0; i < 3; i++) await hammering.RegisterAsync(TestEnvironment.UniqueUsername("lim"));
+        using var fourth = await hammering.RegisterRawAsync(TestEnvironment.UniqueUsername("lim"), UsersApi.DefaultPassword, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()));
+        Assert.Equal(HttpStatusCode.TooManyRequests, fourth.StatusCode);
+        Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(fourth)).GetProperty("type").GetString());
+        Assert.NotNull(fourth.Headers.RetryAfter?.Delta);
+        var other = TestEnvironment.UniqueUsername("lim");
+        await elsewhere.RegisterAsync(other);
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var wrong = await hammering.LoginRawAsync(other, $"guess number {i}");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+        using var fifth = await hammering.LoginRawAsync(other, UsersApi.DefaultPassword);
+        Assert.Equal(HttpStatusCode.TooManyRequests, fifth.StatusCode);
+        Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(fifth)).GetProperty("type").GetString());
+        Assert.Equal("nosniff", Assert.Single(fifth.Headers.GetValues("X-Content-Type-Options")));
+        await elsewhere.LoginAsync(other);
+    }
+
+    /// <summary>
+    /// Eight client addresses, eight requests in flight each, send bogus logins (well-formed unknown names: each would cost an Argon2id hash) as fast
+    /// as they are answered, at the config's own limits. Reports what it saw; asserts only outcomes, never timings.
+    /// </summary>
+    [Fact]
+    public async Task A_flood_of_bogus_logins_leaves_a_real_users_login_working_and_the_instances_healthy()
+    {
+        await using var haproxy = await StartHaproxyAsync();
+        var real = TestEnvironment.UniqueUsername("real");
+        await cluster.Api.RegisterAsync(real);
+        var answers = new ConcurrentDictionary<string, int>();
+        using var stop = new CancellationTokenSource();
+        var flooders = Enumerable.Range(1, 8).Select(i => UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse($"127.0.1.{i}"))).ToArray();
+
+        async Task FloodAsync(HttpClient http)
+        {
+            var api = new UsersApi(http);
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var response = await api.LoginRawAsync(TestEnvironment.UniqueUsername("bogus"), "a plausible password 123");
+                    answers.AddOrUpdate(await KindAsync(response), 1, (_, n) => n + 1);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    answers.AddOrUpdate("transport error", 1, (_, n) => n + 1);
+                }
+            }
+        }
+
+        var health = new ConcurrentBag<(bool Ok, double Ms)>();
+        async Task ProbeAsync(ServiceProcess instance)
+        {
+            using var http = new HttpClient { BaseAddress = instance.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+            while (!stop.IsCancellationRequested)
+            {
+                var clock = Stopwatch.StartNew();
+                try
+                {
+                    health.Add((await http.GetStringAsync("/healthz") == "ok", clock.Elapsed.TotalMilliseconds));
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    health.Add((false, clock.Elapsed.TotalMilliseconds));
+                }
+                await Task.Delay(250);
+            }
+        }
+
+        var flood = flooders.SelectMany(c => Enumerable.Range(0, 8).Select(_ => FloodAsync(c))).ToList();
+        var probes = cluster.Instances.Select(ProbeAsync).ToList();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        // The real user, from its own address, behaves as a client should: a 503 busy is tried again after Retry-After.
+        using var realHttp = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Loopback);
+        var realApi = new UsersApi(realHttp);
+        var attempts = new List<string>();
+        var loginClock = Stopwatch.StartNew();
+        HttpStatusCode realStatus;
+        while (true)
+        {
+            using var response = await realApi.LoginRawAsync(real, UsersApi.DefaultPassword);
+            attempts.Add(await KindAsync(response));
+            realStatus = response.StatusCode;
+            if (realStatus != HttpStatusCode.ServiceUnavailable || attempts.Count == 30) break;
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+        }
+        loginClock.Stop();
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        await stop.CancelAsync();
+        await Task.WhenAll(flood.Concat(probes));
+        using var lookup = await realApi.Http.GetAsync($"v1/accounts/{real}");
+
+        var total = answers.Values.Sum();
+        output.WriteLine($"flood: {total} bogus logins from 8 addresses (8 in flight each) over ~{2 + loginClock.Elapsed.TotalSeconds + 5:0.0} s");
+        foreach (var (kind, count) in answers.OrderByDescending(a => a.Value)) output.WriteLine($"  {count,6}  {kind}");
+        output.WriteLine($"real user's login: {realStatus} after {loginClock.Elapsed.TotalMilliseconds:0} ms, {attempts.Count} attempt(s): {string.Join(", ", attempts)}");
+        output.WriteLine($"/healthz probes: {health.Count(h => h.Ok)} ok, {health.Count(h => !h.Ok)} failed, slowest {health.Max(h => h.Ms):0} ms, median {Median(health.Select(h => h.Ms)):0} ms");
+        foreach (var instance in cluster.Instances) output.WriteLine($"users instance {instance.Port}: {instance.RecentOutput.Split('\n').Count(l => l.Contains("answered 503", StringComparison.Ordinal))} busy answers in its last log lines");
+
+        Assert.Equal(HttpStatusCode.OK, realStatus);
+        Assert.All(health, h => Assert.True(h.Ok, "a /healthz probe failed during the flood"));
+        Assert.Equal(HttpStatusCode.OK, lookup.StatusCode);
+        Assert.True(answers.GetValueOrDefault("429 rate-limited") > 0, "HAProxy never refused a flooding address");
+        foreach (var client in flooders) client.Dispose();
+    }
+
+    private static async Task<string> KindAsync(HttpResponseMessage response)
+    {
+        var type = "";
+        try
+        {
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("type", out var t))
+                type = " " + t.GetString()?.Replace("urn:sealpost:problem:", "", StringComparison.Ordinal);
+        }
+        catch (JsonException)
+        {
+            type = " (not a problem document)";
+        }
+        return $"{(int)response.StatusCode}{type}";
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
+    }
+}
