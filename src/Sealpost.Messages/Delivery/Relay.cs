@@ -69,7 +69,7 @@ public sealed partial class Relay : IAsyncDisposable
     /// <summary>An answer about a message this instance holds, from one of its own sockets or over the bus.</summary>
     public void OnAnswer(Answer answer, string recipient, Guid messageId)
     {
-        if (!_pending.TryGetValue(messageId, out var pending))
+        if (!_pending.TryGetValue(messageId, out var pending) || pending.Message.Recipient != recipient)
         {
             // Resolved already. An ack then means the row may exist (it was stored before the ack came): delete it.
             // A refusal means a socket waits for news of a message that was acked elsewhere: tell it there is none.
