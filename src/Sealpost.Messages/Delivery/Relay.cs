@@ -22,6 +22,7 @@ namespace Sealpost.Messages.Delivery;
 public sealed partial class Relay : IAsyncDisposable
 {
     private static readonly TimeSpan GraceTick = TimeSpan.FromMilliseconds(5);
+    private const int MaxFlushRounds = 10;
     private readonly ConcurrentDictionary<Guid, Pending> _pending = new();
     private readonly Channel<Pending> _held = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConnectionRegistry _registry;
@@ -122,18 +123,37 @@ public sealed partial class Relay : IAsyncDisposable
             }
             wait.Expect(others);
             await StoreHeldAsync(recipient).ConfigureAwait(false);
-            try
+            // A slow instance is waited for; one that stopped listening (it died) is not.
+            for (var round = 0; round < MaxFlushRounds; round++)
             {
-                await wait.Done.WaitAsync(_patience, _clock, ct).ConfigureAwait(false);
+                try
+                {
+                    await wait.Done.WaitAsync(_patience, _clock, ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (TimeoutException)
+                {
+                    if (await LiveOthersAsync().ConfigureAwait(false) <= wait.Arrivals) return;
+                }
             }
-            catch (TimeoutException)
-            {
-                LogFlushUnanswered(_logger, wait.Missing);
-            }
+            LogFlushUnanswered(_logger, wait.Missing);
         }
         finally
         {
             _flushes.TryRemove(requestId, out _);
+        }
+    }
+
+    private async Task<long> LiveOthersAsync()
+    {
+        try
+        {
+            return await _bus.InstancesAsync().ConfigureAwait(false) - 1;
+        }
+        catch (Exception e)
+        {
+            LogBusFailed(_logger, e);
+            return 0;
         }
     }
 
@@ -249,9 +269,12 @@ public sealed partial class Relay : IAsyncDisposable
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
                 break;
             case AcceptStatus.MailboxFull:
+                // Announced all the same: a socket that refused the message waits to hear what became of it.
+                AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later.");
                 break;
             default:
+                AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.Internal, "Storage is unavailable right now; send again with the same id.");
                 break;
         }
@@ -301,7 +324,7 @@ public sealed partial class Relay : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Offering a live message over the bus failed; it is stored instead")]
     private static partial void LogBusFailed(ILogger logger, Exception e);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A flush for a new socket went unanswered by {Missing} instances; going on without them")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A flush for a new socket went unanswered by {Missing} live instances for ten rounds; going on without them")]
     private static partial void LogFlushUnanswered(ILogger logger, long missing);
 
     /// <summary>Counts the answers to one flush request; how many to expect is known only once the question went out.</summary>
@@ -314,6 +337,8 @@ public sealed partial class Relay : IAsyncDisposable
         public Task Done => _done.Task;
 
         public long Missing => Math.Max(0, Interlocked.Read(ref _expected) - Interlocked.Read(ref _arrived));
+
+        public long Arrivals => Interlocked.Read(ref _arrived);
 
         public void Expect(long count)
         {

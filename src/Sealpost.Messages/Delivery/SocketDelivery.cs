@@ -163,7 +163,8 @@ public sealed partial class SocketDelivery
         if (request is not null) _ = ReadAsync(request);
     }
 
-    // Runs while refusals are outstanding: each round gives up those older than the patience and tries to read.
+    // Runs while refusals are outstanding. A living origin always announces what became of a message it was told to
+    // store, however slow it is, so only refusals whose origin has died are given up (it held them unaccepted).
     private async Task KickAfterPatienceAsync()
     {
         while (true)
@@ -171,10 +172,21 @@ public sealed partial class SocketDelivery
             try
             {
                 await Task.Delay(_services.Options.RefusalPatience, _services.Clock, _stop.Token);
+                IReadOnlyCollection<Guid> overdue;
+                lock (_gate) overdue = _state.OverdueOrigins(NowMs);
+                foreach (var origin in overdue)
+                {
+                    if (origin == _services.Bus.InstanceId || await _services.Bus.IsAliveAsync(origin)) continue;
+                    lock (_gate) _state.GiveUpOn(origin);
+                }
             }
             catch (OperationCanceledException)
             {
                 return;
+            }
+            catch (Exception e)
+            {
+                LogStoreFailed(_services.Logger, e, Username);
             }
             Kick();
             lock (_gate)
