@@ -94,8 +94,9 @@ public sealed partial class Relay : IAsyncDisposable
     /// <summary>A live message offered over the bus by another instance, for sockets here.</summary>
     public void OnRemoteOffer(string recipient, Guid messageId, Guid origin, byte[] frame)
     {
-        var (_, refused) = _registry.Offer(recipient, messageId, origin, frame);
+        var (pushed, refused) = _registry.Offer(recipient, messageId, origin, frame);
         if (refused) _bus.Tell(origin, Answer.Refused, recipient, messageId);
+        else if (pushed == 0) LogOfferedToNobody(_logger, messageId);
     }
 
     /// <summary>
@@ -320,6 +321,9 @@ public sealed partial class Relay : IAsyncDisposable
         while (_held.Reader.TryRead(out var next)) StoreNow(next);
         _stopping.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Live message {MessageId} came for a user with no socket here any more; its origin stores it when the grace passes")]
+    private static partial void LogOfferedToNobody(ILogger logger, Guid messageId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Offering a live message over the bus failed; it is stored instead")]
     private static partial void LogBusFailed(ILogger logger, Exception e);

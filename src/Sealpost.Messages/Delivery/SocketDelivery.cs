@@ -24,6 +24,7 @@ public sealed partial class SocketDelivery
     private int _patienceArmed;
     private long _lastProgress;
     private bool _closed;
+    private bool _started;    // the flush is done: mailbox reads may begin
 
     /// <param name="username">Whose messages these are.</param>
     /// <param name="services">The instance's parts.</param>
@@ -60,6 +61,7 @@ public sealed partial class SocketDelivery
         {
             return;
         }
+        lock (_gate) _started = true;
         Kick();
     }
 
@@ -157,7 +159,8 @@ public sealed partial class SocketDelivery
         ReadRequest? request;
         lock (_gate)
         {
-            if (_closed) return;
+            // No read before the flush: one could miss what another instance still held for this user.
+            if (_closed || !_started) return;
             request = _state.BeginRead(NowMs);
         }
         if (request is not null) _ = ReadAsync(request);
@@ -177,6 +180,7 @@ public sealed partial class SocketDelivery
                 foreach (var origin in overdue)
                 {
                     if (origin == _services.Bus.InstanceId || await _services.Bus.IsAliveAsync(origin)) continue;
+                    LogGaveUp(_services.Logger, Username, origin);
                     lock (_gate) _state.GiveUpOn(origin);
                 }
             }
@@ -238,6 +242,9 @@ public sealed partial class SocketDelivery
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: instance {Origin} stopped running; what it held was never accepted, so it is not waited for")]
+    private static partial void LogGaveUp(ILogger logger, string username, Guid origin);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox of {Username}: the store failed")]
     private static partial void LogStoreFailed(ILogger logger, Exception e, string username);
