@@ -130,6 +130,38 @@ public sealed class OrderTests(SealpostStack stack)
     }
 
     [Fact]
+    public async Task Acks_batched_in_one_frame_across_instances_accept_every_message_and_leave_nothing_behind()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await bobSocket.NextOfTypeAsync("synced");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+
+        var acking = Task.Run(async () =>
+        {
+            var seen = new List<int>();
+            for (var batch = 0; batch < 6; batch++)
+            {
+                var messages = new List<JsonElement>();
+                for (var n = 0; n < 10; n++) messages.Add(await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(30)));
+                seen.AddRange(messages.Select(IndexOf));
+                await bobSocket.SendJsonAsync(new Dictionary<string, object>
+                {
+                    ["type"] = "ack",
+                    ["message_ids"] = messages.Select(m => m.GetProperty("message_id").GetString()!).ToArray(),
+                });
+            }
+            return seen;
+        });
+        await SendAllAsync(aliceSocket, bob.Username, 0, 60);
+
+        Assert.Equal(Enumerable.Range(0, 60), await acking);
+        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "batch-acked messages stayed in the mailbox");
+        Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)), "a batch-acked message came again");
+    }
+
+    [Fact]
     public async Task Acks_racing_the_write_leave_nothing_behind_and_every_message_accepted_once()
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");

@@ -47,6 +47,7 @@ public sealed class Peer : IAsyncDisposable
         }, Patient);
         _connection.Notice += notice =>
         {
+            _lastNotice = notice;
             if (notice.StartsWith("Reconnected", StringComparison.Ordinal)) Interlocked.Increment(ref _reconnects);
         };
         _connection.ServerError += ErrorCodes.Add;
@@ -66,7 +67,11 @@ public sealed class Peer : IAsyncDisposable
     public ConcurrentBag<string> ErrorCodes { get; } = [];
 
     /// <summary>For a failure message: whether the receive loop still runs, and how it ended if not.</summary>
-    public string Status => _loop.IsCompleted ? $"receive loop ended ({_loop.Exception?.GetBaseException().Message ?? "no error"})" : "receiving";
+    public string Status =>
+        (_loop.IsCompleted ? $"receive loop ended ({_loop.Exception?.GetBaseException().Message ?? "no error"})" : "receiving") +
+        $", socket {(_connection.IsConnected ? "open" : "not open")}, {_reconnects} reconnects, last notice: {_lastNotice}";
+
+    private string _lastNotice = "none";
 
     /// <summary>The key of a message in <see cref="Inbox"/>: what a client compares to recognise a duplicate.</summary>
     public static string Key(string from, string clientId) => from + "/" + clientId;

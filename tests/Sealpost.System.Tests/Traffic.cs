@@ -57,16 +57,30 @@ public sealed class Traffic
         return (delivered, _accepted.Count - delivered, wrong);
     }
 
-    /// <summary>Who is missing what, for a failure message.</summary>
-    public async Task<string> DescribeMissingAsync(SealpostStack stack)
+    /// <summary>Who is missing what, for a failure message (with how many instances Redis says listen for the recipient).</summary>
+    public async Task<string> DescribeMissingAsync(SealpostStack stack, int? redisPort = null)
     {
         var lines = new List<string>();
         foreach (var group in _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).GroupBy(a => a.Value.To))
         {
             var from = string.Join(",", group.Select(g => g.Value.From).Distinct());
+            var listening = redisPort is { } port ? await RedisCliAsync(port, "PUBSUB", "NUMSUB", "sealpost:u:" + group.Key.Username) : "?";
             lines.Add($"{group.Key.Username} misses {group.Count()} from {from}: {await stack.MailboxCountAsync(group.Key.Username)} in its mailbox, " +
+                $"Redis: {listening.Replace('\n', ' ')}, " +
                 $"{group.Key.Inbox.Count} received, {group.Key.Status}, errors {string.Join(",", group.Key.ErrorCodes.Distinct())}");
         }
         return string.Join("; ", lines);
+    }
+
+    private static async Task<string> RedisCliAsync(int port, params string[] args)
+    {
+        var info = new global::System.Diagnostics.ProcessStartInfo("redis-cli") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-p");
+        info.ArgumentList.Add(port.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = global::System.Diagnostics.Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return output.Trim();
     }
 }

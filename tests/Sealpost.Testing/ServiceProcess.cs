@@ -14,6 +14,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly string _project;
     private readonly IReadOnlyDictionary<string, string> _settings;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<string> _warnings = new();
+    private bool _afterWarning;
     private Process? _process;
 
     private ServiceProcess(string project, IReadOnlyDictionary<string, string> settings, int port)
@@ -33,6 +35,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>The last lines the process printed, for failure messages.</summary>
     public string RecentOutput => string.Join('\n', _output);
+
+    /// <summary>The last warnings and errors the process logged (the simple console format starts them "warn:"/"fail:"), with the line after each.</summary>
+    public string RecentWarnings => string.Join('\n', _warnings);
 
     public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
@@ -130,5 +135,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         if (line is null) return;
         _output.Enqueue(line);
         while (_output.Count > 200) _output.TryDequeue(out _);
+        // The simple formatter writes the level and category on one line and the message on the next.
+        var warning = line.StartsWith("warn:", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal);
+        if (warning || _afterWarning)
+        {
+            _warnings.Enqueue(line);
+            while (_warnings.Count > 60) _warnings.TryDequeue(out _);
+        }
+        _afterWarning = warning;
     }
 }

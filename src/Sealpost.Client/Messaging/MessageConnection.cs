@@ -405,7 +405,8 @@ public sealed class MessageConnection : IAsyncDisposable
             await socket.SendAsync(json, WebSocketMessageType.Text, endOfMessage: true, ct).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
+        // A socket that breaks under a write may also report it as a cancellation (with the IOException inside).
+        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
             return false;
         }

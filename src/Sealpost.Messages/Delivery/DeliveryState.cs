@@ -164,6 +164,11 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
         _dirty = true;
     }
 
+    /// <summary>For a log line: where the state stands.</summary>
+    public string Describe() =>
+        $"{_inFlight.Count} in flight, {_refused.Count} refused from {_refused.Values.Select(r => r.Origin).Distinct().Count()} origins, " +
+        $"dirty {_dirty}, reading {_reading}, caught up {_caughtUp}, last read full {_lastReadFull}";
+
     private void Remember(Guid id)
     {
         if (!_acked.Add(id)) return;

@@ -23,14 +23,17 @@ public interface IDeliveryBus
     /// <summary>False while messages may be lost (Redis away): sockets then poll the store often.</summary>
     bool IsHealthy { get; }
 
-    /// <summary>Offers a live message to the recipient's sockets on other instances; returns how many other instances hold one.</summary>
-    Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame);
+    /// <summary>
+    /// Offers a live message to the recipient's sockets on other instances; returns how many other instances hold one,
+    /// or, when <paramref name="count"/> is false, does not wait for Redis to say (and returns 0).
+    /// </summary>
+    Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame, bool count = true);
 
     /// <summary>Tells the recipient's sockets on other instances that a message for them was committed to the mailbox.</summary>
     void Stored(string recipient, Guid messageId);
 
-    /// <summary>Tells the origin of a live message what became of it here.</summary>
-    void Tell(Guid origin, Answer answer, string recipient, Guid messageId);
+    /// <summary>Tells the origin of live messages what became of them here (one bus message for several).</summary>
+    void Tell(Guid origin, Answer answer, string recipient, IReadOnlyList<Guid> messageIds);
 
     /// <summary>
     /// Asks every other instance to store at once what it holds for <paramref name="recipient"/> and to answer with
@@ -60,13 +63,13 @@ public sealed class InProcessBus : IDeliveryBus
 
     public bool IsHealthy => true;
 
-    public Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame) => Task.FromResult(0L);
+    public Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame, bool count = true) => Task.FromResult(0L);
 
     public void Stored(string recipient, Guid messageId)
     {
     }
 
-    public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+    public void Tell(Guid origin, Answer answer, string recipient, IReadOnlyList<Guid> messageIds)
     {
     }
 

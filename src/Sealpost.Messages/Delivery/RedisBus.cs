@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
 using StackExchange.Redis;
@@ -21,7 +22,8 @@ public sealed class RedisOptions
 ///
 /// A third channel (<c>sealpost:flush</c>), which every instance reads, carries the flush a new socket asks for.
 ///
-/// Payload: kind (1 byte), origin instance (16), message or request id (16), then the frame (offer) or the user (answer, flush).
+/// Payload: kind (1 byte), origin instance (16), message or request id (16), then the frame (offer), the user (flush), or
+/// further message ids and the user (answer).
 /// </summary>
 public sealed partial class RedisBus : IDeliveryBus
 {
@@ -52,10 +54,15 @@ public sealed partial class RedisBus : IDeliveryBus
 
     public bool IsHealthy => _redis.IsConnected;
 
-    public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame)
+    public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame, bool count = true)
     {
         var payload = Payload(OfferKind, messageId, frame.Length);
         frame.CopyTo(payload, HeaderBytes);
+        if (!count)
+        {
+            Publish(UserChannel(recipient), payload);
+            return 0;
+        }
         var receivers = await _subscriber.PublishAsync(UserChannel(recipient), payload).ConfigureAwait(false);
         // This instance hears its own offers when it holds a socket of the recipient too; it delivered those already.
         return _users.ContainsKey(recipient) ? Math.Max(0, receivers - 1) : receivers;
@@ -63,10 +70,14 @@ public sealed partial class RedisBus : IDeliveryBus
 
     public void Stored(string recipient, Guid messageId) => Publish(UserChannel(recipient), Payload(StoredKind, messageId, 0));
 
-    public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+    // An answer: kind, origin, the first id, a 2-byte count of further ids, those ids (16 bytes each), the recipient.
+    public void Tell(Guid origin, Answer answer, string recipient, IReadOnlyList<Guid> messageIds)
     {
-        var payload = Payload((byte)answer, messageId, Encoding.UTF8.GetByteCount(recipient));
-        Encoding.UTF8.GetBytes(recipient, payload.AsSpan(HeaderBytes));
+        var others = messageIds.Count - 1;
+        var payload = Payload((byte)answer, messageIds[0], 2 + (others * 16) + Encoding.UTF8.GetByteCount(recipient));
+        BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(HeaderBytes), (ushort)others);
+        for (var i = 1; i <= others; i++) messageIds[i].TryWriteBytes(payload.AsSpan(HeaderBytes + 2 + ((i - 1) * 16), 16));
+        Encoding.UTF8.GetBytes(recipient, payload.AsSpan(HeaderBytes + 2 + (others * 16)));
         Publish(InstanceChannel(origin), payload);
     }
 
@@ -154,8 +165,16 @@ public sealed partial class RedisBus : IDeliveryBus
         if (payload is null || payload.Length < HeaderBytes) return;
         var id = new Guid(payload.AsSpan(17, 16));
         if (payload[0] == FlushedKind) _relay.Value.OnFlushed(id);
-        else if (payload[0] is (byte)Answer.Acked or (byte)Answer.Refused && payload.Length > HeaderBytes)
-            _relay.Value.OnAnswer((Answer)payload[0], Encoding.UTF8.GetString(payload.AsSpan(HeaderBytes)), id);
+        else if (payload[0] is (byte)Answer.Acked or (byte)Answer.Refused && payload.Length > HeaderBytes + 2)
+        {
+            var others = BinaryPrimitives.ReadUInt16BigEndian(payload.AsSpan(HeaderBytes));
+            var names = HeaderBytes + 2 + (others * 16);
+            if (payload.Length <= names) return;
+            var recipient = Encoding.UTF8.GetString(payload.AsSpan(names));
+            var answer = (Answer)payload[0];
+            _relay.Value.OnAnswer(answer, recipient, id);
+            for (var i = 0; i < others; i++) _relay.Value.OnAnswer(answer, recipient, new Guid(payload.AsSpan(HeaderBytes + 2 + (i * 16), 16)));
+        }
     }
 
     private void OnFlush(RedisValue value)

@@ -95,7 +95,7 @@ public sealed partial class Relay : IAsyncDisposable
     public void OnRemoteOffer(string recipient, Guid messageId, Guid origin, byte[] frame)
     {
         var (pushed, refused) = _registry.Offer(recipient, messageId, origin, frame);
-        if (refused) _bus.Tell(origin, Answer.Refused, recipient, messageId);
+        if (refused) _bus.Tell(origin, Answer.Refused, recipient, [messageId]);
         else if (pushed == 0) LogOfferedToNobody(_logger, messageId);
     }
 
@@ -168,8 +168,14 @@ public sealed partial class Relay : IAsyncDisposable
 
     private async Task AnswerFlushAsync(string recipient, Guid requester, Guid requestId)
     {
-        await StoreHeldAsync(recipient).ConfigureAwait(false);
-        _bus.Flushed(requester, requestId);
+        try
+        {
+            await StoreHeldAsync(recipient).ConfigureAwait(false);
+        }
+        finally
+        {
+            _bus.Flushed(requester, requestId);
+        }
     }
 
     private Task StoreHeldAsync(string recipient)
@@ -197,7 +203,16 @@ public sealed partial class Relay : IAsyncDisposable
                     return;
                 }
             }
-            await ChoosePathAsync(queue, next).ConfigureAwait(false);
+            try
+            {
+                await ChoosePathAsync(queue, next).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Never expected; the queue must go on all the same, and the message is written rather than lost.
+                LogPathFailed(_logger, e);
+                StoreNow(next);
+            }
         }
     }
 
@@ -218,22 +233,28 @@ public sealed partial class Relay : IAsyncDisposable
             OnAnswer(Answer.Refused, message.Recipient, message.Id);
             return;
         }
-        long elsewhere;
+        // Held either way once a socket took it, or while the recipient was seen online a moment ago: then nothing waits
+        // for Redis to count the other instances' sockets, and the queue goes on at once. A recipient who went away
+        // meanwhile costs only time (the message is written when the grace passes, or by the flush of a new socket).
+        var now = _clock.GetTimestamp();
+        var online = pushed > 0 || now < Volatile.Read(ref queue.OnlineUntil);
+        long elsewhere = 0;
         try
         {
-            elsewhere = await _bus.OfferAsync(message.Recipient, message.Id, frame).ConfigureAwait(false);
+            var offering = _bus.OfferAsync(message.Recipient, message.Id, frame, count: !online);
+            if (!online) elsewhere = await offering.ConfigureAwait(false);
         }
         catch (Exception e)
         {
             LogBusFailed(_logger, e);
-            elsewhere = 0;
         }
-        if (pushed == 0 && elsewhere == 0)
+        if (!online && elsewhere == 0)
         {
             StoreNow(pending);
             return;
         }
-        pending.Deadline = _clock.GetTimestamp() + (long)(_grace.TotalSeconds * _clock.TimestampFrequency);
+        if (elsewhere > 0) Volatile.Write(ref queue.OnlineUntil, now + _clock.TimestampFrequency);
+        pending.Deadline = now + (long)(_grace.TotalSeconds * _clock.TimestampFrequency);
         _held.Writer.TryWrite(pending);
     }
 
@@ -325,6 +346,9 @@ public sealed partial class Relay : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Live message {MessageId} came for a user with no socket here any more; its origin stores it when the grace passes")]
     private static partial void LogOfferedToNobody(ILogger logger, Guid messageId);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "Choosing the path of a message failed; it is written instead")]
+    private static partial void LogPathFailed(ILogger logger, Exception e);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Offering a live message over the bus failed; it is stored instead")]
     private static partial void LogBusFailed(ILogger logger, Exception e);
 
@@ -371,6 +395,9 @@ public sealed partial class Relay : IAsyncDisposable
 
         /// <summary>Messages of this queue being written; while there are any, later ones are written too, behind them.</summary>
         public int Storing;
+
+        /// <summary>Until when (a timestamp) the recipient counts as online elsewhere without asking Redis again.</summary>
+        public long OnlineUntil;
     }
 
     /// <summary>A message held here until it is acknowledged or stored.</summary>

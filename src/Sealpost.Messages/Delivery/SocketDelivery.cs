@@ -17,6 +17,8 @@ public sealed record DeliveryServices(
 public sealed partial class SocketDelivery
 {
     private readonly DeliveryServices _services;
+    private static readonly TimeSpan SlowStart = TimeSpan.FromSeconds(3);
+    private const int PatientRoundsBeforeWarning = 5;
     private readonly Func<byte[], bool> _emit;
     private readonly Lock _gate = new();
     private readonly DeliveryState _state;
@@ -53,6 +55,7 @@ public sealed partial class SocketDelivery
     /// </summary>
     public async Task StartAsync()
     {
+        var started = _services.Clock.GetTimestamp();
         try
         {
             await _services.Relay.FlushAsync(Username, _stop.Token);
@@ -61,6 +64,13 @@ public sealed partial class SocketDelivery
         {
             return;
         }
+        catch (Exception e)
+        {
+            // Never expected; the socket must start all the same.
+            LogStoreFailed(_services.Logger, e, Username);
+        }
+        var took = _services.Clock.GetElapsedTime(started);
+        if (took > SlowStart) LogSlowStart(_services.Logger, Username, took.TotalSeconds);
         lock (_gate) _started = true;
         Kick();
     }
@@ -109,6 +119,7 @@ public sealed partial class SocketDelivery
     public void Ack(ReadOnlySpan<Guid> ids)
     {
         var freed = false;
+        Dictionary<Guid, List<Guid>>? remote = null;
         foreach (var id in ids)
         {
             Guid? origin;
@@ -121,8 +132,16 @@ public sealed partial class SocketDelivery
                 _services.Registry.NotifyAcked(Username, id, this);
             }
             else if (from == _services.Bus.InstanceId) _services.Relay.OnAnswer(Answer.Acked, Username, id);
-            else _services.Bus.Tell(from, Answer.Acked, Username, id);
+            else
+            {
+                remote ??= [];
+                if (!remote.TryGetValue(from, out var list)) remote[from] = list = [];
+                list.Add(id);
+            }
         }
+        // One bus message per origin for the acks of one frame.
+        if (remote is not null)
+            foreach (var (origin, list) in remote) _services.Bus.Tell(origin, Answer.Acked, Username, list);
         if (!freed) return;
         Interlocked.Exchange(ref _lastProgress, _services.Clock.GetTimestamp());
         Kick();
@@ -170,7 +189,7 @@ public sealed partial class SocketDelivery
     // store, however slow it is, so only refusals whose origin has died are given up (it held them unaccepted).
     private async Task KickAfterPatienceAsync()
     {
-        while (true)
+        for (var round = 1; ; round++)
         {
             try
             {
@@ -200,6 +219,7 @@ public sealed partial class SocketDelivery
                     _patienceArmed = 0;
                     return;
                 }
+                if (round == PatientRoundsBeforeWarning) LogStillWaiting(_services.Logger, Username, _state.Describe());
             }
         }
     }
@@ -242,6 +262,12 @@ public sealed partial class SocketDelivery
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username} waited {Seconds:0.0} s for the other instances' flush before its first read")]
+    private static partial void LogSlowStart(ILogger logger, string username, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username} still waits to hear that refused messages were stored: {State}")]
+    private static partial void LogStillWaiting(ILogger logger, string username, string state);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: instance {Origin} stopped running; what it held was never accepted, so it is not waited for")]
     private static partial void LogGaveUp(ILogger logger, string username, Guid origin);

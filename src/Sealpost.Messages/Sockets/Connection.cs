@@ -176,7 +176,9 @@ public sealed partial class Connection
                         return;
                     }
                     var sending = _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                    if (!sending.IsCompletedSuccessfully)
+                    // A ValueTask is consumed exactly once, also when it completed at once: its source may be pooled.
+                    if (sending.IsCompleted) sending.GetAwaiter().GetResult();
+                    else
                     {
                         // A peer that does not read for this long is cut off (its socket aborted, the write fails).
                         using var timeout = new CancellationTokenSource(_options.SendTimeout, _clock);
@@ -189,10 +191,11 @@ public sealed partial class Connection
                 if (_outbox.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0) return;
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        catch (Exception e)
         {
             // The socket broke, or a write waited too long: stop reading from it too (callbacks off this thread, which
-            // may hold a delivery lock).
+            // may hold a delivery lock). Nothing else is expected here; if it comes, it is logged, never swallowed.
+            if (e is not (OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)) LogWriteFailed(_logger, e, ConnectionId);
             _ = _stop.CancelAsync();
         }
     }
@@ -418,6 +421,9 @@ public sealed partial class Connection
         // The peer answers the close and the receive loop ends; a peer that does not answer is cut off.
         _stop.CancelAfter(TimeSpan.FromSeconds(5));
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId}: writing to the socket failed; closing it")]
+    private static partial void LogWriteFailed(ILogger logger, Exception e, string connectionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} of {Username} does not read its frames; dropping it")]
     private static partial void LogSlowReader(ILogger logger, string connectionId, string username);

@@ -431,9 +431,9 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
 
         public bool IsHealthy => true;
 
-        public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame)
+        public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame, bool count = true)
         {
-            await Task.Yield();
+            if (count) await Task.Yield();
             if (_instance.Crashed) throw new InvalidOperationException("dead");
             var others = _hub.SubscribersOf(recipient).Where(b => b != this && !b._instance.Crashed).ToList();
             foreach (var bus in others) bus.Post(() => bus._instance.Relay.OnRemoteOffer(recipient, messageId, InstanceId, frame));
@@ -447,10 +447,13 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
                 bus.Post(() => bus._instance.Registry.NotifyStored(recipient, messageId));
         }
 
-        public void Tell(Guid origin, Answer answer, string recipient, Guid messageId)
+        public void Tell(Guid origin, Answer answer, string recipient, IReadOnlyList<Guid> messageIds)
         {
             if (!_instance.Crashed && _hub.Instances.TryGetValue(origin, out var bus))
-                bus.Post(() => bus._instance.Relay.OnAnswer(answer, recipient, messageId));
+                bus.Post(() =>
+                {
+                    foreach (var id in messageIds) bus._instance.Relay.OnAnswer(answer, recipient, id);
+                });
         }
 
         public async Task<long> FlushAsync(string recipient, Guid requestId)

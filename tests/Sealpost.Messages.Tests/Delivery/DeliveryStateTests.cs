@@ -158,7 +158,7 @@ public sealed class DeliveryStateTests
         state.OnAck(backlog[1].Id);
         read = state.BeginRead(0)!;
         Assert.Equal(2, read.Limit);
-        Assert.Equal([backlog[2].Id, backlog[3].Id], read.Exclude.Order());
+        Assert.Equal(new[] { backlog[2].Id, backlog[3].Id }.Order(), read.Exclude.Order());
         var second = state.EndRead(backlog[4..5], read.Limit);
         Assert.True(second.Synced);
         Assert.True(state.IsLive);
