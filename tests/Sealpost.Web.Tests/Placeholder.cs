@@ -1,0 +1,1 @@
+namespace Sealpost.Web.Tests;
