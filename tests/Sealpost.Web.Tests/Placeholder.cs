@@ -1,1 +1,0 @@
-namespace Sealpost.Web.Tests;
