@@ -87,7 +87,15 @@ public sealed class Person : IAsyncDisposable
         await Compose.FillAsync(text);
         await Compose.PressAsync("Enter");
         var item = Messages.Filter(new() { HasText = text });
-        await Expect(item).ToHaveCountAsync(1);
+        try
+        {
+            await Expect(item).ToHaveCountAsync(1);
+        }
+        catch (PlaywrightException e)
+        {
+            // What the page said about it is the useful part of the failure.
+            throw new InvalidOperationException($"\"{text}\" did not appear; the page says: {await Page.Locator(".compose .status").TextContentAsync()}", e);
+        }
         return item;
     }
 

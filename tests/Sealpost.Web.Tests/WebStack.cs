@@ -28,6 +28,8 @@ public sealed class WebStack : SealpostStack
             throw new InvalidOperationException($"{ChromiumPath} is missing: scripts/test installs Debian's chromium package.");
         await base.InitializeAsync();
         Directory.CreateDirectory(ScreenshotFolder);
+        // The machine is shared and small: a page is given as long as a person would wait, not Playwright's default 5 s.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -38,8 +38,10 @@ function busy(form: HTMLFormElement, status: HTMLElement, work: () => Promise<vo
   const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
   button.disabled = true;
   status.textContent = "";
+  status.classList.remove("error");
   work().catch((e) => {
     status.textContent = messageOf(e);
+    status.classList.add("error");
   }).finally(() => {
     button.disabled = false;
   });
@@ -260,12 +262,13 @@ async function openConversation(peer: string): Promise<void> {
   await renderList();
   await renderConversation();
   // A changed key is noticed when the conversation opens, not only when sending.
+  const before = JSON.stringify(await store.getContact(peer));
   try {
     await checkContact(peer);
   } catch {
     // offline: what is pinned is shown
   }
-  if (view?.open === peer) {
+  if (view?.open === peer && JSON.stringify(await store.getContact(peer)) !== before) {
     await renderList();
     await renderConversation();
   }
@@ -286,7 +289,12 @@ async function renderConversation(): Promise<void> {
     safety.textContent = n.replace(/(\S+ \S+ \S+ \S+ \S+ \S+) /, "$1\n");
   });
   messagesList = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": `Messages with ${peer}` });
-  const text = h("textarea", { id: "compose-text", name: "compose-text", rows: "2", maxlength: "16000", disabled: !!contact.pending });
+  // A redraw (a key accepted, a contact renamed) keeps what was being typed.
+  const previous = v.conversation.querySelector<HTMLTextAreaElement>("#compose-text");
+  const draft = previous?.dataset["peer"] === peer ? previous.value : "";
+  const hadFocus = previous !== null && document.activeElement === previous;
+  const text = h("textarea", { id: "compose-text", name: "compose-text", rows: "2", maxlength: "16000", disabled: !!contact.pending, "data-peer": peer });
+  text.value = draft;
   const sendStatus = h("p", { class: "status", role: "status", "aria-live": "polite" });
   const compose = h("form", { class: "compose", novalidate: true },
     h("label", { for: "compose-text", class: "visually-hidden" }, `Message to ${peer}`),
@@ -333,6 +341,7 @@ async function renderConversation(): Promise<void> {
     contact.pending ? await keyChangeWarning(contact) : null,
     messagesList,
     compose);
+  if (hadFocus) text.focus();
   await renderMessages();
 }
 
@@ -357,6 +366,7 @@ async function keyChangeWarning(contact: Contact): Promise<HTMLElement> {
           await renderList();
         } catch (e) {
           status.textContent = messageOf(e);
+          status.classList.add("error");
         }
       },
     }, "Accept the new key"),
@@ -366,7 +376,7 @@ async function keyChangeWarning(contact: Contact): Promise<HTMLElement> {
 const STATE_TEXT: Record<string, string> = {
   sending: "Sending…",
   sent: "Sent",
-  accepted: "Accepted: the server holds it or it was delivered",
+  accepted: "Accepted by the server",
   failed: "Not sent",
 };
 
@@ -388,7 +398,7 @@ function renderMessage(m: StoredMessage): HTMLLIElement {
   else if (m.file) content = fileContent(m.file);
   else content = h("p", { class: "text" }, m.text ?? "");
   const state = m.direction === "out"
-    ? h("span", { class: `state ${m.state}`, "data-state": m.state ?? "" }, STATE_TEXT[m.state ?? ""] ?? "", m.state === "failed" && m.reason ? `: ${m.reason}` : "")
+    ? h("span", { class: `state ${m.state}`, "data-state": m.state ?? "", title: m.state === "accepted" ? "The server holds it durably, or the recipient already has it." : undefined }, STATE_TEXT[m.state ?? ""] ?? "", m.state === "failed" && m.reason ? `: ${m.reason}` : "")
     : null;
   return h("li", { class: `message ${m.direction} ${m.status}`, "data-client-id": m.clientId },
     h("span", { class: "visually-hidden" }, m.direction === "out" ? "You:" : `${m.peer}:`),
@@ -409,5 +419,5 @@ function fileContent(file: { name: string; data: Uint8Array<ArrayBuffer> }): HTM
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     },
   }, "Save");
-  return h("p", { class: "file" }, `📎 File “${file.name}”, ${file.data.length.toLocaleString()} bytes. `, download);
+  return h("p", { class: "file" }, `File “${file.name}”, ${file.data.length.toLocaleString()} bytes. `, download);
 }
