@@ -243,7 +243,7 @@ async function renderList(): Promise<void> {
   const contacts = (await store.contacts()).sort((a, b) => b.lastActivity.localeCompare(a.lastActivity));
   replace(v.list, ...contacts.map((c) =>
     h("li", {},
-      h("button", { type: "button", class: "contact", "aria-current": v.open === c.username ? "true" : undefined, onclick: () => void openConversation(c.username) },
+      h("button", { type: "button", class: "contact", "data-peer": c.username, "aria-current": v.open === c.username ? "true" : undefined, onclick: () => void openConversation(c.username) },
         h("span", { class: "name" }, c.displayName ? `${c.displayName} (${c.username})` : c.username),
         c.pending ? h("span", { class: "badge warn" }, "key changed") : c.verified ? h("span", { class: "badge ok" }, "verified") : null))));
   if (contacts.length === 0) replace(v.list, h("li", { class: "hint" }, "No conversations yet."));
@@ -273,6 +273,15 @@ async function openConversation(peer: string): Promise<void> {
     await renderConversation();
   }
   (view?.conversation.querySelector("textarea") as HTMLTextAreaElement | null)?.focus();
+}
+
+async function closeConversation(peer: string): Promise<void> {
+  if (!view) return;
+  view.open = null;
+  renderEmpty();
+  await renderList();
+  // Back where the person came from: the conversation's entry in the list.
+  [...view.list.querySelectorAll<HTMLButtonElement>("button.contact")].find((b) => b.dataset["peer"] === peer)?.focus();
 }
 
 let messagesList: HTMLOListElement | null = null;
@@ -326,7 +335,7 @@ async function renderConversation(): Promise<void> {
 
   replace(v.conversation,
     h("header", { class: "conversation-head" },
-      h("button", { type: "button", class: "back", onclick: () => { if (view) { view.open = null; renderEmpty(); void renderList(); } } }, "← Conversations"),
+      h("button", { type: "button", class: "back", onclick: () => void closeConversation(peer) }, "← Conversations"),
       h("h2", {}, contact.displayName ? `${contact.displayName} (${peer})` : peer),
       contact.verified ? h("span", { class: "badge ok" }, "verified") : h("span", { class: "badge" }, "not verified"),
       h("details", { class: "verify" },
@@ -385,9 +394,31 @@ async function renderMessages(): Promise<void> {
   const list = messagesList;
   const messages = await store.conversation(view.open);
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  replace(list, ...messages.map(renderMessage));
   if (messages.length === 0) replace(list, h("li", { class: "hint" }, "No messages yet. What you send is sealed here, to their pinned key."));
+  else reconcile(list, messages.map(renderMessage));
   if (atBottom || messages.at(-1)?.direction === "out") list.scrollTop = list.scrollHeight;
+}
+
+/**
+ * Changes only what changed: the list is a live region (role="log"), and a screen reader announces what is added, so
+ * redrawing every message on each arrival would read the whole conversation out again.
+ */
+function reconcile(list: HTMLOListElement, items: HTMLLIElement[]): void {
+  let cursor = list.firstElementChild as HTMLElement | null;
+  for (const item of items) {
+    if (cursor?.dataset["id"] === item.dataset["id"]) {
+      const next = cursor!.nextElementSibling as HTMLElement | null;
+      if (!cursor!.isEqualNode(item)) cursor!.replaceWith(item);
+      cursor = next;
+    } else {
+      list.insertBefore(item, cursor);
+    }
+  }
+  while (cursor) {
+    const next = cursor.nextElementSibling as HTMLElement | null;
+    cursor.remove();
+    cursor = next;
+  }
 }
 
 function renderMessage(m: StoredMessage): HTMLLIElement {
@@ -400,7 +431,7 @@ function renderMessage(m: StoredMessage): HTMLLIElement {
   const state = m.direction === "out"
     ? h("span", { class: `state ${m.state}`, "data-state": m.state ?? "", title: m.state === "accepted" ? "The server holds it durably, or the recipient already has it." : undefined }, STATE_TEXT[m.state ?? ""] ?? "", m.state === "failed" && m.reason ? `: ${m.reason}` : "")
     : null;
-  return h("li", { class: `message ${m.direction} ${m.status}`, "data-client-id": m.clientId },
+  return h("li", { class: `message ${m.direction} ${m.status}`, "data-id": m.id },
     h("span", { class: "visually-hidden" }, m.direction === "out" ? "You:" : `${m.peer}:`),
     content,
     m.status === "unverified" ? h("p", { class: "unverified" }, `⚠ Unverified. ${m.reason ?? ""}`) : null,
