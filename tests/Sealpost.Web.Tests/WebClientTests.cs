@@ -57,7 +57,8 @@ public sealed class WebClientTests(WebStack stack)
 
         await alice.StartConversationAsync(bob.Username);
         var first = await alice.SendAsync("Hi Bob, it's Alice. Only you can read this.");
-        await Expect(first.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "accepted");
+        // Bob's page is open: it stores the message and says so with a sealed receipt.
+        await Expect(first.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "delivered");
 
         // Live: bob's page lists the new conversation; opening it shows the message.
         await bob.OpenConversationAsync(alice.Username);
@@ -85,6 +86,8 @@ public sealed class WebClientTests(WebStack stack)
         await bob.ExpectMessageAsync("While you were away (1).");
         await bob.ExpectMessageAsync("While you were away (2).");
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "bob's page did not acknowledge what it stored");
+        await Expect(last.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "delivered");
+        await Expect(alice.Messages.Locator("[data-state=delivered]")).ToHaveCountAsync(4);
         await Expect(bob.Messages).ToHaveCountAsync(5);
 
         // A reload keeps the key and the history (IndexedDB); the private key is a CryptoKey nobody can export.
@@ -129,6 +132,8 @@ public sealed class WebClientTests(WebStack stack)
         Assert.Equal("Hello from a browser, carol.", received.GetProperty("text").GetString());
         Assert.Equal(alice.Username, received.GetProperty("peer").GetString());
         Assert.Equal("ok", received.GetProperty("status").GetString());
+        // The CLI sends no delivery receipts: the server's word is all the page has.
+        await Expect(sent.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "accepted");
 
         // CLI → browser, live, and a file shown as one.
         await carolCli.RunAsync("send", alice.Username, "Hello from the command line, alice.");
@@ -151,6 +156,7 @@ public sealed class WebClientTests(WebStack stack)
         await Expect(alice.SendButton).ToBeEnabledAsync();
         var afterRotation = await alice.SendAsync("Sealed to your new key.");
         await Expect(afterRotation.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "accepted");
+        // The receipts alice's page sent for carol's two messages are acknowledged by the CLI, never shown.
         inbox = JsonDocument.Parse(await carolCli.RunAsync("inbox", "--json", "--wait", "2")).RootElement;
         received = Assert.Single(inbox.EnumerateArray());
         Assert.Equal("Sealed to your new key.", received.GetProperty("text").GetString());

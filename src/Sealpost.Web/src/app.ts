@@ -386,7 +386,13 @@ const STATE_TEXT: Record<string, string> = {
   sending: "Sending…",
   sent: "Sent",
   accepted: "Accepted by the server",
+  delivered: "Delivered",
   failed: "Not sent",
+};
+
+const STATE_TITLE: Record<string, string> = {
+  accepted: "The server holds it durably until the recipient's device takes it (or that device already has it).",
+  delivered: "The recipient's device has stored it and said so with a sealed receipt.",
 };
 
 async function renderMessages(): Promise<void> {
@@ -429,7 +435,7 @@ function renderMessage(m: StoredMessage): HTMLLIElement {
   else if (m.file) content = fileContent(m.file);
   else content = h("p", { class: "text" }, m.text ?? "");
   const state = m.direction === "out"
-    ? h("span", { class: `state ${m.state}`, "data-state": m.state ?? "", title: m.state === "accepted" ? "The server holds it durably, or the recipient already has it." : undefined }, STATE_TEXT[m.state ?? ""] ?? "", m.state === "failed" && m.reason ? `: ${m.reason}` : "")
+    ? h("span", { class: `state ${m.state}`, "data-state": m.state ?? "", title: STATE_TITLE[m.state ?? ""] }, STATE_TEXT[m.state ?? ""] ?? "", m.state === "failed" && m.reason ? `: ${m.reason}` : "")
     : null;
   return h("li", { class: `message ${m.direction} ${m.status}`, "data-id": m.id },
     h("span", { class: "visually-hidden" }, m.direction === "out" ? "You:" : `${m.peer}:`),

@@ -4,7 +4,7 @@ import { ApiError, session } from "./api";
 import { fromBase64, toBase64 } from "./bytes";
 import { checkContact, now, senderKey } from "./contacts";
 import { EnvelopeError, open, readHeader, seal } from "./envelope";
-import { decode, encodeText } from "./payload";
+import { decode, encodeReceipt, encodeText } from "./payload";
 import { type Account, type StoredMessage, store } from "./store";
 
 interface Frame {
@@ -39,6 +39,8 @@ export class Messenger {
   private retryTimer = 0;
   private incoming: Promise<void> = Promise.resolve();
   private acks: string[] = [];
+  /** Client ids of messages stored since the last flush, by sender: each sender gets one receipt for them. */
+  private receipts = new Map<string, string[]>();
   state: ConnectionState = "offline";
 
   constructor(
@@ -167,7 +169,7 @@ export class Messenger {
     switch (frame.type) {
       case "accepted":
         void store.updateMessage(`out:${frame.id}`, (m) => {
-          m.state = "accepted";
+          if (m.state !== "delivered") m.state = "accepted";
           m.messageId = frame.message_id ?? null;
           m.sentAt = frame.sent_at ?? null;
           m.body = null;
@@ -250,6 +252,11 @@ export class Messenger {
     }
     const payload = decode(plaintext);
     if (payload.kind === "unreadable") return reject(payload.reason);
+    if (payload.kind === "receipt") {
+      // Proven to come from the sender's pinned key; it only ever moves that person's messages to "delivered".
+      if (sender.trusted) await this.delivered(from, payload.clientIds);
+      return true;
+    }
     await store.putMessage({
       ...base,
       text: payload.kind === "text" ? payload.text : null,
@@ -259,7 +266,38 @@ export class Messenger {
     });
     const contact = await store.getContact(from);
     if (contact) await store.putContact({ ...contact, lastActivity: now() });
+    this.receipts.set(from, [...(this.receipts.get(from) ?? []), clientId]);
     return true;
+  }
+
+  private async delivered(peer: string, clientIds: string[]): Promise<void> {
+    for (const clientId of clientIds) {
+      await store.updateMessage(`out:${clientId}`, (m) => {
+        if (m.peer !== peer || m.direction !== "out") return;
+        m.state = "delivered";
+        m.body = null; // the recipient has it: nothing left to resend
+      });
+    }
+    this.onChange(peer);
+  }
+
+  /**
+   * Tells each sender, in one sealed receipt, which of their messages this browser has stored. Not kept and not resent:
+   * a lost receipt only leaves a message shown as accepted. None goes to a key the user has not accepted.
+   */
+  private async sendReceipts(): Promise<void> {
+    const me = await store.getKey(this.account.keyId);
+    for (const [peer, clientIds] of this.receipts) {
+      this.receipts.delete(peer);
+      const contact = await store.getContact(peer);
+      if (!me || !contact || contact.pending || this.socket?.readyState !== WebSocket.OPEN) continue;
+      const envelope = await seal({
+        sender: this.account.username, senderKeyId: me.keyId, senderKey: me,
+        recipient: peer, recipientKeyId: contact.trusted.keyId, recipientPublicKey: contact.trusted.publicKey,
+        plaintext: encodeReceipt(clientIds),
+      });
+      this.socket.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), to: peer, body: toBase64(envelope) }));
+    }
   }
 
   /** Acks of the messages stored in one go share a frame (at most 256 ids). */
@@ -275,6 +313,7 @@ export class Messenger {
     if (this.acks.length === 0) return;
     const ids = this.acks.splice(0, 256);
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "ack", message_ids: ids }));
+    void this.sendReceipts().catch(() => undefined);
   }
 }
 

@@ -41,7 +41,8 @@ export interface Contact {
   lastActivity: string;
 }
 
-export type OutState = "sending" | "sent" | "accepted" | "failed";
+/** sending (stored here) → sent (on the socket) → accepted (the server's word) → delivered (the recipient's receipt); or failed. */
+export type OutState = "sending" | "sent" | "accepted" | "delivered" | "failed";
 
 export interface StoredMessage {
   /** `in:<from>:<client id>` or `out:<client id>`: a duplicate delivery finds its first copy by this. */

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { concat, fromBase64, fromHex, toBase64, toHex, utf8 } from "../src/bytes";
 import { deriveSecretKey, EnvelopeError, generateKeyPair, type KeyPair, open, readHeader, seal } from "../src/envelope";
 import { fingerprint, safetyNumber } from "../src/fingerprint";
-import { decode } from "../src/payload";
+import { decode, encodeReceipt } from "../src/payload";
 
 const example = JSON.parse(readFileSync(new URL("../../../tests/Sealpost.Crypto.Tests/Vectors/envelope-v1-example.json", import.meta.url), "utf8"));
 
@@ -80,4 +80,11 @@ test("a file payload (0xFF 0x01) decodes to its name and bytes; unknown kinds ar
   assert.deepEqual(decoded.kind === "file" && [...decoded.data], [1, 2, 3]);
   assert.equal(decode(new Uint8Array([0xff, 0x02, 0, 0])).kind, "unreadable");
   assert.equal(decode(new Uint8Array([0xc3, 0x28])).kind, "unreadable");
+});
+
+test("a delivery receipt (0xFF 0x02) round-trips; a truncated one is unreadable", () => {
+  const receipt = encodeReceipt(["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"]);
+  assert.equal(toHex(receipt.subarray(0, 5)), "ff02000224"); // kind 2, two ids, the first 36 bytes long
+  assert.deepEqual(decode(receipt), { kind: "receipt", clientIds: ["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"] });
+  assert.equal(decode(receipt.slice(0, -1)).kind, "unreadable");
 });
