@@ -78,7 +78,7 @@ public sealed class WebClientTests(WebStack stack)
         await bob.Page.CloseAsync();
         await alice.SendAsync("While you were away (1).");
         var last = await alice.SendAsync("While you were away (2).");
-        await Expect(last.Locator("[data-state]")).ToHaveAttributeAsync("data-state", "accepted");
+        await Expect(alice.Messages.Locator("[data-state=accepted]")).ToHaveCountAsync(2);
         Assert.Equal(2, await stack.MailboxCountAsync(bob.Username));
 
         await bob.NewPageAsync();
