@@ -175,7 +175,7 @@ public sealed class WebClientTests(WebStack stack)
         await erin.SendAsync("Reading this on a phone?");
 
         var list = dana.Page.GetByRole(AriaRole.Navigation, new() { Name = "Conversations" });
-        await Expect(list.GetByRole(AriaRole.Button).Filter(new() { HasText = erin.Username })).ToBeVisibleAsync();
+        await Expect(list.GetByRole(AriaRole.Button).Filter(new() { HasText = erin.Username })).ToContainTextAsync("new messages");
         await dana.ScreenshotAsync("04-narrow-list");
         await dana.OpenConversationAsync(erin.Username);
         await Expect(list).ToBeHiddenAsync();

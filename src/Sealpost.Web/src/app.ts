@@ -204,7 +204,8 @@ async function showMain(account: Account): Promise<void> {
     conversation);
   replace(root, shell);
   view?.messenger.stop();
-  const messenger = new Messenger(account, (peer) => void changed(peer), (state, detail) => showConnection(state, detail));
+  unread.clear();
+  const messenger = new Messenger(account, (peer, arrived) => void changed(peer, arrived), (state, detail) => showConnection(state, detail));
   view = { account, key, messenger, open: null, list, conversation, shell, connection };
   document.title = `Sealpost — ${account.username}`;
   await renderList();
@@ -231,8 +232,12 @@ async function signOut(notice = "You are signed out. Your key and history stay i
   showWelcome(account, notice);
 }
 
-async function changed(peer: string): Promise<void> {
+/** Conversations with messages that arrived since they were last open (forgotten on reload: it is only a hint). */
+const unread = new Set<string>();
+
+async function changed(peer: string, arrived = false): Promise<void> {
   if (!view) return;
+  if (arrived && view.open !== peer) unread.add(peer);
   await renderList();
   if (view.open === peer) await renderMessages();
 }
@@ -245,6 +250,7 @@ async function renderList(): Promise<void> {
     h("li", {},
       h("button", { type: "button", class: "contact", "data-peer": c.username, "aria-current": v.open === c.username ? "true" : undefined, onclick: () => void openConversation(c.username) },
         h("span", { class: "name" }, c.displayName ? `${c.displayName} (${c.username})` : c.username),
+        unread.has(c.username) ? h("span", { class: "badge new" }, "new messages") : null,
         c.pending ? h("span", { class: "badge warn" }, "key changed") : c.verified ? h("span", { class: "badge ok" }, "verified") : null))));
   if (contacts.length === 0) replace(v.list, h("li", { class: "hint" }, "No conversations yet."));
 }
@@ -258,6 +264,7 @@ function renderEmpty(): void {
 async function openConversation(peer: string): Promise<void> {
   if (!view) return;
   view.open = peer;
+  unread.delete(peer);
   view.shell.classList.add("showing-conversation");
   await renderList();
   await renderConversation();

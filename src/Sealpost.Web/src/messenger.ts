@@ -45,8 +45,8 @@ export class Messenger {
 
   constructor(
     private readonly account: Account,
-    /** A conversation changed (a message arrived or moved on). */
-    private readonly onChange: (peer: string) => void,
+    /** A conversation changed: a message arrived (`arrived`), or one moved on. */
+    private readonly onChange: (peer: string, arrived?: boolean) => void,
     private readonly onState: (state: ConnectionState, detail?: string) => void,
   ) {}
 
@@ -213,7 +213,7 @@ export class Messenger {
     if (!(await store.getMessage(id))) {
       const stored = await this.openAndStore(id, from, clientId, messageId, frame.body ?? "", frame.sent_at ?? null);
       if (!stored) return; // could not tell yet (the server was unreachable): not acknowledged, it comes again
-      this.onChange(from);
+      this.onChange(from, true);
     }
     this.ack(messageId);
   }
