@@ -54,11 +54,13 @@ public sealed class Person : IAsyncDisposable
         return page;
     }
 
-    public async Task RegisterAsync(string password = "correct horse battery")
+    public const string Password = "correct horse battery";
+
+    public async Task RegisterAsync()
     {
         await Page.GetByLabel("Username").First.FillAsync(Username);
         await Page.GetByLabel("Display name (optional)").FillAsync(Username.Split('_')[0]);
-        await Page.GetByLabel("Password", new() { Exact = true }).First.FillAsync(password);
+        await Page.GetByLabel("Password", new() { Exact = true }).First.FillAsync(Password);
         await Page.GetByRole(AriaRole.Button, new() { Name = "Create account" }).ClickAsync();
         await Expect(Page.GetByText($"Signed in as {Username}")).ToBeVisibleAsync();
         await Expect(Page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Online" })).ToBeVisibleAsync();

@@ -118,7 +118,7 @@ public sealed class WebClientTests(WebStack stack)
     public async Task A_browser_and_the_cli_exchange_messages_and_a_changed_key_blocks_sending_until_accepted()
     {
         await using var alice = await Person.OpenAsync(stack, "alice");
-        using var carolCli = new Cli(stack.BaseUrl);
+        using var carolCli = new CliProcess(stack.BaseUrl);
         var carol = TestEnvironment.UniqueUsername("carol");
         await carolCli.RunAsync("register", carol);
         await alice.RegisterAsync();
@@ -190,7 +190,7 @@ public sealed class WebClientTests(WebStack stack)
         await dana.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Expect(dana.Page.GetByRole(AriaRole.Heading, new() { Name = $"Sign in as {dana.Username}" })).ToBeVisibleAsync();
         await dana.ScreenshotAsync("06-signed-out");
-        await dana.Page.GetByLabel("Password").FillAsync(Cli.Password);
+        await dana.Page.GetByLabel("Password").FillAsync(Person.Password);
         await dana.Page.GetByLabel("Password").PressAsync("Enter");
         await dana.OpenConversationAsync(erin.Username);
         await dana.ExpectMessageAsync("Yes, and it fits.");

@@ -50,9 +50,3 @@ public sealed class WebStack : SealpostStack
         await base.DisposeAsync();
     }
 }
-
-[CollectionDefinition(Name)]
-public sealed class WebCollection : ICollectionFixture<WebStack>
-{
-    public const string Name = "web";
-}

@@ -4,7 +4,7 @@ using Sealpost.Testing;
 namespace Sealpost.Web.Tests;
 
 /// <summary>The <c>sealpost</c> command as a process, with a home folder of its own and secrets from the environment.</summary>
-public sealed class Cli(Uri server) : IDisposable
+public sealed class CliProcess(Uri server) : IDisposable
 {
     public const string Password = "correct horse battery";
 
