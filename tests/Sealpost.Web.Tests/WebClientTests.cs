@@ -47,6 +47,23 @@ public sealed class WebClientTests(WebStack stack)
     }
 
     [Fact]
+    public async Task Outside_a_secure_context_the_page_says_it_needs_one_and_touches_nothing()
+    {
+        // The same files, as a browser would get them from http://sealpost.test: plain http under a name that is not
+        // loopback, where browsers offer no WebCrypto.
+        await using var context = await stack.Browser.NewContextAsync();
+        await context.RouteAsync("http://sealpost.test/**", async route =>
+        {
+            var response = await route.FetchAsync(new() { Url = route.Request.Url.Replace("http://sealpost.test/", stack.BaseUrl.ToString(), StringComparison.Ordinal) });
+            await route.FulfillAsync(new() { Response = response });
+        });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("http://sealpost.test/");
+        await Expect(page.GetByText("Sealpost needs a secure connection")).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+    }
+
+    [Fact]
     public async Task Two_browsers_exchange_messages_live_both_ways_and_what_came_while_one_was_closed_appears_when_it_opens()
     {
         await using var alice = await Person.OpenAsync(stack, "alice");
