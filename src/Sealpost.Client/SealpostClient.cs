@@ -359,6 +359,12 @@ public sealed class SealpostClient : IAsyncDisposable
             return null;
         }
         var entry = await OpenAsync(frame, ct).ConfigureAwait(false);
+        if (entry.Status == MessageStatus.Receipt)
+        {
+            // The web client says it stored messages of ours: nothing to keep or show (a redelivery is as harmless).
+            await connection.AckAsync(frame.MessageId, ct).ConfigureAwait(false);
+            return null;
+        }
         // Stored before the ack: a crash in between means a redelivery, which the check above recognises.
         var added = await History.AddAsync(entry, ct).ConfigureAwait(false);
         await connection.AckAsync(frame.MessageId, ct).ConfigureAwait(false);
@@ -421,6 +427,11 @@ public sealed class SealpostClient : IAsyncDisposable
             return Reject($"It does not open as a message from {from}: {e.Message}");
         }
         if (MessagePayload.Decode(plaintext, out var unreadable) is not { } payload) return Reject(unreadable!);
+        if (payload.DeliveredClientIds is not null)
+        {
+            entry.Status = MessageStatus.Receipt;
+            return entry;
+        }
         entry.Text = payload.Text;
         entry.FileName = payload.FileName;
         entry.FileData = payload.FileData;

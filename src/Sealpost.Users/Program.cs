@@ -6,6 +6,7 @@ using Sealpost.Users;
 using Sealpost.Users.Accounts;
 using Sealpost.Users.Passwords;
 using Sealpost.Users.Sessions;
+using Sealpost.Users.WebPage;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(maxRequestBodyBytes: Sealpost.Protocol.Limits.RequestBodyMaxBytes);
@@ -14,6 +15,7 @@ builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Secti
 builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordOptions>().BindConfiguration(PasswordOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordWorkOptions>().BindConfiguration(PasswordWorkOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<WebPageOptions>().BindConfiguration(WebPageOptions.Section);
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<TokenOptions>>().Value);
 builder.Services.AddDatabase();
 builder.Services.AddSingleton(TimeProvider.System);
@@ -28,6 +30,7 @@ builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>().AddHostedS
 
 var app = builder.Build();
 app.UseServiceDefaults();
+app.UseWebPage();
 app.UseBusyAnswers();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -126,8 +126,25 @@ public sealed class ReceiveTests : IAsyncLifetime
         Assert.Empty(_client.History.List());
     }
 
-    private byte[] Seal(X25519KeyPair sender, uint senderKeyId, string text) =>
-        Envelope.Seal(new EnvelopeParty("alice", senderKeyId, sender.PrivateKey.ToArray()), new EnvelopeRecipient("bob", 1, _bob.PublicKey.ToArray()), Text.Utf8(text));
+    [Fact]
+    public async Task A_delivery_receipt_is_acknowledged_but_never_kept_or_shown_and_a_malformed_one_is_rejected()
+    {
+        var receipt = MessagePayload.ForReceipt(["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"]).Encode();
+        Assert.Equal(["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"], MessagePayload.Decode(receipt, out _)!.DeliveredClientIds);
+
+        Assert.Null(await _client.ProcessAsync(Frame("alice", Seal(_alice, 1, receipt)), _socket, default));
+        Assert.Empty(_client.History.List());
+
+        var truncated = receipt[..^1];
+        var entry = await _client.ProcessAsync(Frame("alice", Seal(_alice, 1, truncated)), _socket, default);
+        Assert.Equal(MessageStatus.Rejected, entry!.Status);
+        Assert.Contains("receipt is malformed", entry.Problem, StringComparison.Ordinal);
+    }
+
+    private byte[] Seal(X25519KeyPair sender, uint senderKeyId, string text) => Seal(sender, senderKeyId, Text.Utf8(text));
+
+    private byte[] Seal(X25519KeyPair sender, uint senderKeyId, byte[] plaintext) =>
+        Envelope.Seal(new EnvelopeParty("alice", senderKeyId, sender.PrivateKey.ToArray()), new EnvelopeRecipient("bob", 1, _bob.PublicKey.ToArray()), plaintext);
 
     private static MessageFrame Frame(string from, byte[] envelope) =>
         new(FrameTypes.Message, Guid.NewGuid().ToString(), from, Guid.NewGuid().ToString(), Convert.ToBase64String(envelope), DateTimeOffset.UtcNow);

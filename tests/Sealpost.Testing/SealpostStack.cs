@@ -47,6 +47,8 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
         ["Database:ConnectionString"] = MessagesConnectionString,
         ["Redis:Configuration"] = _redis ?? TestEnvironment.RedisConfiguration,
         ["Users:BaseUrl"] = BaseUrl.ToString(),
+        // The web page is served from HAProxy's own origin, as under scripts/up.
+        ["Sockets:AllowedOrigins:0"] = BaseUrl.GetLeftPart(UriPartial.Authority),
     };
 
     public virtual async Task InitializeAsync()

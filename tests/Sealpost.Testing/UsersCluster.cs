@@ -33,6 +33,8 @@ public sealed class UsersCluster : IAsyncLifetime, IAsyncDisposable
     {
         ["Database:ConnectionString"] = ConnectionString,
         ["Tokens:SigningKeyPath"] = SigningKeyPath,
+        // The web client, as scripts/test builds it; a missing folder only means no page is served.
+        ["WebPage:Root"] = Path.Combine(TestEnvironment.RepoRoot, "src", "Sealpost.Web", "dist"),
     };
 
     public async Task InitializeAsync()

@@ -8,21 +8,26 @@ namespace Sealpost.Client.Messaging;
 /// What a sealed plaintext holds: UTF-8 text (every message before files existed, and every text message since), or a
 /// file, marked by a first byte of 0xFF, which never occurs in UTF-8, so no text message can be mistaken for a file.
 /// File layout: <c>FF 01 | name length (uint16, big-endian, 1..255) | name (UTF-8) | the file's bytes</c>.
+/// A delivery receipt (sent by the web client once it stored messages) is
+/// <c>FF 02 | count (uint16, big-endian, 1..1024) | count × (length (1 byte, 1..255) | client id (UTF-8))</c>.
 /// The envelope format itself is unchanged; this is the plaintext inside it (docs/cli.md, "What a message holds").
 /// </summary>
 public sealed record MessagePayload
 {
     public const byte Marker = 0xFF;
     public const byte FileKind = 0x01;
+    public const byte ReceiptKind = 0x02;
     public const int MaxFileNameBytes = 255;
+    public const int MaxReceiptIds = 1024;
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private MessagePayload(string? text, string? fileName, byte[]? fileData)
+    private MessagePayload(string? text, string? fileName, byte[]? fileData, IReadOnlyList<string>? deliveredClientIds = null)
     {
         Text = text;
         FileName = fileName;
         FileData = fileData;
+        DeliveredClientIds = deliveredClientIds;
     }
 
     /// <summary>The text of a text message; null for a file.</summary>
@@ -32,6 +37,9 @@ public sealed record MessagePayload
     public string? FileName { get; }
 
     public byte[]? FileData { get; }
+
+    /// <summary>For a delivery receipt: the client ids of the messages the peer's device has stored; null otherwise.</summary>
+    public IReadOnlyList<string>? DeliveredClientIds { get; }
 
     /// <summary>The most file bytes one message carries when the name takes <paramref name="nameBytes"/> bytes.</summary>
     public static int MaxFileSize(int nameBytes) => Envelope.MaxPlaintextSize - 4 - nameBytes;
@@ -50,8 +58,27 @@ public sealed record MessagePayload
         return new(null, name, data);
     }
 
+    public static MessagePayload ForReceipt(IReadOnlyList<string> clientIds)
+    {
+        ArgumentNullException.ThrowIfNull(clientIds);
+        if (clientIds.Count is 0 or > MaxReceiptIds || clientIds.Any(id => Encoding.UTF8.GetByteCount(id) is 0 or > 255))
+            throw new SealpostException(ErrorKind.Invalid, $"A receipt names 1 to {MaxReceiptIds} client ids of 1 to 255 bytes each.");
+        return new(null, null, null, clientIds);
+    }
+
     public byte[] Encode()
     {
+        if (DeliveredClientIds is { } ids)
+        {
+            var receipt = new List<byte> { Marker, ReceiptKind, (byte)(ids.Count >> 8), (byte)ids.Count };
+            foreach (var id in ids)
+            {
+                var idBytes = Encoding.UTF8.GetBytes(id);
+                receipt.Add((byte)idBytes.Length);
+                receipt.AddRange(idBytes);
+            }
+            return [.. receipt];
+        }
         if (Text is not null)
         {
             var text = Encoding.UTF8.GetBytes(Text);
@@ -85,6 +112,7 @@ public sealed record MessagePayload
                 return null;
             }
         }
+        if (plaintext.Length >= 4 && plaintext[1] == ReceiptKind) return DecodeReceipt(plaintext, out problem);
         if (plaintext.Length < 4 || plaintext[1] != FileKind)
         {
             problem = $"It opened, but holds content of a kind this client does not know ({(plaintext.Length > 1 ? plaintext[1] : 0)}).";
@@ -107,5 +135,30 @@ public sealed record MessagePayload
             return null;
         }
         return new(null, name, plaintext[(4 + nameLength)..].ToArray());
+    }
+
+    private static MessagePayload? DecodeReceipt(ReadOnlySpan<byte> plaintext, out string? problem)
+    {
+        problem = "It opened, but its delivery receipt is malformed.";
+        var count = BinaryPrimitives.ReadUInt16BigEndian(plaintext[2..]);
+        if (count is 0 or > MaxReceiptIds) return null;
+        var ids = new List<string>(count);
+        var rest = plaintext[4..];
+        for (var i = 0; i < count; i++)
+        {
+            if (rest.Length < 1 || rest[0] == 0 || rest.Length < 1 + rest[0]) return null;
+            try
+            {
+                ids.Add(StrictUtf8.GetString(rest.Slice(1, rest[0])));
+            }
+            catch (DecoderFallbackException)
+            {
+                return null;
+            }
+            rest = rest[(1 + rest[0])..];
+        }
+        if (rest.Length != 0) return null;
+        problem = null;
+        return new(null, null, null, ids);
     }
 }

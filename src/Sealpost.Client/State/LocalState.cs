@@ -133,6 +133,11 @@ public static class MessageStatus
 
     /// <summary>Sent by this device and accepted by the server.</summary>
     public const string Sent = "sent";
+
+    /// <summary>
+    /// A delivery receipt from the peer's device (payload <c>FF 02</c>): acknowledged, never kept or shown as a message.
+    /// </summary>
+    public const string Receipt = "receipt";
 }
 
 public static class MessageDirections
