@@ -100,7 +100,9 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
     {
         var results = new AcceptResult?[batch.Count];
         // One statement, one commit: the quota is looked at once per recipient, and a conflict (the same sender's
-        // client id already waiting, or the same message written twice) stores nothing.
+        // client id already waiting, or the same message written twice) stores nothing. Rows go in ordered by
+        // (sender, client id), so two batches that share resends take their index locks in the same order and never
+        // deadlock; the order inside one commit changes nothing anyone can see.
         await using (var cmd = db.CreateCommand("""
             WITH input AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[]) WITH ORDINALITY
@@ -111,7 +113,7 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
             stored AS (
                 INSERT INTO messages (recipient, id, sender, client_id, body, sent_at)
                 SELECT i.recipient, i.id, i.sender, i.client_id, i.body, i.sent_at FROM input i JOIN roomy USING (recipient)
-                ORDER BY i.ord
+                ORDER BY i.sender, i.client_id
                 ON CONFLICT DO NOTHING
                 RETURNING id)
             SELECT i.ord FROM input i JOIN stored s ON s.id = i.id
