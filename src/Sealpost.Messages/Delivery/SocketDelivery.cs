@@ -27,6 +27,9 @@ public sealed partial class SocketDelivery
     private long _lastProgress;
     private bool _closed;
     private bool _started;    // the flush is done: mailbox reads may begin
+    private readonly long _createdAt;
+    private long _readStartedAt;
+    private bool _reported;
 
     /// <param name="username">Whose messages these are.</param>
     /// <param name="services">The instance's parts.</param>
@@ -40,6 +43,27 @@ public sealed partial class SocketDelivery
         Close = close;
         _state = new DeliveryState(services.Options.DeliveryWindow, services.Options.RefusalPatience);
         _lastProgress = services.Clock.GetTimestamp();
+        _createdAt = _lastProgress;
+    }
+
+    /// <summary>
+    /// Logs, once per socket, a delivery that looks stuck: not started (its flush unfinished), or a mailbox read that
+    /// has not come back, for longer than <paramref name="after"/>. Called by the socket's timer.
+    /// </summary>
+    public void ReportIfStuck(TimeSpan after)
+    {
+        string? problem = null;
+        lock (_gate)
+        {
+            if (_reported || _closed) return;
+            var clock = _services.Clock;
+            if (!_started && clock.GetElapsedTime(_createdAt) > after) problem = "not started: the flush has not finished";
+            else if (_readStartedAt != 0 && clock.GetElapsedTime(_readStartedAt) > after) problem = "a mailbox read has not come back";
+            if (problem is null) return;
+            _reported = true;
+            problem += "; " + _state.Describe();
+        }
+        LogStuck(_services.Logger, Username, problem);
     }
 
     public string Username { get; }
@@ -182,7 +206,9 @@ public sealed partial class SocketDelivery
             if (_closed || !_started) return;
             request = _state.BeginRead(NowMs);
         }
-        if (request is not null) _ = ReadAsync(request);
+        if (request is null) return;
+        Interlocked.Exchange(ref _readStartedAt, _services.Clock.GetTimestamp());
+        _ = ReadAsync(request);
     }
 
     // Runs while refusals are outstanding. A living origin always announces what became of a message it was told to
@@ -233,6 +259,7 @@ public sealed partial class SocketDelivery
         }
         catch (Exception e)
         {
+            Interlocked.Exchange(ref _readStartedAt, 0);
             lock (_gate) _state.ReadFailed();
             if (e is OperationCanceledException && _stop.IsCancellationRequested) return;
             LogStoreFailed(_services.Logger, e, Username);
@@ -247,6 +274,7 @@ public sealed partial class SocketDelivery
             Kick();
             return;
         }
+        Interlocked.Exchange(ref _readStartedAt, 0);
         var frames = new Dictionary<Guid, byte[]>(found.Count);
         foreach (var m in found) frames[m.Id] = FrameCodec.Message(m.Id, m.Sender, m.ClientId, Convert.ToBase64String(m.Body), m.SentAt);
         ReadOutcome outcome;
@@ -262,6 +290,9 @@ public sealed partial class SocketDelivery
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username} looks stuck: {Problem}")]
+    private static partial void LogStuck(ILogger logger, string username, string problem);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username} waited {Seconds:0.0} s for the other instances' flush before its first read")]
     private static partial void LogSlowStart(ILogger logger, string username, double seconds);

@@ -397,6 +397,7 @@ public sealed partial class Connection
                     _delivery.Wake();
                 }
                 await _delivery.CheckStuckWindowAsync(StuckWindowCheck, ct);
+                _delivery.ReportIfStuck(StuckWindowCheck);
             }
         }
         catch (OperationCanceledException)

@@ -14,7 +14,9 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     private static readonly TimeSpan BudgetMemory = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (TokenBucket Bucket, long LeftAt)> _budgets = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
+    private static readonly TimeSpan SubscriptionPatience = TimeSpan.FromSeconds(10);
+    // Sub/unsub of one user run one at a time; users share 64 gates, so one slow Redis call holds up few others.
+    private readonly SemaphoreSlim[] _subscriptionGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
 
     /// <summary>Adds a socket and returns the user's shared frame budget, or null when the user has too many sockets here.</summary>
@@ -117,16 +119,24 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     // reconnect can never leave a connected user unsubscribed.
     private async Task SyncSubscriptionAsync(string username)
     {
-        await _subscriptionGate.WaitAsync();
+        var gate = _subscriptionGates[(int)((uint)StringComparer.Ordinal.GetHashCode(username) % (uint)_subscriptionGates.Length)];
+        // Never wait forever on Redis: a socket that cannot subscribe still reads its mailbox (and polls).
+        if (!await gate.WaitAsync(SubscriptionPatience)) throw new TimeoutException("the subscription of this user is stuck");
         try
         {
-            var wanted = _users.ContainsKey(username);
-            if (wanted && _subscribed.Add(username)) await bus.SubscribeAsync(username);
-            else if (!wanted && _subscribed.Remove(username)) await bus.UnsubscribeAsync(username);
+            bool subscribe, unsubscribe;
+            lock (_subscribed)
+            {
+                var wanted = _users.ContainsKey(username);
+                subscribe = wanted && _subscribed.Add(username);
+                unsubscribe = !wanted && _subscribed.Remove(username);
+            }
+            if (subscribe) await bus.SubscribeAsync(username).WaitAsync(SubscriptionPatience);
+            else if (unsubscribe) await bus.UnsubscribeAsync(username).WaitAsync(SubscriptionPatience);
         }
         finally
         {
-            _subscriptionGate.Release();
+            gate.Release();
         }
     }
 
