@@ -6,9 +6,11 @@ using Sealpost.Users;
 using Sealpost.Users.Accounts;
 using Sealpost.Users.Passwords;
 using Sealpost.Users.Sessions;
+using Sealpost.Users.Monitoring;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(maxRequestBodyBytes: Sealpost.Protocol.Limits.RequestBodyMaxBytes);
+builder.AddMetrics(UsersMetrics.MeterName);
 builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -35,4 +37,6 @@ app.MapOpenApi();
 app.MapHealthEndpoints(app.Services.GetRequiredService<NpgsqlDataSource>().PingAsync);
 app.MapAccountEndpoints();
 app.MapSessionEndpoints();
+app.MapMetrics();
+UsersMetrics.Observe(app.Services);
 app.Run();

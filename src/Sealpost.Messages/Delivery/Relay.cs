@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Sealpost.Messages.Mailboxes;
 using Sealpost.Messages.Sockets;
 using Sealpost.Protocol;
+using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Delivery;
 
@@ -83,6 +84,7 @@ public sealed partial class Relay : IAsyncDisposable
             {
                 _pending.TryRemove(messageId, out _);
                 pending.Resolved.TrySetResult();
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.AckedBeforeWrite);
                 pending.Sender.Answer(pending.Message.ClientId, FrameCodec.Accepted(pending.ClientIdText, messageId, pending.Message.SentAt));
             }
             else pending.AckedWhileStoring = true;
@@ -241,18 +243,22 @@ public sealed partial class Relay : IAsyncDisposable
                 AnnounceStored(message.Recipient, message.Id);
                 if (pending.AckedWhileStoring) _writer.Delete(message.Recipient, message.Id);
                 answer = FrameCodec.Accepted(pending.ClientIdText, message.Id, message.SentAt);
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.Stored);
                 break;
             case AcceptStatus.Duplicate:
                 // A resend of a message that waits already: its first copy answers. Wake the recipient's sockets in case
                 // the first copy's announcement died with the instance that stored it.
                 AnnounceStored(message.Recipient, result.Value.MessageId);
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.Duplicate);
                 break;
             case AcceptStatus.MailboxFull:
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later.");
+                MessagesMetrics.Refuse(ErrorCodes.MailboxFull);
                 break;
             default:
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.Internal, "Storage is unavailable right now; send again with the same id.");
+                MessagesMetrics.Refuse(ErrorCodes.Internal);
                 break;
         }
         // After the announcement: the queue's next message may go live only once sockets have heard of this one.

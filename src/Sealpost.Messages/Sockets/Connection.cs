@@ -7,6 +7,7 @@ using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
+using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Sockets;
 
@@ -140,6 +141,7 @@ public sealed partial class Connection
             if (++_queued > _options.SendQueueLimit)
             {
                 _closing = true;
+                MessagesMetrics.SocketsDropped.Add(1, MessagesMetrics.SlowReader);
                 LogSlowReader(_logger, ConnectionId, Username);
                 _stop.Cancel();
                 return false;
@@ -188,6 +190,7 @@ public sealed partial class Connection
                 if (_tooBig) continue;
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
+                    MessagesMetrics.FrameReceived(null);
                     if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
                     continue;
                 }
@@ -203,6 +206,7 @@ public sealed partial class Connection
     private ValueTask HandleAsync(ReadOnlySpan<byte> json, CancellationToken ct)
     {
         var (frame, problem) = FrameCodec.Parse(json);
+        MessagesMetrics.FrameReceived(frame?.Type);
         if (frame is null)
         {
             if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, problem!));
@@ -215,7 +219,11 @@ public sealed partial class Connection
             HandleAck(frame);
             return ValueTask.CompletedTask;
         }
-        if (!Admit(_bucket, 1, _options.FramesPerSecond)) return ValueTask.CompletedTask;
+        if (!Admit(_bucket, 1, _options.FramesPerSecond))
+        {
+            if (frame.Type == FrameTypes.Send) MessagesMetrics.Refuse(ErrorCodes.RateLimited);
+            return ValueTask.CompletedTask;
+        }
         switch (frame.Type)
         {
             case FrameTypes.Send:
@@ -298,6 +306,7 @@ public sealed partial class Connection
                 return;
             }
         }
+        MessagesMetrics.Refuse(code);
         Reply(FrameCodec.Error(frame.Id, code, problem));
     }
 
@@ -338,6 +347,7 @@ public sealed partial class Connection
                         timeout.CancelAfter(_options.SendTimeout);
                         await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
                     }
+                    MessagesMetrics.FrameSent(frame);
                     Interlocked.Decrement(ref _queued);
                 }
             }

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+
+namespace Sealpost.ServiceDefaults;
+
+/// <summary>
+/// Prometheus metrics on <c>/metrics</c> of each instance's own address: the service's meter, ASP.NET Core's
+/// (requests by route and status, with durations), Kestrel's (connections) and the runtime's (GC, threads, CPU).
+/// HAProxy's public frontend never routes <c>/metrics</c> (deploy/haproxy.cfg answers it 404).
+/// </summary>
+public static class MetricsExtensions
+{
+    public static WebApplicationBuilder AddMetrics(this WebApplicationBuilder builder, string serviceMeter)
+    {
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(serviceMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication MapMetrics(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}
