@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Sealpost.ServiceDefaults;
 
@@ -11,9 +12,11 @@ namespace Sealpost.ServiceDefaults;
 /// </summary>
 public static class MetricsExtensions
 {
+    /// <param name="builder">The service.</param>
+    /// <param name="serviceMeter">The service's own meter, whose name (<c>Sealpost.Users</c>) also names the service in <c>target_info</c>.</param>
     public static WebApplicationBuilder AddMetrics(this WebApplicationBuilder builder, string serviceMeter)
     {
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+        builder.Services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceMeter)).WithMetrics(m => m
             .AddMeter(serviceMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
         return builder;

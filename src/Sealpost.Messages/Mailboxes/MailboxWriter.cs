@@ -107,11 +107,17 @@ public sealed partial class MailboxWriter : IAsyncDisposable
             _loop = Task.Run(LoopAsync);
         }
 
-        public int Queued => _queue.Reader.Count;
+        private int _queued;
+
+        // Counted here: a single-reader channel cannot count its items.
+        public int Queued => Volatile.Read(ref _queued);
 
         public void Add(T item)
         {
-            if (!_queue.Writer.TryWrite(item)) throw new ObjectDisposedException(nameof(MailboxWriter));
+            Interlocked.Increment(ref _queued);
+            if (_queue.Writer.TryWrite(item)) return;
+            Interlocked.Decrement(ref _queued);
+            throw new ObjectDisposedException(nameof(MailboxWriter));
         }
 
         private async Task LoopAsync()
@@ -121,6 +127,7 @@ public sealed partial class MailboxWriter : IAsyncDisposable
             {
                 batch.Clear();
                 while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var item)) batch.Add(item);
+                Interlocked.Add(ref _queued, -batch.Count);
                 if (batch.Count > 0) await _write(batch, _stopping.Token).ConfigureAwait(false);
             }
         }
