@@ -153,7 +153,8 @@ stop_all_below() {
   local dir=$1 pidfile
   while IFS= read -r pidfile; do
     case $pidfile in
-      */postmaster.pid) ;;
+      # PostgreSQL by pg_ctl below; owner.pid is scripts/test's own mark (the run that owns the folder), not a process to stop.
+      */postmaster.pid | */owner.pid) ;;
       *) stop_pidfile "$pidfile" & ;;
     esac
   done < <(find "$dir" -name '*.pid' 2>/dev/null)

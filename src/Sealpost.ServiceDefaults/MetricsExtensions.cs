@@ -18,7 +18,8 @@ public static class MetricsExtensions
     {
         builder.Services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceMeter)).WithMetrics(m => m
             .AddMeter(serviceMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
-            .AddPrometheusExporter());
+            // Each scrape sees the counters as they are now (the exporter would otherwise answer from a 300 ms cache).
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         return builder;
     }
 
