@@ -1,7 +1,7 @@
 using Sealpost.Messages.Delivery;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using StackExchange.Redis;
-using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages;
 

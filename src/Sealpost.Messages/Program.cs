@@ -2,9 +2,9 @@ using Sealpost.Messages;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using Sealpost.ServiceDefaults;
-using Sealpost.Messages.Monitoring;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(maxRequestBodyBytes: 1024);

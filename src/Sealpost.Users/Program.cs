@@ -4,9 +4,9 @@ using Npgsql;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users;
 using Sealpost.Users.Accounts;
+using Sealpost.Users.Monitoring;
 using Sealpost.Users.Passwords;
 using Sealpost.Users.Sessions;
-using Sealpost.Users.Monitoring;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(maxRequestBodyBytes: Sealpost.Protocol.Limits.RequestBodyMaxBytes);

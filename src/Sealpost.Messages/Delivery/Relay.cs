@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using Sealpost.Protocol;
-using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Delivery;
 

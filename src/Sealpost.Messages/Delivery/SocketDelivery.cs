@@ -1,6 +1,6 @@
 using Sealpost.Messages.Mailboxes;
-using Sealpost.Messages.Sockets;
 using Sealpost.Messages.Monitoring;
+using Sealpost.Messages.Sockets;
 
 namespace Sealpost.Messages.Delivery;
 

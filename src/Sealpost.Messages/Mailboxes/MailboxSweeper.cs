@@ -1,5 +1,5 @@
-using Sealpost.Messages.Monitoring;
 using Microsoft.Extensions.Options;
+using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Mailboxes;
 

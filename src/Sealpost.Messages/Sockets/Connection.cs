@@ -5,9 +5,9 @@ using System.Threading.Channels;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
-using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Sockets;
 

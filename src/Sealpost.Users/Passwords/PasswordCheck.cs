@@ -3,8 +3,8 @@ using System.Net;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Accounts;
-using Sealpost.Users.Sessions;
 using Sealpost.Users.Monitoring;
+using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users.Passwords;
 

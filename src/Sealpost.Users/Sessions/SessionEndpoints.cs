@@ -3,8 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Accounts;
-using Sealpost.Users.Passwords;
 using Sealpost.Users.Monitoring;
+using Sealpost.Users.Passwords;
 
 namespace Sealpost.Users.Sessions;
 
