@@ -13,10 +13,13 @@ namespace Sealpost.Bench.Infrastructure;
 public sealed class BenchSocket : IAsyncDisposable
 {
     private static readonly byte[] SendPrefix = """{"type":"send","id":" """u8.ToArray()[..^1];
-    private static readonly byte[] AckPrefix = """{"type":"ack","message_id":" """u8.ToArray()[..^1];
+    private const int MaxAcksPerFrame = 256;
+    private static readonly byte[] AckPrefix = """{"type":"ack","message_ids":["""u8.ToArray();
     private readonly ClientWebSocket _socket;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly byte[] _ackBuffer = new byte[AckPrefix.Length + 36 + 2];
+    private readonly byte[] _ackBuffer = new byte[AckPrefix.Length + (MaxAcksPerFrame * 39) + 2];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Guid> _acks = new();
+    private int _acking;
     private byte[] _sendBuffer = new byte[512];
 
     private BenchSocket(ClientWebSocket socket) => _socket = socket;
@@ -74,21 +77,57 @@ public sealed class BenchSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Acknowledges a message. Acks that pile up while one is being written go out together in one frame
+    /// (<c>message_ids</c>, up to 256), as a client that stores messages in batches would send them.
+    /// </summary>
     public async ValueTask AckAsync(Guid messageId, CancellationToken ct)
     {
-        await _writeLock.WaitAsync(ct);
+        _acks.Enqueue(messageId);
+        if (Interlocked.CompareExchange(ref _acking, 1, 0) != 0) return;
         try
         {
-            AckPrefix.CopyTo(_ackBuffer, 0);
-            messageId.TryFormat(_ackBuffer.AsSpan(AckPrefix.Length, 36), out _);
-            _ackBuffer[^2] = (byte)'"';
-            _ackBuffer[^1] = (byte)'}';
-            await _socket.SendAsync(_ackBuffer, WebSocketMessageType.Text, true, ct);
+            while (!_acks.IsEmpty)
+            {
+                var length = WriteAcks();
+                if (length == 0) continue;
+                await _writeLock.WaitAsync(ct);
+                try
+                {
+                    await _socket.SendAsync(_ackBuffer.AsMemory(0, length), WebSocketMessageType.Text, true, ct);
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
         }
         finally
         {
-            _writeLock.Release();
+            Volatile.Write(ref _acking, 0);
         }
+        // An ack queued just as the loop above ended is sent by this call or by the next one.
+        if (!_acks.IsEmpty) await AckAsync(Guid.Empty, ct);
+    }
+
+    private int WriteAcks()
+    {
+        AckPrefix.CopyTo(_ackBuffer, 0);
+        var at = AckPrefix.Length;
+        var count = 0;
+        while (count < MaxAcksPerFrame && _acks.TryDequeue(out var id))
+        {
+            if (id == Guid.Empty) continue;
+            if (count++ > 0) _ackBuffer[at++] = (byte)',';
+            _ackBuffer[at++] = (byte)'"';
+            id.TryFormat(_ackBuffer.AsSpan(at, 36), out _);
+            at += 36;
+            _ackBuffer[at++] = (byte)'"';
+        }
+        if (count == 0) return 0;
+        _ackBuffer[at++] = (byte)']';
+        _ackBuffer[at++] = (byte)'}';
+        return at;
     }
 
     /// <summary>

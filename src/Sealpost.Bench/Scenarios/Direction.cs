@@ -38,6 +38,11 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
     /// <summary>Messages delivered after one that was sent later (the sender's client id says when it was sent).</summary>
     public long OutOfOrder { get; private set; }
 
+    /// <summary>The first few out-of-order deliveries: which send came after which, and the message ids, for a report.</summary>
+    public List<string> OutOfOrderSamples { get; } = [];
+
+    private Guid _lastDeliveredId;
+
     public long Errors { get; private set; }
 
     public long DeliveredInWindow { get; private set; }
@@ -110,8 +115,12 @@ public sealed class Direction(string sender, string recipient, SemaphoreSlim slo
             }
             if (_sequence.Remove(clientId, out var sequence))
             {
-                if (sequence < _lastDelivered) OutOfOrder++;
-                else _lastDelivered = sequence;
+                if (sequence < _lastDelivered)
+                {
+                    OutOfOrder++;
+                    if (OutOfOrderSamples.Count < 5) OutOfOrderSamples.Add($"#{sequence} ({messageId}) after #{_lastDelivered} ({_lastDeliveredId})");
+                }
+                else (_lastDelivered, _lastDeliveredId) = (sequence, messageId);
             }
             Delivered++;
             if (at >= WindowStart && at <= WindowEnd) DeliveredInWindow++;

@@ -181,7 +181,9 @@ public sealed class Relay(Context context, RelayOptions options)
         if (Interlocked.Read(ref _unexpected) > 0) report.Fail($"{_unexpected:N0} messages came from a sender other than the recipient's partner.");
         if (!_disconnects.IsEmpty) report.Fail($"the server closed {_disconnects.Values.Sum():N0} sockets during the run ({string.Join(", ", _disconnects.Keys)}).");
         if (delivered == 0) report.Fail("nothing was delivered.");
-        if (outOfOrder > 0) report.Fail($"{outOfOrder:N0} messages were delivered after a message their sender sent later (docs/protocol.md promises send order).");
+        if (outOfOrder > 0)
+            report.Fail($"{outOfOrder:N0} messages were delivered after a message their sender sent later (docs/protocol.md promises send order), e.g. " +
+                string.Join("; ", dirs.SelectMany(d => d.OutOfOrderSamples).Take(5)));
         if (duplicates > 0) report.Warn($"{duplicates:N0} messages were delivered more than once on the same socket (at-least-once allows it; a stable socket should not need it).");
         if (unanswered > 0) report.Warn($"{unanswered:N0} sends got neither accepted nor an error (dropped by the server's frame limit, or still in flight when the grace ended).");
         if (unmatched > 0) report.Warn($"{unmatched:N0} messages were delivered whose accepted never came.");

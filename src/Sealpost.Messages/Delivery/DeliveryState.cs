@@ -38,7 +38,7 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
     private readonly Dictionary<Guid, Guid> _inFlight = [];
     private readonly HashSet<Guid> _acked = [];
     private readonly Queue<Guid> _ackOrder = new();
-    private readonly Dictionary<Guid, long> _refused = [];
+    private readonly Dictionary<Guid, (long At, Guid Origin)> _refused = [];
     private bool _dirty = true;     // the mailbox may hold messages this socket was not sent
     private bool _reading;
     private bool _caughtUp;         // the last read came back short
@@ -69,7 +69,7 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
             _inFlight[id] = origin;
             return OfferDecision.Push;
         }
-        _refused[id] = nowMs;
+        _refused[id] = (nowMs, origin);
         return OfferDecision.Refuse;
     }
 
@@ -98,17 +98,23 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
         if (_inFlight.Remove(id)) Remember(id);
     }
 
-    /// <summary>The mailbox read should start now, or null. Refusals older than the patience are given up (their origin died before storing them).</summary>
+    /// <summary>The origins of refusals that have waited longer than the patience: worth asking whether they still live.</summary>
+    public IReadOnlyCollection<Guid> OverdueOrigins(long nowMs) =>
+        [.. _refused.Values.Where(r => nowMs - r.At >= refusalPatience.TotalMilliseconds).Select(r => r.Origin).Distinct()];
+
+    /// <summary>The instance <paramref name="origin"/> died: what it held was never accepted, so nothing is waited for from it.</summary>
+    public void GiveUpOn(Guid origin)
+    {
+        foreach (var (id, refusal) in _refused.ToList())
+        {
+            if (refusal.Origin == origin) _refused.Remove(id);
+        }
+        _dirty = true;
+    }
+
+    /// <summary>The mailbox read should start now, or null.</summary>
     public ReadRequest? BeginRead(long nowMs)
     {
-        if (_refused.Count > 0)
-        {
-            foreach (var (id, at) in _refused.ToList())
-            {
-                if (nowMs - at >= refusalPatience.TotalMilliseconds) _refused.Remove(id);
-            }
-            if (_refused.Count == 0) _dirty = true;
-        }
         if (_reading || !_dirty || _refused.Count > 0) return null;
         var room = window - _inFlight.Count;
         // While a backlog drains, read again when half the window is free: one read per fifty messages, not per ack.

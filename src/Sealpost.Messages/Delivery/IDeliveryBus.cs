@@ -41,6 +41,12 @@ public interface IDeliveryBus
     /// <summary>Answers a flush request of the instance <paramref name="requester"/>.</summary>
     void Flushed(Guid requester, Guid requestId);
 
+    /// <summary>Whether the instance still runs (it listens on the bus).</summary>
+    Task<bool> IsAliveAsync(Guid instance);
+
+    /// <summary>How many instances run, this one included.</summary>
+    Task<long> InstancesAsync();
+
     /// <summary>Starts receiving for a user who now has a socket on this instance.</summary>
     Task SubscribeAsync(string username);
 
@@ -69,6 +75,10 @@ public sealed class InProcessBus : IDeliveryBus
     public void Flushed(Guid requester, Guid requestId)
     {
     }
+
+    public Task<bool> IsAliveAsync(Guid instance) => Task.FromResult(instance == InstanceId);
+
+    public Task<long> InstancesAsync() => Task.FromResult(1L);
 
     public Task SubscribeAsync(string username) => Task.CompletedTask;
 

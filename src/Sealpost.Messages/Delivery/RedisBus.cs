@@ -80,6 +80,14 @@ public sealed partial class RedisBus : IDeliveryBus
 
     public void Flushed(Guid requester, Guid requestId) => Publish(InstanceChannel(requester), Payload(FlushedKind, requestId, 0));
 
+    // An instance listens on its own channel for as long as it runs: Redis drops the subscription with the connection.
+    public async Task<bool> IsAliveAsync(Guid instance) =>
+        await Server().SubscriptionSubscriberCountAsync(InstanceChannel(instance)).ConfigureAwait(false) > 0;
+
+    public Task<long> InstancesAsync() => Server().SubscriptionSubscriberCountAsync(FlushChannel);
+
+    private IServer Server() => _redis.GetServer(_redis.GetEndPoints()[0]);
+
     public async Task SubscribeAsync(string username)
     {
         try

@@ -23,6 +23,7 @@ namespace Sealpost.Messages.Delivery;
 public sealed partial class Relay : IAsyncDisposable
 {
     private static readonly TimeSpan GraceTick = TimeSpan.FromMilliseconds(5);
+    private const int MaxFlushRounds = 10;
     private readonly ConcurrentDictionary<Guid, Pending> _pending = new();
     private readonly Channel<Pending> _held = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConnectionRegistry _registry;
@@ -70,7 +71,7 @@ public sealed partial class Relay : IAsyncDisposable
     /// <summary>An answer about a message this instance holds, from one of its own sockets or over the bus.</summary>
     public void OnAnswer(Answer answer, string recipient, Guid messageId)
     {
-        if (!_pending.TryGetValue(messageId, out var pending))
+        if (!_pending.TryGetValue(messageId, out var pending) || pending.Message.Recipient != recipient)
         {
             // Resolved already. An ack then means the row may exist (it was stored before the ack came): delete it.
             // A refusal means a socket waits for news of a message that was acked elsewhere: tell it there is none.
@@ -95,8 +96,9 @@ public sealed partial class Relay : IAsyncDisposable
     /// <summary>A live message offered over the bus by another instance, for sockets here.</summary>
     public void OnRemoteOffer(string recipient, Guid messageId, Guid origin, byte[] frame)
     {
-        var (_, refused) = _registry.Offer(recipient, messageId, origin, frame);
+        var (pushed, refused) = _registry.Offer(recipient, messageId, origin, frame);
         if (refused) _bus.Tell(origin, Answer.Refused, recipient, messageId);
+        else if (pushed == 0) LogOfferedToNobody(_logger, messageId);
     }
 
     /// <summary>
@@ -124,18 +126,37 @@ public sealed partial class Relay : IAsyncDisposable
             }
             wait.Expect(others);
             await StoreHeldAsync(recipient).ConfigureAwait(false);
-            try
+            // A slow instance is waited for; one that stopped listening (it died) is not.
+            for (var round = 0; round < MaxFlushRounds; round++)
             {
-                await wait.Done.WaitAsync(_patience, _clock, ct).ConfigureAwait(false);
+                try
+                {
+                    await wait.Done.WaitAsync(_patience, _clock, ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (TimeoutException)
+                {
+                    if (await LiveOthersAsync().ConfigureAwait(false) <= wait.Arrivals) return;
+                }
             }
-            catch (TimeoutException)
-            {
-                LogFlushUnanswered(_logger, wait.Missing);
-            }
+            LogFlushUnanswered(_logger, wait.Missing);
         }
         finally
         {
             _flushes.TryRemove(requestId, out _);
+        }
+    }
+
+    private async Task<long> LiveOthersAsync()
+    {
+        try
+        {
+            return await _bus.InstancesAsync().ConfigureAwait(false) - 1;
+        }
+        catch (Exception e)
+        {
+            LogBusFailed(_logger, e);
+            return 0;
         }
     }
 
@@ -253,10 +274,13 @@ public sealed partial class Relay : IAsyncDisposable
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.Duplicate);
                 break;
             case AcceptStatus.MailboxFull:
+                // Announced all the same: a socket that refused the message waits to hear what became of it.
+                AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later.");
                 MessagesMetrics.Refuse(ErrorCodes.MailboxFull);
                 break;
             default:
+                AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.Internal, "Storage is unavailable right now; send again with the same id.");
                 MessagesMetrics.Refuse(ErrorCodes.Internal);
                 break;
@@ -304,10 +328,13 @@ public sealed partial class Relay : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Live message {MessageId} came for a user with no socket here any more; its origin stores it when the grace passes")]
+    private static partial void LogOfferedToNobody(ILogger logger, Guid messageId);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Offering a live message over the bus failed; it is stored instead")]
     private static partial void LogBusFailed(ILogger logger, Exception e);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A flush for a new socket went unanswered by {Missing} instances; going on without them")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A flush for a new socket went unanswered by {Missing} live instances for ten rounds; going on without them")]
     private static partial void LogFlushUnanswered(ILogger logger, long missing);
 
     /// <summary>Counts the answers to one flush request; how many to expect is known only once the question went out.</summary>
@@ -320,6 +347,8 @@ public sealed partial class Relay : IAsyncDisposable
         public Task Done => _done.Task;
 
         public long Missing => Math.Max(0, Interlocked.Read(ref _expected) - Interlocked.Read(ref _arrived));
+
+        public long Arrivals => Interlocked.Read(ref _arrived);
 
         public void Expect(long count)
         {

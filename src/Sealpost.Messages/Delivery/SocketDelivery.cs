@@ -25,6 +25,7 @@ public sealed partial class SocketDelivery
     private int _patienceArmed;
     private long _lastProgress;
     private bool _closed;
+    private bool _started;    // the flush is done: mailbox reads may begin
 
     /// <param name="username">Whose messages these are.</param>
     /// <param name="services">The instance's parts.</param>
@@ -61,6 +62,7 @@ public sealed partial class SocketDelivery
         {
             return;
         }
+        lock (_gate) _started = true;
         Kick();
     }
 
@@ -160,13 +162,15 @@ public sealed partial class SocketDelivery
         ReadRequest? request;
         lock (_gate)
         {
-            if (_closed) return;
+            // No read before the flush: one could miss what another instance still held for this user.
+            if (_closed || !_started) return;
             request = _state.BeginRead(NowMs);
         }
         if (request is not null) _ = ReadAsync(request);
     }
 
-    // Runs while refusals are outstanding: each round gives up those older than the patience and tries to read.
+    // Runs while refusals are outstanding. A living origin always announces what became of a message it was told to
+    // store, however slow it is, so only refusals whose origin has died are given up (it held them unaccepted).
     private async Task KickAfterPatienceAsync()
     {
         while (true)
@@ -174,10 +178,22 @@ public sealed partial class SocketDelivery
             try
             {
                 await Task.Delay(_services.Options.RefusalPatience, _services.Clock, _stop.Token);
+                IReadOnlyCollection<Guid> overdue;
+                lock (_gate) overdue = _state.OverdueOrigins(NowMs);
+                foreach (var origin in overdue)
+                {
+                    if (origin == _services.Bus.InstanceId || await _services.Bus.IsAliveAsync(origin)) continue;
+                    LogGaveUp(_services.Logger, Username, origin);
+                    lock (_gate) _state.GiveUpOn(origin);
+                }
             }
             catch (OperationCanceledException)
             {
                 return;
+            }
+            catch (Exception e)
+            {
+                LogStoreFailed(_services.Logger, e, Username);
             }
             Kick();
             lock (_gate)
@@ -230,6 +246,9 @@ public sealed partial class SocketDelivery
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: instance {Origin} stopped running; what it held was never accepted, so it is not waited for")]
+    private static partial void LogGaveUp(ILogger logger, string username, Guid origin);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox of {Username}: the store failed")]
     private static partial void LogStoreFailed(ILogger logger, Exception e, string username);

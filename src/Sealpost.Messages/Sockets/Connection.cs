@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Net.WebSockets;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
@@ -37,13 +37,14 @@ public sealed partial class Connection
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly SocketDelivery _delivery;
-    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<byte[]> _outbox = new();
     private readonly SemaphoreSlim _pendingSends;
     private readonly CancellationTokenSource _stop = new();
     private readonly TokenBucket _ackBucket;
     private readonly Outbound _outbound;
     private TokenBucket _bucket = null!;
     private int _queued;
+    private int _writing;
     private bool _closing;
     private WebSocketCloseStatus _closeStatus;
     private string _closeReason = "";
@@ -84,7 +85,6 @@ public sealed partial class Connection
         }
         _bucket = bucket;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token);
-        var writing = WriteLoopAsync(linked.Token);
         var timing = TimerLoopAsync(linked.Token);
         _ = _delivery.StartAsync();
         try
@@ -100,11 +100,11 @@ public sealed partial class Connection
             await registry.RemoveAsync(_delivery);
             _delivery.Stop();
             lock (_gate) _closing = true;
-            // The write loop sends what is queued (a close, say) and ends; one that is stuck is cut off.
-            _outbox.Writer.TryComplete();
-            if (await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(5), _clock, CancellationToken.None)) != writing) await _stop.CancelAsync();
+            // What is queued (a close, say) goes out first; a write that is stuck is cut off.
+            for (var waited = 0; waited < 250 && (!_outbox.IsEmpty || Volatile.Read(ref _writing) != 0) && !_closeSent && !_stop.IsCancellationRequested; waited++)
+                await Task.Delay(20, CancellationToken.None);
             await _stop.CancelAsync();
-            await Task.WhenAll(writing, timing);
+            await timing;
             if (_socket.State == WebSocketState.CloseReceived) await CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "");
             _socket.Abort();
             _socket.Dispose();
@@ -120,8 +120,9 @@ public sealed partial class Connection
             _closing = true;
             _closeStatus = status;
             _closeReason = reason;
-            _outbox.Writer.TryWrite(CloseMarker);
+            _outbox.Enqueue(CloseMarker);
         }
+        Pump();
     }
 
     private void Answer(Guid clientId, byte[] frame)
@@ -143,11 +144,59 @@ public sealed partial class Connection
                 _closing = true;
                 MessagesMetrics.SocketsDropped.Add(1, MessagesMetrics.SlowReader);
                 LogSlowReader(_logger, ConnectionId, Username);
-                _stop.Cancel();
+                _ = _stop.CancelAsync();
                 return false;
             }
-            _outbox.Writer.TryWrite(frame);
-            return true;
+            _outbox.Enqueue(frame);
+        }
+        Pump();
+        return true;
+    }
+
+    /// <summary>
+    /// Writes what is queued, unless a write is running already (it will take the new frames too). The first frames are
+    /// written inline, by whoever queued them: Kestrel's pipe usually takes the bytes at once, so a frame costs no thread
+    /// hop, and frames that come together leave in one socket write. A write that must wait goes on by itself.
+    /// </summary>
+    private void Pump()
+    {
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0) _ = DrainAsync();
+    }
+
+    private async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                while (_outbox.TryDequeue(out var frame))
+                {
+                    if (ReferenceEquals(frame, CloseMarker))
+                    {
+                        // Nothing is written after the close; _writing stays set.
+                        await CloseOutputAsync(_closeStatus, _closeReason);
+                        return;
+                    }
+                    var sending = _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    if (!sending.IsCompletedSuccessfully)
+                    {
+                        // A peer that does not read for this long is cut off (its socket aborted, the write fails).
+                        using var timeout = new CancellationTokenSource(_options.SendTimeout, _clock);
+                        await using var abort = timeout.Token.Register(_socket.Abort);
+                        await sending;
+                    }
+                    MessagesMetrics.FrameSent(frame);
+                    Interlocked.Decrement(ref _queued);
+                }
+                Volatile.Write(ref _writing, 0);
+                if (_outbox.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0) return;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        {
+            // The socket broke, or a write waited too long: stop reading from it too (callbacks off this thread, which
+            // may hold a delivery lock).
+            _ = _stop.CancelAsync();
         }
     }
 
@@ -327,36 +376,6 @@ public sealed partial class Connection
         }
         lock (_gate) _tokenExpiresAt = valid.ExpiresAt;
         Reply(FrameCodec.Authenticated(valid.ExpiresAt));
-    }
-
-    private async Task WriteLoopAsync(CancellationToken ct)
-    {
-        try
-        {
-            while (await _outbox.Reader.WaitToReadAsync(ct))
-            {
-                while (_outbox.Reader.TryRead(out var frame))
-                {
-                    if (ReferenceEquals(frame, CloseMarker))
-                    {
-                        await CloseOutputAsync(_closeStatus, _closeReason);
-                        return;
-                    }
-                    using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-                    {
-                        timeout.CancelAfter(_options.SendTimeout);
-                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
-                    }
-                    MessagesMetrics.FrameSent(frame);
-                    Interlocked.Decrement(ref _queued);
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
-        {
-            // The socket broke, or a write waited too long on a peer that does not read: stop reading from it too.
-            await _stop.CancelAsync();
-        }
     }
 
     /// <summary>Token expiry, the safety poll, and a full window that nothing acknowledges here (acks elsewhere may have freed it).</summary>

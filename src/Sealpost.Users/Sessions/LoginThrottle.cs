@@ -35,6 +35,9 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
 {
     // A free attempt leaves blocked_until where it was (in the past): setting it to now() would make a concurrent
     // statement whose transaction began a moment earlier see the subject as blocked.
+    // When a concurrent guess blocked the subject first, this statement's snapshot may still show the older row,
+    // whose blocked_until can be '-infinity': it is clamped to now() before subtracting (PostgreSQL 15 cannot
+    // subtract an infinite timestamp, and the request would end in a 500).
     private const string Reserve = """
         WITH reserved AS (
             INSERT INTO login_failures AS f (subject, failures, last_failure, blocked_until) VALUES ($1, 1, now(), '-infinity')
@@ -49,7 +52,7 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
             WHERE f.blocked_until <= now()
             RETURNING 1)
         SELECT CASE WHEN EXISTS (SELECT 1 FROM reserved) THEN NULL
-                    ELSE greatest((SELECT blocked_until FROM login_failures WHERE subject = $1) - now(), interval '1 second') END
+                    ELSE greatest(greatest((SELECT blocked_until FROM login_failures WHERE subject = $1), now()) - now(), interval '1 second') END
         """;
 
     /// <summary>

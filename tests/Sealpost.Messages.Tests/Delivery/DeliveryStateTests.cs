@@ -91,14 +91,21 @@ public sealed class DeliveryStateTests
     }
 
     [Fact]
-    public void A_refusal_whose_origin_never_answers_is_given_up_after_the_patience()
+    public void Refusals_whose_origin_died_are_given_up_and_those_of_a_slow_origin_are_not()
     {
         var state = CaughtUp();
+        var slow = Guid.NewGuid();
         state.OnStored(Guid.NewGuid());
         Assert.Equal(OfferDecision.Refuse, state.OnOffer(Guid.NewGuid(), Origin, 0));
+        Assert.Equal(OfferDecision.Refuse, state.OnOffer(Guid.NewGuid(), slow, 500));
 
-        Assert.Null(state.BeginRead(999));
-        Assert.NotNull(state.BeginRead(1000));
+        Assert.Empty(state.OverdueOrigins(999));
+        Assert.Equal([Origin], state.OverdueOrigins(1000));
+        state.GiveUpOn(Origin);
+        Assert.Null(state.BeginRead(1000));          // the slow origin's refusal still stands
+        Assert.Equal([slow], state.OverdueOrigins(1500));
+        state.GiveUpOn(slow);
+        Assert.NotNull(state.BeginRead(1500));
     }
 
     [Fact]
