@@ -33,14 +33,15 @@ as_postgres() {
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range so that no
-# outgoing connection holds it either.
+# The one free-port rule, used by the scripts and by tests/Sealpost.Testing (Ports.cs calls this function): a TCP
+# port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range so that no outgoing
+# connection takes it between now and its use.
 free_port() {
   local port low
   low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 200); do
     port=$((10000 + RANDOM % (low - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    if ! port_in_use "$port"; then echo "$port"; return 0; fi
   done
   say "no free port found"; return 1
 }
@@ -118,4 +119,57 @@ build_web_page() {
     cp "$web/package-lock.json" "$web/node_modules/.sealpost-installed-lock"
   fi
   (cd "$web" && npx --no-install tsc --noEmit -p . >&2 && node build.mjs >&2)
+}
+
+# start_haproxy PIDFILE LOGFILE BIND STATS_BIND USERS_1 USERS_2 MESSAGES_1 MESSAGES_2: deploy/haproxy.cfg (the one
+# configuration, for scripts/up and the test stack alike) in the foreground of its own session (-db, not -D, so its
+# warnings, server DOWN/UP included, reach LOGFILE). Per-address limits come from the caller's environment.
+start_haproxy() {
+  local pidfile=$1 log=$2 bind=$3 stats=$4
+  SEALPOST_DEPLOY="$SEALPOST_ROOT/deploy" SEALPOST_BIND=$bind SEALPOST_STATS_BIND=$stats \
+  SEALPOST_USERS_1=$5 SEALPOST_USERS_2=$6 SEALPOST_MESSAGES_1=$7 SEALPOST_MESSAGES_2=$8 \
+    setsid haproxy -db -f "$SEALPOST_ROOT/deploy/haproxy.cfg" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_http "http://$stats/metrics" 15 || { say "HAProxy did not start:"; tail -n 20 "$log" >&2; return 1; }
+}
+
+# start_prometheus DIR PORT PIDFILE JOB=NAME@HOST:PORT[,NAME@HOST:PORT…]…: Prometheus from Debian's package on
+# 127.0.0.1:PORT, its configuration and data in DIR, scraping each job's targets (labelled instance=NAME) every
+# SEALPOST_SCRAPE_INTERVAL (5s) with the alerting and recording rules of deploy/prometheus/.
+start_prometheus() {
+  local dir=$1 port=$2 pidfile=$3 spec job target
+  shift 3
+  mkdir -p "$dir/data"
+  {
+    printf 'global:\n  scrape_interval: %s\n  evaluation_interval: %s\n' "${SEALPOST_SCRAPE_INTERVAL:-5s}" "${SEALPOST_SCRAPE_INTERVAL:-5s}"
+    printf 'rule_files:\n  - %s/deploy/prometheus/alerts.yml\n  - %s/deploy/prometheus/records.yml\n' "$SEALPOST_ROOT" "$SEALPOST_ROOT"
+    printf 'scrape_configs:\n'
+    for spec in "$@"; do
+      job=${spec%%=*}
+      printf '  - job_name: %s\n    static_configs:\n' "$job"
+      for target in ${spec#*=}; do
+        [ "${target//,/}" = "$target" ] || { say "start_prometheus: one target per word"; return 1; }
+        printf '      - targets: ["%s"]\n        labels: { instance: "%s" }\n' "${target#*@}" "${target%%@*}"
+      done
+    done
+  } >"$dir/prometheus.yml"
+  setsid prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" --storage.tsdb.retention.time=15d >>"$dir/prometheus.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_http "http://127.0.0.1:$port/-/ready" 30 || { say "Prometheus did not start:"; tail -n 20 "$dir/prometheus.log" >&2; return 1; }
+}
+
+# stop_all_below DIR: stops whatever left a pid file below DIR (PostgreSQL clusters by pg_ctl, the rest politely
+# first), the pid files' own processes and nothing else. Used by scripts/test for its scratch folder.
+stop_all_below() {
+  local dir=$1 pidfile
+  while IFS= read -r pidfile; do
+    case $pidfile in
+      # PostgreSQL by pg_ctl below; owner.pid is scripts/test's own mark (the run that owns the folder), not a process to stop.
+      */postmaster.pid | */owner.pid) ;;
+      *) stop_pidfile "$pidfile" & ;;
+    esac
+  done < <(find "$dir" -name '*.pid' 2>/dev/null)
+  wait
+  while IFS= read -r pidfile; do stop_postgres "$(dirname "$pidfile")"; done < <(find "$dir" -name postmaster.pid 2>/dev/null)
 }

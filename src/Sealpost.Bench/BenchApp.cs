@@ -2,18 +2,19 @@ using System.CommandLine;
 using System.Globalization;
 using Sealpost.Bench.Infrastructure;
 using Sealpost.Bench.Scenarios;
+using Sealpost.Protocol;
 
 namespace Sealpost.Bench;
 
 /// <summary>The command tree: one subcommand per scenario, sharing the options that say where the system is.</summary>
 public static class BenchApp
 {
-    private static readonly Option<string> Url = new("--url") { Description = "Base URL of the system (HAProxy)", DefaultValueFactory = _ => "http://127.0.0.1:8080", Recursive = true };
+    private static readonly Option<string?> Url = new("--url") { Description = "Base URL of the system (HAProxy) (default: the url in .run/stack.env, else http://127.0.0.1:8080)", Recursive = true };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the report as JSON on stdout (progress stays on stderr)", Recursive = true };
     private static readonly Option<string?> Pool = new("--pool") { Description = "Pool file of benchmark accounts (default ~/.cache/sealpost-bench/pool-HOST-PORT.json)", Recursive = true };
-    private static readonly Option<string?> RunDir = new("--run-dir") { Description = "The .run folder of the system, to find its processes (default: the nearest .run/ above here)", Recursive = true };
+    private static readonly Option<string?> RunDir = new("--run-dir") { Description = "The .run folder of the system, whose stack.env says where its processes and database are (default: the nearest .run/ above here)", Recursive = true };
     private static readonly Option<string?> Pids = new("--pids") { Description = "Comma-separated pids of the messages processes (default: .run/pids/messages*.pid)", Recursive = true };
-    private static readonly Option<string?> Postgres = new("--pg") { Description = "Connection string of the messages database, for commit counts (default: from .run/secrets)", Recursive = true };
+    private static readonly Option<string?> Postgres = new("--pg") { Description = "Connection string of the messages database, for commit counts (default: from .run/stack.env)", Recursive = true };
     private static readonly Option<double> UserFps = new("--user-fps") { Description = "Frames per second each user may send (sends + acks), kept under the server's per-user limit; 0 = unpaced", DefaultValueFactory = _ => 190, Recursive = true };
     private static readonly Option<string?> Direct = new("--direct") { Description = "Connect sockets straight to these messages instances (host:port,…) instead of through HAProxy", Recursive = true };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No progress lines", Recursive = true };
@@ -144,12 +145,13 @@ public static class BenchApp
     private static async Task<int> RunScenarioAsync(ParseResult r, string[] args, int httpConnections, CancellationToken ct, Func<Context, Task<Report>> scenario)
     {
         Progress.Quiet = r.GetValue(Quiet);
-        var url = new Uri(r.GetValue(Url)!);
+        var stack = StackFile.Find(r.GetValue(RunDir));
+        var url = new Uri(r.GetValue(Url) ?? stack?["url"] ?? "http://127.0.0.1:8080");
         Target.RequireLoopback(url);
         var pids = r.GetValue(Pids) is { Length: > 0 } p
             ? p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray()
             : null;
-        var options = new CommonOptions(url, r.GetValue(Json), r.GetValue(Pool) ?? UserPool.DefaultPath(url), r.GetValue(RunDir), pids, r.GetValue(Postgres),
+        var options = new CommonOptions(url, r.GetValue(Json), r.GetValue(Pool) ?? UserPool.DefaultPath(url), stack, pids, r.GetValue(Postgres),
             r.GetValue(UserFps), r.GetValue(Direct), "sealpost-bench " + string.Join(' ', args));
         await using var context = await Context.OpenAsync(options, httpConnections, ct);
         var report = await scenario(context);

@@ -1,4 +1,5 @@
 using Sealpost.Messages.Delivery;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using StackExchange.Redis;
 
@@ -21,8 +22,16 @@ internal static class DeliveryBusRegistration
             var multiplexer = ConnectionMultiplexer.Connect(config);
             // Either way every socket rereads its mailbox: on failure to start polling at the degraded pace at once,
             // on restore to pick up what was published while Redis was away.
-            multiplexer.ConnectionFailed += (_, _) => sp.GetRequiredService<ConnectionRegistry>().WakeAll();
-            multiplexer.ConnectionRestored += (_, _) => sp.GetRequiredService<ConnectionRegistry>().WakeAll();
+            multiplexer.ConnectionFailed += (_, _) =>
+            {
+                MessagesMetrics.BusDisconnects.Add(1);
+                sp.GetRequiredService<ConnectionRegistry>().WakeAll();
+            };
+            multiplexer.ConnectionRestored += (_, _) =>
+            {
+                MessagesMetrics.BusReconnects.Add(1);
+                sp.GetRequiredService<ConnectionRegistry>().WakeAll();
+            };
             return multiplexer;
         });
         services.AddSingleton(sp => new Lazy<ConnectionRegistry>(sp.GetRequiredService<ConnectionRegistry>));

@@ -2,11 +2,13 @@ using Sealpost.Messages;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using Sealpost.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(maxRequestBodyBytes: 1024);
+builder.AddMetrics(MessagesMetrics.MeterName);
 builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<MailboxOptions>().BindConfiguration(MailboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<SocketOptions>().BindConfiguration(SocketOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -27,6 +29,8 @@ app.UseServiceDefaults();
 app.UseWebSockets();
 app.MapHealthEndpoints(app.Services.GetRequiredService<IMailboxStore>().PingAsync);
 app.MapSocketEndpoints();
+app.MapMetrics();
+MessagesMetrics.Observe(app.Services);
 app.CloseAllOnShutdown();
 app.Run();
 

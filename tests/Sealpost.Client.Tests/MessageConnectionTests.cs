@@ -22,7 +22,7 @@ internal sealed class ScriptedServer : IAsyncDisposable
 
     public ScriptedServer()
     {
-        var port = ServiceProcess.FreePort();
+        var port = Ports.Free();
         BaseUrl = new Uri($"http://127.0.0.1:{port}/");
         _listener.Prefixes.Add(BaseUrl.ToString());
         _listener.Start();

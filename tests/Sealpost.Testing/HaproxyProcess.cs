@@ -1,19 +1,24 @@
-using System.Diagnostics;
-
 namespace Sealpost.Testing;
 
-/// <summary>HAProxy with deploy/haproxy.cfg on a free loopback port, in front of the given instances, as scripts/up runs it.</summary>
+/// <summary>
+/// HAProxy with deploy/haproxy.cfg on free loopback ports, in front of the given instances, started by the same
+/// <c>start_haproxy</c> (scripts/lib.sh) as scripts/up and stopped by its pid file.
+/// </summary>
 public sealed class HaproxyProcess : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly string _pidFile;
 
-    private HaproxyProcess(Process process, int port)
+    private HaproxyProcess(string pidFile, int port, int statsPort)
     {
-        _process = process;
+        _pidFile = pidFile;
         Port = port;
+        StatsPort = statsPort;
     }
 
     public int Port { get; }
+
+    /// <summary>HAProxy's own Prometheus metrics (<c>/metrics</c>) and stats page.</summary>
+    public int StatsPort { get; }
 
     public Uri BaseUrl => new($"http://127.0.0.1:{Port}/");
 
@@ -24,27 +29,17 @@ public sealed class HaproxyProcess : IAsyncDisposable
     public static async Task<HaproxyProcess> StartAsync(
         IReadOnlyList<int> usersPorts, IReadOnlyList<int> messagesPorts, IReadOnlyDictionary<string, string>? environment = null, int? port = null)
     {
-        port ??= ServiceProcess.FreePort();
-        var pidFile = Path.Combine(TestEnvironment.WorkDir, $"haproxy-{port}.pid");
-        var info = new ProcessStartInfo("haproxy") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "-db", "-f", Path.Combine(TestEnvironment.RepoRoot, "deploy", "haproxy.cfg"), "-p", pidFile }) info.ArgumentList.Add(arg);
-        info.Environment["SEALPOST_DEPLOY"] = Path.Combine(TestEnvironment.RepoRoot, "deploy");
-        info.Environment["SEALPOST_BIND"] = $"127.0.0.1:{port}";
-        info.Environment["SEALPOST_USERS_1"] = $"127.0.0.1:{usersPorts[0]}";
-        info.Environment["SEALPOST_USERS_2"] = $"127.0.0.1:{usersPorts[^1]}";
-        info.Environment["SEALPOST_MESSAGES_1"] = $"127.0.0.1:{messagesPorts[0]}";
-        info.Environment["SEALPOST_MESSAGES_2"] = $"127.0.0.1:{messagesPorts[^1]}";
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var haproxy = new HaproxyProcess(process, port.Value);
+        port ??= Ports.Free();
+        var stats = Ports.Free();
+        var pidFile = TestEnvironment.PidFile($"haproxy-{port}");
+        await ScriptLib.RunAsync("start_haproxy",
+            [pidFile, Path.Combine(TestEnvironment.WorkDir, $"haproxy-{port}.log"), $"127.0.0.1:{port}", $"127.0.0.1:{stats}",
+             $"127.0.0.1:{usersPorts[0]}", $"127.0.0.1:{usersPorts[^1]}", $"127.0.0.1:{messagesPorts[0]}", $"127.0.0.1:{messagesPorts[^1]}"],
+            environment);
+        var haproxy = new HaproxyProcess(pidFile, port.Value, stats);
         using var http = new HttpClient { BaseAddress = haproxy.BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
         for (var i = 0; i < 100; i++)
         {
-            if (process.HasExited) throw new InvalidOperationException($"HAProxy exited with {process.ExitCode}");
             try
             {
                 using var response = await http.GetAsync(".well-known/jwks.json");
@@ -60,13 +55,5 @@ public sealed class HaproxyProcess : IAsyncDisposable
         throw new TimeoutException("HAProxy did not come up");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await ScriptLib.RunAsync("stop_pidfile", [_pidFile]);
 }

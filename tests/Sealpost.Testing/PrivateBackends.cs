@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Sealpost.Testing;
 
 /// <summary>
@@ -11,9 +9,9 @@ public sealed class PrivateBackends : IAsyncDisposable
     private readonly string _dir = Path.Combine(TestEnvironment.WorkDir, "backends-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly string _password = Guid.NewGuid().ToString("N");
 
-    public int PostgresPort { get; } = ServiceProcess.FreePort();
+    public int PostgresPort { get; } = Ports.Free();
 
-    public int RedisPort { get; } = ServiceProcess.FreePort();
+    public int RedisPort { get; } = Ports.Free();
 
     public string PostgresConnectionString => $"Host=127.0.0.1;Port={PostgresPort};Username=sealpost;Password={_password}";
 
@@ -34,17 +32,5 @@ public sealed class PrivateBackends : IAsyncDisposable
         await StopPostgresAsync();
     }
 
-    private static async Task LibAsync(string function, params string[] args)
-    {
-        var info = new ProcessStartInfo("bash") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"source \"$0/scripts/lib.sh\" && {function} \"$@\"");
-        info.ArgumentList.Add(TestEnvironment.RepoRoot);
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{function} failed ({process.ExitCode}): {await stderr}");
-    }
+    private static Task LibAsync(string function, params string[] args) => ScriptLib.RunAsync(function, args);
 }

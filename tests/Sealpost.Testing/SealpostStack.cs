@@ -34,7 +34,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
 
     public string MessagesConnectionString { get; }
 
-    public int HaproxyPort { get; } = ServiceProcess.FreePort();
+    public int HaproxyPort { get; } = Ports.Free();
 
     /// <summary>HAProxy's address: REST and WebSocket alike.</summary>
     public Uri BaseUrl => new($"http://127.0.0.1:{HaproxyPort}/");

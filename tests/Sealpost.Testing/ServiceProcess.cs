@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 
 namespace Sealpost.Testing;
 
@@ -33,6 +32,8 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    private string PidFile => TestEnvironment.PidFile($"{_project}-{Port}");
+
     /// <summary>The last lines the process printed, for failure messages.</summary>
     public string RecentOutput => string.Join('\n', _output);
 
@@ -41,7 +42,7 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
-        var service = new ServiceProcess(project, settings, port ?? FreePort());
+        var service = new ServiceProcess(project, settings, port ?? Ports.Free());
         await service.StartAsync();
         return service;
     }
@@ -60,7 +61,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         };
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add($"--urls=http://127.0.0.1:{Port}");
-        info.ArgumentList.Add($"--Sealpost:TestRun={TestEnvironment.WorkDir}");
         foreach (var (key, value) in _settings) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["Logging__Console__FormatterName"] = "simple";
         info.Environment["DOTNET_gcServer"] = "0";
@@ -72,6 +72,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
+        // So scripts/test stops it by its pid file if this test run is killed before it can.
+        await File.WriteAllTextAsync(PidFile, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
@@ -97,6 +99,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         if (_process is not { HasExited: false } process) return;
         process.Kill(entireProcessTree: true);
         await process.WaitForExitAsync();
+        File.Delete(PidFile);
     }
 
     /// <summary>SIGTERM, then waits for the process to finish its graceful shutdown.</summary>
@@ -109,6 +112,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         try
         {
             await process.WaitForExitAsync(wait.Token);
+            File.Delete(PidFile);
         }
         catch (OperationCanceledException)
         {
@@ -123,12 +127,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         Http.Dispose();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void Remember(string? line)
     {

@@ -12,8 +12,16 @@ public static class TestEnvironment
 
     public static string RedisConfiguration => Require("SEALPOST_TEST_REDIS");
 
-    /// <summary>Scratch folder of this test run; processes started with it on their command line are swept up by scripts/test.</summary>
+    /// <summary>Scratch folder of this test run; scripts/test stops whatever left a pid file below it and removes it.</summary>
     public static string WorkDir { get; } = CreateWorkDir();
+
+    /// <summary>Where a process started by a test records its pid, so a killed run's leftovers can be stopped by it.</summary>
+    public static string PidFile(string name)
+    {
+        var dir = Path.Combine(WorkDir, "pids");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name + ".pid");
+    }
 
     public static string RepoRoot { get; } = FindRepoRoot();
 

@@ -15,7 +15,7 @@ namespace Sealpost.Users.Tests;
 [Collection(UsersCollection.Name)]
 public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
 {
-    private static readonly int[] Nowhere = [ServiceProcess.FreePort()];
+    private static readonly int[] Nowhere = [Ports.Free()];
 
     private Task<HaproxyProcess> StartHaproxyAsync(Dictionary<string, string>? environment = null) =>
         HaproxyProcess.StartAsync([.. cluster.Instances.Select(i => i.Port)], Nowhere, environment);

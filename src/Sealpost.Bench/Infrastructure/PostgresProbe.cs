@@ -1,11 +1,12 @@
 using Npgsql;
+using Sealpost.Protocol;
 
 namespace Sealpost.Bench.Infrastructure;
 
 /// <summary>
 /// Reads PostgreSQL's own counters (commits, WAL flushes) and the mailbox table, so a report can say how many
 /// messages each commit carried and check server-side that a drained mailbox is empty. Optional: without a
-/// connection string (or the <c>.run/secrets/pg-password</c> that scripts/up writes) the figures are left out.
+/// connection string (or the PostgreSQL address and password file named in <c>.run/stack.env</c>) the figures are left out.
 /// </summary>
 public sealed class PostgresProbe : IAsyncDisposable
 {
@@ -13,16 +14,16 @@ public sealed class PostgresProbe : IAsyncDisposable
 
     private PostgresProbe(NpgsqlDataSource messages) => _messages = messages;
 
-    public static async Task<PostgresProbe?> TryOpenAsync(string? connectionString, string? runDirectory, CancellationToken ct)
+    public static async Task<PostgresProbe?> TryOpenAsync(string? connectionString, StackFile? stack, CancellationToken ct)
     {
-        if (connectionString is null && runDirectory is not null)
+        if (connectionString is null && stack?["postgres"] is { } server && stack["postgres_password_file"] is { } secret && File.Exists(secret))
         {
-            var secret = Path.Combine(runDirectory, "secrets", "pg-password");
-            if (File.Exists(secret))
+            var (host, port) = (server[..server.LastIndexOf(':')], server[(server.LastIndexOf(':') + 1)..]);
+            connectionString = new NpgsqlConnectionStringBuilder
             {
-                var port = Environment.GetEnvironmentVariable("SEALPOST_PG_PORT") is { Length: > 0 } p ? p : "55432";
-                connectionString = $"Host=127.0.0.1;Port={port};Username=sealpost;Password={(await File.ReadAllTextAsync(secret, ct)).Trim()};Database=sealpost_messages";
-            }
+                Host = host, Port = int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), Username = stack["postgres_user"] ?? "sealpost",
+                Password = (await File.ReadAllTextAsync(secret, ct)).Trim(), Database = "sealpost_messages",
+            }.ConnectionString;
         }
         if (connectionString is null) return null;
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 2, ApplicationName = "sealpost-bench" };

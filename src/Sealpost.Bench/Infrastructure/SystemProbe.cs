@@ -1,9 +1,10 @@
 using System.Globalization;
+using Sealpost.Protocol;
 
 namespace Sealpost.Bench.Infrastructure;
 
 /// <summary>
-/// Finds the processes of a system started by <c>scripts/up</c> (through <c>.run/</c>) and reads their CPU time and
+/// Finds the processes of a system started by <c>scripts/up</c> (through the pid files <c>.run/stack.env</c> names) and reads their CPU time and
 /// resident memory from /proc, so a report can say which process used the cores while it measured.
 /// </summary>
 public sealed class SystemProbe
@@ -12,31 +13,24 @@ public sealed class SystemProbe
     private const double TicksPerSecond = 100.0;
     private readonly Dictionary<string, Func<IReadOnlyList<int>>> _roles = new(StringComparer.Ordinal);
 
-    private SystemProbe(string? runDirectory)
-    {
-        RunDirectory = runDirectory;
-    }
-
-    /// <summary>The <c>.run</c> folder of the system, when one was found.</summary>
-    public string? RunDirectory { get; }
-
     public IReadOnlyList<int> Pids(string role) => _roles.TryGetValue(role, out var find) ? find() : [];
 
-    /// <param name="runDirectory">An explicit <c>.run</c> folder, else the nearest one above the working directory or this program.</param>
-    /// <param name="messagesPids">The messages processes, when not found through the run folder.</param>
-    public static SystemProbe Discover(string? runDirectory, IReadOnlyList<int>? messagesPids)
+    /// <param name="stack">What scripts/up started, when it was found.</param>
+    /// <param name="messagesPids">The messages processes, when not found through the stack file.</param>
+    public static SystemProbe Discover(StackFile? stack, IReadOnlyList<int>? messagesPids)
     {
-        var run = runDirectory ?? FindRunDirectory();
-        var probe = new SystemProbe(run);
-        if (messagesPids is { Count: > 0 }) probe._roles["messages"] = () => messagesPids;
-        else if (run is not null) probe._roles["messages"] = () => PidFiles(run, "messages*.pid");
-        if (run is not null)
+        var probe = new SystemProbe();
+        if (stack is not null)
         {
-            probe._roles["users"] = () => PidFiles(run, "users*.pid");
-            probe._roles["haproxy"] = () => PidFiles(run, "haproxy.pid");
-            probe._roles["postgres"] = () => WithChildren(FirstLinePid(Path.Combine(run, "pg", "postmaster.pid")));
-            probe._roles["redis"] = () => FirstLinePid(Path.Combine(run, "redis", "redis.pid")) is { } r ? [r] : [];
+            foreach (var role in new[] { "messages", "users", "haproxy", "redis", "prometheus" })
+            {
+                var files = stack.List("pids_" + role);
+                if (files.Count > 0) probe._roles[role] = () => PidFiles(files);
+            }
+            // Each connection is a backend process of its own, a child of the postmaster.
+            if (stack["pids_postgres"] is { } postmaster) probe._roles["postgres"] = () => WithChildren(FirstLinePid(postmaster));
         }
+        if (messagesPids is { Count: > 0 }) probe._roles["messages"] = () => messagesPids;
         // This program and its connections-worker children.
         probe._roles["bench"] = () => WithChildren(Environment.ProcessId);
         return probe;
@@ -106,22 +100,10 @@ public sealed class SystemProbe
         return (total - v[3] - v[4], total);   // idle and iowait are not busy
     }
 
-    private static string? FindRunDirectory()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (Directory.Exists(Path.Combine(dir.FullName, ".run", "pids"))) return Path.Combine(dir.FullName, ".run");
-        }
-        return null;
-    }
-
-    private static List<int> PidFiles(string run, string pattern)
+    private static List<int> PidFiles(IReadOnlyList<string> files)
     {
         var pids = new List<int>();
-        var folder = Path.Combine(run, "pids");
-        if (!Directory.Exists(folder)) return pids;
-        foreach (var file in Directory.GetFiles(folder, pattern).Order(StringComparer.Ordinal))
+        foreach (var file in files)
             if (FirstLinePid(file) is { } pid && Directory.Exists($"/proc/{pid}")) pids.Add(pid);
         return pids;
     }

@@ -1,10 +1,11 @@
 using Sealpost.Bench.Infrastructure;
+using Sealpost.Protocol;
 
 namespace Sealpost.Bench.Scenarios;
 
 /// <summary>Options every scenario shares.</summary>
 public sealed record CommonOptions(
-    Uri Url, bool Json, string PoolPath, string? RunDirectory, IReadOnlyList<int>? MessagesPids, string? Postgres,
+    Uri Url, bool Json, string PoolPath, StackFile? Stack, IReadOnlyList<int>? MessagesPids, string? Postgres,
     double UserFramesPerSecond, string? Direct, string CommandLine);
 
 /// <summary>What a scenario works with: the REST client, the account pool, the process and database probes.</summary>
@@ -45,8 +46,8 @@ public sealed class Context : IAsyncDisposable
             http.Dispose();
             throw new BenchException($"{options.Url} does not answer ({e.Message}): start the system with scripts/up -d, or pass --url.", e);
         }
-        var probe = SystemProbe.Discover(options.RunDirectory, options.MessagesPids);
-        var pg = await PostgresProbe.TryOpenAsync(options.Postgres, probe.RunDirectory, ct);
+        var probe = SystemProbe.Discover(options.Stack, options.MessagesPids);
+        var pg = await PostgresProbe.TryOpenAsync(options.Postgres, options.Stack, ct);
         return new Context(options, http, UserPool.Load(options.PoolPath), probe, pg);
     }
 

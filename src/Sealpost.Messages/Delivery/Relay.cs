@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 using Sealpost.Protocol;
 
@@ -84,6 +85,7 @@ public sealed partial class Relay : IAsyncDisposable
             {
                 _pending.TryRemove(messageId, out _);
                 pending.Resolved.TrySetResult();
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.AckedBeforeWrite);
                 pending.Sender.Answer(pending.Message.ClientId, FrameCodec.Accepted(pending.ClientIdText, messageId, pending.Message.SentAt));
             }
             else pending.AckedWhileStoring = true;
@@ -283,21 +285,25 @@ public sealed partial class Relay : IAsyncDisposable
                 AnnounceStored(message.Recipient, message.Id);
                 if (pending.AckedWhileStoring) _writer.Delete(message.Recipient, message.Id);
                 answer = FrameCodec.Accepted(pending.ClientIdText, message.Id, message.SentAt);
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.Stored);
                 break;
             case AcceptStatus.Duplicate:
                 // A resend of a message that waits already: its first copy answers. Wake the recipient's sockets in case
                 // the first copy's announcement died with the instance that stored it.
                 AnnounceStored(message.Recipient, result.Value.MessageId);
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
+                MessagesMetrics.Accepted.Add(1, MessagesMetrics.Duplicate);
                 break;
             case AcceptStatus.MailboxFull:
                 // Announced all the same: a socket that refused the message waits to hear what became of it.
                 AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later.");
+                MessagesMetrics.Refuse(ErrorCodes.MailboxFull);
                 break;
             default:
                 AnnounceStored(message.Recipient, message.Id);
                 answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.Internal, "Storage is unavailable right now; send again with the same id.");
+                MessagesMetrics.Refuse(ErrorCodes.Internal);
                 break;
         }
         // After the announcement: the queue's next message may go live only once sockets have heard of this one.

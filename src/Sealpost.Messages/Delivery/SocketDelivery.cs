@@ -1,4 +1,5 @@
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
 
 namespace Sealpost.Messages.Delivery;
@@ -116,6 +117,7 @@ public sealed partial class SocketDelivery
             decision = _state.OnOffer(messageId, origin, NowMs);
             if (decision == OfferDecision.Push && !_emit(frame)) _closed = true;
         }
+        if (decision == OfferDecision.Push) MessagesMetrics.Delivered.Add(1, MessagesMetrics.Live);
         // If the news that it was stored never comes (its origin died), read the mailbox anyway after a while.
         if (decision == OfferDecision.Refuse && Interlocked.Exchange(ref _patienceArmed, 1) == 0) _ = KickAfterPatienceAsync();
         return decision;
@@ -150,6 +152,7 @@ public sealed partial class SocketDelivery
             lock (_gate) origin = _state.OnAck(id);
             if (origin is not { } from) continue;   // not in flight here: acked already, or never sent to this socket
             freed = true;
+            MessagesMetrics.Acknowledged.Add(1);
             if (from == DeliveryState.FromStore)
             {
                 _services.Writer.Delete(Username, id);
@@ -287,6 +290,7 @@ public sealed partial class SocketDelivery
                 if (outcome.Synced) _closed |= !_emit(FrameCodec.Synced);
             }
         }
+        MessagesMetrics.Delivered.Add(outcome.Push.Count, MessagesMetrics.FromMailbox);
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }

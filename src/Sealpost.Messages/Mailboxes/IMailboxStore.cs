@@ -45,6 +45,9 @@ public interface IMailboxStore
     /// <summary>Deletes expired messages; returns how many.</summary>
     Task<int> SweepAsync(CancellationToken ct);
 
+    /// <summary>Counts what waits, for the metrics (one scan of the mailbox index; run it minutes apart, not per request).</summary>
+    Task<MailboxDepth> DepthAsync(CancellationToken ct);
+
     /// <summary>Checks the store answers.</summary>
     Task PingAsync(CancellationToken ct);
 }

@@ -1,8 +1,12 @@
 using Microsoft.Extensions.Options;
+using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Mailboxes;
 
-/// <summary>Deletes expired messages in the background; every instance sweeps, and SKIP LOCKED keeps them apart.</summary>
+/// <summary>
+/// Deletes expired messages in the background; every instance sweeps, and SKIP LOCKED keeps them apart. After each
+/// sweep it counts what waits, for the mailbox gauges of <see cref="MessagesMetrics"/>.
+/// </summary>
 public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<MailboxOptions> options, TimeProvider clock, ILogger<MailboxSweeper> logger)
     : BackgroundService
 {
@@ -15,6 +19,8 @@ public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<Mailbox
             {
                 var expired = await store.SweepAsync(stoppingToken);
                 if (expired > 0) LogExpired(logger, expired);
+                MessagesMetrics.Expired.Add(expired);
+                MessagesMetrics.SetDepth(await store.DepthAsync(stoppingToken));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Sealpost.Messages.Monitoring;
 
 namespace Sealpost.Messages.Mailboxes;
 
@@ -27,6 +29,12 @@ public sealed partial class MailboxWriter : IAsyncDisposable
 
     public int Lanes => _stores.Length;
 
+    /// <summary>Sends waiting for a store batch, over every lane.</summary>
+    public int QueuedStores => _stores.Sum(l => l.Queued);
+
+    /// <summary>Acks waiting for a delete batch.</summary>
+    public int QueuedDeletes => _deletes.Queued;
+
     /// <summary>
     /// Queues a message for storing in <paramref name="lane"/>. <paramref name="done"/> runs on the lane's loop, after
     /// the commit and after the completions of everything queued before it in that lane, with the result, or null
@@ -40,6 +48,7 @@ public sealed partial class MailboxWriter : IAsyncDisposable
     private async Task WriteAsync(List<(NewMessage Message, Action<AcceptResult?> Done)> batch, CancellationToken ct)
     {
         AcceptResult[]? results = null;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             results = await _store.StoreAsync([.. batch.Select(b => b.Message)], ct).ConfigureAwait(false);
@@ -47,12 +56,16 @@ public sealed partial class MailboxWriter : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             LogWriteFailed(_logger, e, batch.Count);
+            MessagesMetrics.WriteFailures.Add(1, MessagesMetrics.StoreOp);
         }
+        MessagesMetrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.StoreOp);
+        MessagesMetrics.WriteBatch.Record(batch.Count, MessagesMetrics.StoreOp);
         for (var i = 0; i < batch.Count; i++) batch[i].Done(results?[i]);
     }
 
     private async Task DeleteAsync(List<(string Recipient, Guid Id)> batch, CancellationToken ct)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await _store.DeleteAsync(batch, ct).ConfigureAwait(false);
@@ -60,7 +73,10 @@ public sealed partial class MailboxWriter : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             LogDeleteFailed(_logger, e, batch.Count);
+            MessagesMetrics.WriteFailures.Add(1, MessagesMetrics.DeleteOp);
         }
+        MessagesMetrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.DeleteOp);
+        MessagesMetrics.WriteBatch.Record(batch.Count, MessagesMetrics.DeleteOp);
     }
 
     /// <summary>Finishes what is queued, then stops.</summary>
@@ -91,9 +107,17 @@ public sealed partial class MailboxWriter : IAsyncDisposable
             _loop = Task.Run(LoopAsync);
         }
 
+        private int _queued;
+
+        // Counted here: a single-reader channel cannot count its items.
+        public int Queued => Volatile.Read(ref _queued);
+
         public void Add(T item)
         {
-            if (!_queue.Writer.TryWrite(item)) throw new ObjectDisposedException(nameof(MailboxWriter));
+            Interlocked.Increment(ref _queued);
+            if (_queue.Writer.TryWrite(item)) return;
+            Interlocked.Decrement(ref _queued);
+            throw new ObjectDisposedException(nameof(MailboxWriter));
         }
 
         private async Task LoopAsync()
@@ -103,6 +127,7 @@ public sealed partial class MailboxWriter : IAsyncDisposable
             {
                 batch.Clear();
                 while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var item)) batch.Add(item);
+                Interlocked.Add(ref _queued, -batch.Count);
                 if (batch.Count > 0) await _write(batch, _stopping.Token).ConfigureAwait(false);
             }
         }

@@ -77,6 +77,20 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         return expired;
     });
 
+    public Task<MailboxDepth> DepthAsync(CancellationToken ct) => GuardAsync(async () =>
+    {
+        await using var cmd = db.CreateCommand("""
+            SELECT coalesce(sum(n), 0)::bigint, count(*), count(*) FILTER (WHERE n >= 10), count(*) FILTER (WHERE n >= 100),
+                   count(*) FILTER (WHERE n >= 1000), count(*) FILTER (WHERE n >= 10000), coalesce(max(n), 0),
+                   coalesce(extract(epoch FROM now() - min(oldest)), 0)::float8
+            FROM (SELECT count(*) AS n, min(sent_at) AS oldest FROM messages GROUP BY recipient) AS mailbox
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return new MailboxDepth(reader.GetInt64(0), [reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)],
+            reader.GetInt64(6), reader.GetDouble(7));
+    });
+
     public Task PingAsync(CancellationToken ct) => GuardAsync(async () =>
     {
         await using var cmd = db.CreateCommand("SELECT 1");

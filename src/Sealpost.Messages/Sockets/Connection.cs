@@ -5,6 +5,7 @@ using System.Collections.Concurrent;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Identity;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 
@@ -141,6 +142,7 @@ public sealed partial class Connection
             if (++_queued > _options.SendQueueLimit)
             {
                 _closing = true;
+                MessagesMetrics.SocketsDropped.Add(1, MessagesMetrics.SlowReader);
                 LogSlowReader(_logger, ConnectionId, Username);
                 _ = _stop.CancelAsync();
                 return false;
@@ -185,6 +187,7 @@ public sealed partial class Connection
                         await using var abort = timeout.Token.Register(_socket.Abort);
                         await sending;
                     }
+                    MessagesMetrics.FrameSent(frame);
                     Interlocked.Decrement(ref _queued);
                 }
                 Volatile.Write(ref _writing, 0);
@@ -239,6 +242,7 @@ public sealed partial class Connection
                 if (_tooBig) continue;
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
+                    MessagesMetrics.FrameReceived(null);
                     if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, "Frames are JSON text, not binary."));
                     continue;
                 }
@@ -254,6 +258,7 @@ public sealed partial class Connection
     private ValueTask HandleAsync(ReadOnlySpan<byte> json, CancellationToken ct)
     {
         var (frame, problem) = FrameCodec.Parse(json);
+        MessagesMetrics.FrameReceived(frame?.Type);
         if (frame is null)
         {
             if (Admit(_bucket, 1, _options.FramesPerSecond)) Reply(FrameCodec.Error(null, ErrorCodes.BadFrame, problem!));
@@ -266,7 +271,11 @@ public sealed partial class Connection
             HandleAck(frame);
             return ValueTask.CompletedTask;
         }
-        if (!Admit(_bucket, 1, _options.FramesPerSecond)) return ValueTask.CompletedTask;
+        if (!Admit(_bucket, 1, _options.FramesPerSecond))
+        {
+            if (frame.Type == FrameTypes.Send) MessagesMetrics.Refuse(ErrorCodes.RateLimited);
+            return ValueTask.CompletedTask;
+        }
         switch (frame.Type)
         {
             case FrameTypes.Send:
@@ -349,6 +358,7 @@ public sealed partial class Connection
                 return;
             }
         }
+        MessagesMetrics.Refuse(code);
         Reply(FrameCodec.Error(frame.Id, code, problem));
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Accounts;
+using Sealpost.Users.Monitoring;
 using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users.Passwords;
@@ -17,7 +18,11 @@ public sealed class PasswordCheck(LoginThrottle throttle, PasswordHasher hasher)
 {
     public async Task<PasswordVerdict> CheckAsync(string username, IPAddress? client, string password, string? storedHash, CancellationToken ct)
     {
-        if (await throttle.ReserveAsync(username, client, ct) is { } wait) return PasswordVerdict.Throttled(wait);
+        if (await throttle.ReserveAsync(username, client, ct) is { } wait)
+        {
+            UsersMetrics.ThrottledChecks.Add(1);
+            return PasswordVerdict.Throttled(wait);
+        }
         // Outside the length rule every stored password was set under: wrong without any hashing, but still a guess.
         if (!AccountFields.PasswordFits(password)) return PasswordVerdict.Wrong;
         bool right;

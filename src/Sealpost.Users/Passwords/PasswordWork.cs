@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using Sealpost.Users.Monitoring;
 
 namespace Sealpost.Users.Passwords;
 
@@ -13,22 +15,35 @@ public sealed class PasswordWork(IOptions<PasswordWorkOptions> options) : IDispo
     private readonly SemaphoreSlim _slots = new(options.Value.Slots, options.Value.Slots);
     private int _admitted;
 
+    /// <summary>Hashes running now.</summary>
+    public int Running => _options.Slots - _slots.CurrentCount;
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int Queued => Math.Max(0, Volatile.Read(ref _admitted) - Running);
+
     public async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
         if (Interlocked.Increment(ref _admitted) > _options.Slots + _options.MaxQueued)
         {
             Interlocked.Decrement(ref _admitted);
+            UsersMetrics.Busy.Add(1, UsersMetrics.QueueFull);
             throw new PasswordWorkBusyException();
         }
         try
         {
-            if (!await _slots.WaitAsync(_options.MaxWait, ct)) throw new PasswordWorkBusyException();
+            if (!await _slots.WaitAsync(_options.MaxWait, ct))
+            {
+                UsersMetrics.Busy.Add(1, UsersMetrics.WaitedTooLong);
+                throw new PasswordWorkBusyException();
+            }
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 return work();
             }
             finally
             {
+                UsersMetrics.HashDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 _slots.Release();
             }
         }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Accounts;
+using Sealpost.Users.Monitoring;
 using Sealpost.Users.Passwords;
 
 namespace Sealpost.Users.Sessions;
@@ -42,6 +43,7 @@ public static partial class SessionEndpoints
         var client = http.Connection.RemoteIpAddress;
         if (username is null)
         {
+            UsersMetrics.Logins.Add(1, UsersMetrics.Failed);
             LogLoginFailed(logger, "(not a valid username)", ClientAddress.Of(http));
             return InvalidCredentials();
         }
@@ -49,11 +51,13 @@ public static partial class SessionEndpoints
         var verdict = await passwords.CheckAsync(username, client, body.Password!, account?.PasswordHash, ct);
         if (verdict.Wait is { } wait)
         {
+            UsersMetrics.Logins.Add(1, UsersMetrics.Throttled);
             LogLoginThrottled(logger, username, ClientAddress.Of(http));
             return PasswordCheck.Throttled(http.Response, wait);
         }
         if (!verdict.IsRight)
         {
+            UsersMetrics.Logins.Add(1, UsersMetrics.Failed);
             LogLoginFailed(logger, username, ClientAddress.Of(http));
             return InvalidCredentials();
         }
@@ -63,6 +67,7 @@ public static partial class SessionEndpoints
         var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
         var sessionId = await sessions.CreateAsync(account!.Id, refreshToken, refreshExpires, ct);
         var (accessToken, expiresAt) = issuer.Issue(account.Username, sessionId);
+        UsersMetrics.Logins.Add(1, UsersMetrics.Succeeded);
         LogLoginSucceeded(logger, account.Username, ClientAddress.Of(http), sessionId);
         return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
     }

@@ -398,6 +398,8 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
 
         public Task<int> SweepAsync(CancellationToken ct) => Alive(() => store.SweepAsync(ct));
 
+        public Task<MailboxDepth> DepthAsync(CancellationToken ct) => Alive(() => store.DepthAsync(ct));
+
         public Task PingAsync(CancellationToken ct) => Alive(() => store.PingAsync(ct));
     }
 
