@@ -39,6 +39,7 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
     private readonly HashSet<Guid> _acked = [];
     private readonly Queue<Guid> _ackOrder = new();
     private readonly Dictionary<Guid, (long At, Guid Origin)> _refused = [];
+    private readonly Queue<Guid> _storeAcks = new();   // the latest acks of mailbox messages, whose deletes may not have landed
     private bool _dirty = true;     // the mailbox may hold messages this socket was not sent
     private bool _reading;
     private bool _caughtUp;         // the last read came back short
@@ -89,6 +90,13 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
     {
         if (!_inFlight.Remove(id, out var origin)) return null;
         Remember(id);
+        if (origin == FromStore)
+        {
+            // Left out of the next reads: their deletes are batched and may land after the read, and a read full of
+            // them would look like a backlog and be repeated at once.
+            _storeAcks.Enqueue(id);
+            if (_storeAcks.Count > 2 * window) _storeAcks.Dequeue();
+        }
         return origin;
     }
 
@@ -121,7 +129,7 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
         if (room <= 0 || (_lastReadFull && _inFlight.Count > window / 2)) return null;
         _reading = true;
         _dirty = false;
-        return new ReadRequest(room, [.. _inFlight.Keys]);
+        return new ReadRequest(room, [.. _inFlight.Keys, .. _storeAcks]);
     }
 
     public ReadOutcome EndRead(IReadOnlyList<Mailboxes.StoredMessage> found, int limit)
@@ -140,7 +148,9 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
                 push.Add(message);
             }
         }
-        _lastReadFull = found.Count >= limit;
+        // Full, so more waits behind: read again when half the window is free. A read that found nothing new (only
+        // rows whose deletes had not landed) is not a backlog, and is not repeated at once.
+        _lastReadFull = found.Count >= limit && push.Count > 0;
         if (_lastReadFull) _dirty = true;
         _caughtUp = !_lastReadFull;
         var synced = _caughtUp && !_announced;

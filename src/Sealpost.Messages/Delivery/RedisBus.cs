@@ -107,7 +107,7 @@ public sealed partial class RedisBus : IDeliveryBus
             queue.OnMessage(m => OnUserMessage(username, m.Message));
             _users[username] = queue;
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             // The socket still gets its mail: it polls the store while the bus is unhealthy.
             LogBusFailed(_logger, e);
@@ -119,9 +119,11 @@ public sealed partial class RedisBus : IDeliveryBus
         if (!_users.TryRemove(username, out var queue)) return;
         try
         {
+            // StackExchange.Redis times an UNSUBSCRIBE out now and then (RedisTimeoutException is a TimeoutException, not a
+            // RedisException); the channel is then left subscribed with nobody reading it, which costs only traffic.
             await queue.UnsubscribeAsync().ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             LogBusFailed(_logger, e);
         }
@@ -140,7 +142,7 @@ public sealed partial class RedisBus : IDeliveryBus
                 flushes.OnMessage(m => OnFlush(m.Message));
                 return;
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 LogBusFailed(_logger, e);
                 await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
@@ -201,7 +203,7 @@ public sealed partial class RedisBus : IDeliveryBus
         {
             _subscriber.Publish(channel, payload, CommandFlags.FireAndForget);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             LogBusFailed(_logger, e);
         }

@@ -158,7 +158,8 @@ public sealed class DeliveryStateTests
         state.OnAck(backlog[1].Id);
         read = state.BeginRead(0)!;
         Assert.Equal(2, read.Limit);
-        Assert.Equal(new[] { backlog[2].Id, backlog[3].Id }.Order(), read.Exclude.Order());
+        // In flight, and just acknowledged (their deletes may not have landed yet): none is read again.
+        Assert.Equal(backlog[..4].Select(m => m.Id).Order(), read.Exclude.Order());
         var second = state.EndRead(backlog[4..5], read.Limit);
         Assert.True(second.Synced);
         Assert.True(state.IsLive);
