@@ -120,8 +120,9 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     private async Task SyncSubscriptionAsync(string username)
     {
         var gate = _subscriptionGates[(int)((uint)StringComparer.Ordinal.GetHashCode(username) % (uint)_subscriptionGates.Length)];
-        // Never wait forever on Redis: a socket that cannot subscribe still reads its mailbox (and polls).
-        if (!await gate.WaitAsync(SubscriptionPatience)) throw new TimeoutException("the subscription of this user is stuck");
+        // Never wait forever on Redis, and never fail a socket for it: one that could not subscribe still reads its
+        // mailbox when stored-notices or the safety poll say so.
+        if (!await gate.WaitAsync(SubscriptionPatience)) return;
         try
         {
             bool subscribe, unsubscribe;
@@ -133,6 +134,10 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
             }
             if (subscribe) await bus.SubscribeAsync(username).WaitAsync(SubscriptionPatience);
             else if (unsubscribe) await bus.UnsubscribeAsync(username).WaitAsync(SubscriptionPatience);
+        }
+        catch (TimeoutException)
+        {
+            // The bus logs its own failures; this one took too long to say.
         }
         finally
         {
