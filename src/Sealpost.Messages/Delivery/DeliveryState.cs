@@ -90,14 +90,16 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
     {
         if (!_inFlight.Remove(id, out var origin)) return null;
         Remember(id);
-        if (origin == FromStore)
-        {
-            // Left out of the next reads: their deletes are batched and may land after the read, and a read full of
-            // them would look like a backlog and be repeated at once.
-            _storeAcks.Enqueue(id);
-            if (_storeAcks.Count > 2 * window) _storeAcks.Dequeue();
-        }
+        // Left out of the next reads: their deletes are batched and may land after the read, and a read full of them
+        // would look like a backlog and be repeated at once.
+        if (origin == FromStore) RememberStoreAck(id);
         return origin;
+    }
+
+    private void RememberStoreAck(Guid id)
+    {
+        _storeAcks.Enqueue(id);
+        if (_storeAcks.Count > Math.Max(2 * window, 256)) _storeAcks.Dequeue();
     }
 
     /// <summary>Another socket of the user acknowledged a message from the mailbox: it is no longer in flight here.</summary>
@@ -148,9 +150,10 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
                 push.Add(message);
             }
         }
-        // Full, so more waits behind: read again when half the window is free. A read that found nothing new (only
-        // rows whose deletes had not landed) is not a backlog, and is not repeated at once.
-        _lastReadFull = found.Count >= limit && push.Count > 0;
+        // Full, so more waits behind: read again when half the window is free. Rows acknowledged here whose deletes
+        // have not landed are left out of the next reads too, so a mailbox full of them is walked past, not reread.
+        foreach (var id in again) RememberStoreAck(id);
+        _lastReadFull = found.Count >= limit;
         if (_lastReadFull) _dirty = true;
         _caughtUp = !_lastReadFull;
         var synced = _caughtUp && !_announced;
