@@ -63,7 +63,7 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_postgres_restart_under_load_gives_503_and_internal_then_recovers_with_nothing_lost()
+    public async Task A_postgres_restart_under_load_gives_503_to_lookups_then_recovers_with_nothing_lost()
     {
         var traffic = await StartTrafficAsync(peers: 10, perPeer: 40, out var running);
         await WhenAcceptedAsync(traffic, 100);
@@ -82,7 +82,8 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, duringOutage);
         Assert.True(traffic.Accepted == 400 && delivered == 400 && missing == 0 && wrong == 0,
             $"sent {traffic.Sent}, accepted {traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, errors {string.Join(',', _peers.SelectMany(p => p.ErrorCodes).Distinct())}");
-        Assert.Contains("internal", _peers.SelectMany(p => p.ErrorCodes));
+        // Messages to online recipients need no write (acked within the grace), so the outage may never show in the
+        // socket at all; a write that did fail was answered "internal" and sent again by the client. Either way: nothing lost.
         await Eventually.HoldsAsync(async () =>
         {
             using var after = await http.GetAsync($"v1/accounts/{_peers[0].Username}");
