@@ -268,6 +268,9 @@ public sealed class SealpostClient : IAsyncDisposable
         }
     }
 
+    /// <summary>How long the first answer of the server may take before an inbox fetch counts the mailbox as empty.</summary>
+    private static readonly TimeSpan FirstAnswer = TimeSpan.FromSeconds(15);
+
     /// <summary>
     /// Collects what waits in the mailbox: reads until the server says it is drained (<c>synced</c>), or, from a server
     /// that does not say so, until no message has come for <paramref name="quiet"/>.
@@ -276,10 +279,14 @@ public sealed class SealpostClient : IAsyncDisposable
     {
         var connection = await ConnectAsync(ct).ConfigureAwait(false);
         var received = new List<HistoryEntry>();
+        var first = true;
         while (true)
         {
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            idle.CancelAfter(quiet);
+            // The server's first answer (a message, or synced for an empty mailbox) may take a moment on a busy system:
+            // "quiet" counts only once it has spoken, so a slow server never reads as an empty mailbox.
+            idle.CancelAfter(first && quiet < FirstAnswer ? FirstAnswer : quiet);
+            first = false;
             MessageFrame frame;
             try
             {
