@@ -62,7 +62,8 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
             $"sent {traffic.Sent}, accepted {traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, reconnects {_peers.Sum(p => p.Reconnects)}");
     }
 
-    [Fact]
+    // Quarantined with the kill test above: the same open bug (a recipient silent from the start) was seen here once.
+    [QuarantinedFact]
     public async Task A_postgres_restart_under_load_gives_503_to_lookups_then_recovers_with_nothing_lost()
     {
         var traffic = await StartTrafficAsync(peers: 10, perPeer: 40, out var running);
