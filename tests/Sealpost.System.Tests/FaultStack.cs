@@ -16,6 +16,8 @@ public sealed class FaultStack : SealpostStack
         // A never-reading client is found out quickly here.
         ["Sockets:SendTimeout"] = "00:00:03",
         ["Sockets:FramesPerSecond"] = "1000",
+        // What each socket's delivery decided, for the failure messages (ServiceProcess.LinesMentioning).
+        ["Logging:LogLevel:Sealpost.Messages.Delivery"] = "Debug",
     }, backends.PostgresConnectionString, backends.RedisConfiguration) => _backends = backends;
 
     public PrivateBackends Backends => _backends;

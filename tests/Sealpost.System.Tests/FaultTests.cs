@@ -41,7 +41,7 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
         Assert.True(traffic.Sent == 1000 && traffic.Accepted == 1000 && delivered == 1000 && missing == 0 && wrong == 0,
             $"sent {traffic.Sent}, accepted {traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, " +
             $"duplicates dropped {_peers.Sum(p => p.Duplicates)}, reconnects {_peers.Sum(p => p.Reconnects)}; {await traffic.DescribeMissingAsync(stack, stack.Backends.RedisPort)}\n" +
-            $"messages1 warnings:\n{stack.Messages[0].RecentWarnings}\nmessages2 warnings:\n{stack.Messages[1].RecentWarnings}");
+            $"messages1 warnings:\n{stack.Messages[0].RecentWarnings}\nmessages2 warnings:\n{stack.Messages[1].RecentWarnings}\n{traffic.DescribeLogs(stack)}");
         Assert.DoesNotContain("envelope_rejected", _peers.SelectMany(p => p.ErrorCodes));
     }
 

@@ -72,6 +72,11 @@ public sealed class Traffic
         return string.Join("; ", lines);
     }
 
+    /// <summary>What the messages instances logged about the recipients still missing messages.</summary>
+    public string DescribeLogs(SealpostStack stack) => string.Join('\n',
+        _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).Select(a => a.Value.To.Username).Distinct()
+            .SelectMany(user => stack.Messages.Select((m, i) => $"messages{i + 1} about {user}:\n{m.LinesMentioning(user)}")));
+
     private static async Task<string> RedisCliAsync(int port, params string[] args)
     {
         var info = new global::System.Diagnostics.ProcessStartInfo("redis-cli") { RedirectStandardOutput = true };

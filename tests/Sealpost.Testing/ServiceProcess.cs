@@ -14,6 +14,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly IReadOnlyDictionary<string, string> _settings;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly ConcurrentQueue<string> _warnings = new();
+    private readonly ConcurrentQueue<string> _all = new();
     private bool _afterWarning;
     private Process? _process;
 
@@ -39,6 +40,16 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>The last warnings and errors the process logged (the simple console format starts them "warn:"/"fail:"), with the line after each.</summary>
     public string RecentWarnings => string.Join('\n', _warnings);
+
+    /// <summary>Every line of the process's log (the simple format: level line, then message line) whose message mentions <paramref name="text"/>, the last <paramref name="max"/>.</summary>
+    public string LinesMentioning(string text, int max = 40)
+    {
+        var lines = _all.ToArray();
+        var found = new List<string>();
+        for (var i = 1; i < lines.Length; i++)
+            if (lines[i].Contains(text, StringComparison.Ordinal)) found.Add(lines[i - 1].Trim() + " " + lines[i].Trim());
+        return string.Join('\n', found.TakeLast(max));
+    }
 
     public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
@@ -131,6 +142,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     private void Remember(string? line)
     {
         if (line is null) return;
+        _all.Enqueue(line);
+        while (_all.Count > 200_000) _all.TryDequeue(out _);
         _output.Enqueue(line);
         while (_output.Count > 200) _output.TryDequeue(out _);
         // The simple formatter writes the level and category on one line and the message on the next.

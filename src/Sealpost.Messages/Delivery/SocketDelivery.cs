@@ -97,6 +97,7 @@ public sealed partial class SocketDelivery
         var took = _services.Clock.GetElapsedTime(started);
         if (took > SlowStart) LogSlowStart(_services.Logger, Username, took.TotalSeconds);
         lock (_gate) _started = true;
+        LogStarted(_services.Logger, Username, took.TotalMilliseconds);
         Kick();
     }
 
@@ -116,6 +117,7 @@ public sealed partial class SocketDelivery
             if (_closed) return OfferDecision.Ignore;
             decision = _state.OnOffer(messageId, origin, NowMs);
             if (decision == OfferDecision.Push && !_emit(frame)) _closed = true;
+            if (decision != OfferDecision.Push && _services.Logger.IsEnabled(LogLevel.Debug)) LogOffer(_services.Logger, Username, messageId, decision, _state.Describe());
         }
         if (decision == OfferDecision.Push) MessagesMetrics.Delivered.Add(1, MessagesMetrics.Live);
         // If the news that it was stored never comes (its origin died), read the mailbox anyway after a while.
@@ -291,9 +293,19 @@ public sealed partial class SocketDelivery
             }
         }
         MessagesMetrics.Delivered.Add(outcome.Push.Count, MessagesMetrics.FromMailbox);
+        if (_services.Logger.IsEnabled(LogLevel.Debug)) LogRead(_services.Logger, Username, found.Count, outcome.Push.Count, outcome.Synced);
         foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
         Kick();
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket of {Username} started after {Milliseconds:0} ms")]
+    private static partial void LogStarted(ILogger logger, string username, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket of {Username}: offer of {MessageId} answered {Decision}; {State}")]
+    private static partial void LogOffer(ILogger logger, string username, Guid messageId, OfferDecision decision, string state);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket of {Username}: mailbox read found {Found}, pushed {Pushed}, synced {Synced}")]
+    private static partial void LogRead(ILogger logger, string username, int found, int pushed, bool synced);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username} looks stuck: {Problem}")]
     private static partial void LogStuck(ILogger logger, string username, string problem);
