@@ -20,17 +20,19 @@ internal static class DeliveryBusRegistration
             // Start and keep running without Redis: delivery then degrades to polling the store.
             config.AbortOnConnectFail = false;
             var multiplexer = ConnectionMultiplexer.Connect(config);
-            // Either way every socket rereads its mailbox: on failure to start polling at the degraded pace at once,
-            // on restore to pick up what was published while Redis was away.
+            // Stored-notices published while a connection is down are lost, on either side. So while Redis is away the
+            // sockets here poll the store; once it is back they read once more, and every other instance is told to
+            // have its sockets read too (they missed what this one announced meanwhile).
             multiplexer.ConnectionFailed += (_, _) =>
             {
                 MessagesMetrics.BusDisconnects.Add(1);
-                sp.GetRequiredService<ConnectionRegistry>().WakeAll();
+                sp.GetRequiredService<ConnectionRegistry>().OnBusLost();
             };
             multiplexer.ConnectionRestored += (_, _) =>
             {
                 MessagesMetrics.BusReconnects.Add(1);
                 sp.GetRequiredService<ConnectionRegistry>().WakeAll();
+                sp.GetRequiredService<IDeliveryBus>().Returned();
             };
             return multiplexer;
         });

@@ -109,6 +109,31 @@ public sealed class DeliveryTests(SealpostStack stack)
         Assert.Equal((clientId.ToString(), alice.Username), (copy.GetProperty("client_id").GetString(), copy.GetProperty("from").GetString()));
     }
 
+    // A resend gets an id of its own until the store finds the first copy; a socket that refused it must hear that it
+    // is settled, or it waits for it and reads nothing more (the fault tests' silent recipient, issue 15).
+    [Fact]
+    public async Task A_resend_refused_by_a_busy_socket_does_not_stop_its_delivery()
+    {
+        var alice = await stack.Users.Api.NewUserAsync("alice");
+        var bob = await stack.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        for (var i = 0; i < 100; i++)
+            await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = Mailbox.Body(16) });
+        Assert.Equal(100, (await aliceSocket.CollectAsync("accepted", 100)).Count);
+        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var window = await bobSocket.CollectAsync("message", 100);
+
+        // Bob's window is full, so his socket refuses both copies; the second is settled as a duplicate of the first.
+        var clientId = Guid.NewGuid();
+        var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        Assert.Equal(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
+
+        foreach (var m in window) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        var next = await bobSocket.NextOfTypeAsync("message");
+        Assert.Equal(first.GetProperty("message_id").GetString(), next.GetProperty("message_id").GetString());
+    }
+
     [Fact]
     public async Task Delivery_window_bounds_unacknowledged_messages_in_flight()
     {

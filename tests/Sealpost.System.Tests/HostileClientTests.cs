@@ -28,9 +28,7 @@ public sealed class HostileClientTests(FaultStack stack) : IAsyncLifetime
         foreach (var peer in _pair) await peer.DisposeAsync();
     }
 
-    // Quarantined with the kill test (FaultTests): the same open bug, one peer of the pair receiving nothing from the
-    // start, was seen here once in seven full runs. SEALPOST_RUN_QUARANTINED=1 runs it.
-    [QuarantinedFact]
+    [Fact]
     public async Task A_well_behaved_pair_keeps_talking_through_floods_slow_sockets_non_readers_and_password_guessing()
     {
         var traffic = new Traffic();

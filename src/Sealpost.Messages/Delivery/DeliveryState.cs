@@ -108,9 +108,9 @@ public sealed class DeliveryState(int window, TimeSpan refusalPatience)
         if (_inFlight.Remove(id)) Remember(id);
     }
 
-    /// <summary>The origins of refusals that have waited longer than the patience: worth asking whether they still live.</summary>
-    public IReadOnlyCollection<Guid> OverdueOrigins(long nowMs) =>
-        [.. _refused.Values.Where(r => nowMs - r.At >= refusalPatience.TotalMilliseconds).Select(r => r.Origin).Distinct()];
+    /// <summary>Refusals that have waited longer than the patience, by origin: worth asking their origins about again.</summary>
+    public IReadOnlyCollection<IGrouping<Guid, Guid>> Overdue(long nowMs) =>
+        [.. _refused.Where(r => nowMs - r.Value.At >= refusalPatience.TotalMilliseconds).GroupBy(r => r.Value.Origin, r => r.Key)];
 
     /// <summary>The instance <paramref name="origin"/> died: what it held was never accepted, so nothing is waited for from it.</summary>
     public void GiveUpOn(Guid origin)

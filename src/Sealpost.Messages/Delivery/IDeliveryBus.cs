@@ -44,14 +44,17 @@ public interface IDeliveryBus
     /// <summary>Answers a flush request of the instance <paramref name="requester"/>.</summary>
     void Flushed(Guid requester, Guid requestId);
 
+    /// <summary>This instance is connected to the bus again: every instance's sockets reread their mailboxes (notices this one published meanwhile were lost).</summary>
+    void Returned();
+
     /// <summary>Whether the instance still runs (it listens on the bus).</summary>
     Task<bool> IsAliveAsync(Guid instance);
 
     /// <summary>How many instances run, this one included.</summary>
     Task<long> InstancesAsync();
 
-    /// <summary>Starts receiving for a user who now has a socket on this instance.</summary>
-    Task SubscribeAsync(string username);
+    /// <summary>Starts receiving for a user who now has a socket on this instance; false when the bus could not be reached (nothing is left half-subscribed).</summary>
+    Task<bool> SubscribeAsync(string username);
 
     Task UnsubscribeAsync(string username);
 }
@@ -79,11 +82,15 @@ public sealed class InProcessBus : IDeliveryBus
     {
     }
 
+    public void Returned()
+    {
+    }
+
     public Task<bool> IsAliveAsync(Guid instance) => Task.FromResult(instance == InstanceId);
 
     public Task<long> InstancesAsync() => Task.FromResult(1L);
 
-    public Task SubscribeAsync(string username) => Task.CompletedTask;
+    public Task<bool> SubscribeAsync(string username) => Task.FromResult(true);
 
     public Task UnsubscribeAsync(string username) => Task.CompletedTask;
 }

@@ -20,7 +20,8 @@ public sealed class RedisOptions
 /// messages it holds. A user's channel is read through one queue, so what one origin published for a user is handled
 /// here in the order it was published: a stored-notice is never overtaken by a later offer.
 ///
-/// A third channel (<c>sealpost:flush</c>), which every instance reads, carries the flush a new socket asks for.
+/// A third channel (<c>sealpost:flush</c>), which every instance reads, carries the flush a new socket asks for, and the
+/// news that an instance is connected again after Redis was away.
 ///
 /// Payload: kind (1 byte), origin instance (16), message or request id (16), then the frame (offer), the user (flush), or
 /// further message ids and the user (answer).
@@ -31,6 +32,7 @@ public sealed partial class RedisBus : IDeliveryBus
     private const byte StoredKind = 2;
     private const byte FlushKind = 5;
     private const byte FlushedKind = 6;
+    private const byte ReturnedKind = 7;
     private static readonly RedisChannel FlushChannel = RedisChannel.Literal("sealpost:flush");
     private const int HeaderBytes = 33;
     private readonly IConnectionMultiplexer _redis;
@@ -91,6 +93,8 @@ public sealed partial class RedisBus : IDeliveryBus
 
     public void Flushed(Guid requester, Guid requestId) => Publish(InstanceChannel(requester), Payload(FlushedKind, requestId, 0));
 
+    public void Returned() => Publish(FlushChannel, Payload(ReturnedKind, Guid.Empty, 0));
+
     // An instance listens on its own channel for as long as it runs: Redis drops the subscription with the connection.
     public async Task<bool> IsAliveAsync(Guid instance) =>
         await Server().SubscriptionSubscriberCountAsync(InstanceChannel(instance)).ConfigureAwait(false) > 0;
@@ -99,18 +103,31 @@ public sealed partial class RedisBus : IDeliveryBus
 
     private IServer Server() => _redis.GetServer(_redis.GetEndPoints()[0]);
 
-    public async Task SubscribeAsync(string username)
+    public async Task<bool> SubscribeAsync(string username)
     {
+        var channel = UserChannel(username);
         try
         {
-            var queue = await _subscriber.SubscribeAsync(UserChannel(username)).ConfigureAwait(false);
+            var queue = await _subscriber.SubscribeAsync(channel).ConfigureAwait(false);
             queue.OnMessage(m => OnUserMessage(username, m.Message));
             _users[username] = queue;
+            return true;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            // The socket still gets its mail: it polls the store while the bus is unhealthy.
             LogBusFailed(_logger, e);
+            // StackExchange.Redis registers the queue before it sends SUBSCRIBE and keeps it when that fails (and
+            // subscribes it again after a reconnect): a queue nobody reads, where this user's notices would vanish.
+            // Drop the channel's subscription whole; the registry subscribes again later.
+            try
+            {
+                await _subscriber.UnsubscribeAsync(channel).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is RedisException or TimeoutException)
+            {
+                // Dropped here already; Redis may keep sending to this instance, which then ignores it.
+            }
+            return false;
         }
     }
 
@@ -182,9 +199,11 @@ public sealed partial class RedisBus : IDeliveryBus
     private void OnFlush(RedisValue value)
     {
         var payload = (byte[]?)value;
-        if (payload is null || payload.Length <= HeaderBytes || payload[0] != FlushKind) return;
+        if (payload is null || payload.Length < HeaderBytes) return;
         var requester = new Guid(payload.AsSpan(1, 16));
         if (requester == InstanceId) return;
+        if (payload[0] == ReturnedKind) _registry.Value.WakeAll();
+        if (payload[0] != FlushKind || payload.Length == HeaderBytes) return;
         _relay.Value.OnFlushRequest(Encoding.UTF8.GetString(payload.AsSpan(HeaderBytes)), requester, new Guid(payload.AsSpan(17, 16)));
     }
 

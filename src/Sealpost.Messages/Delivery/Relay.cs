@@ -288,8 +288,10 @@ public sealed partial class Relay : IAsyncDisposable
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.Stored);
                 break;
             case AcceptStatus.Duplicate:
-                // A resend of a message that waits already: its first copy answers. Wake the recipient's sockets in case
-                // the first copy's announcement died with the instance that stored it.
+                // A resend of a message that waits already: its first copy answers. Sockets that refused this copy (it
+                // has an id of its own) hear that it is settled; and every socket rereads, in case the first copy's
+                // announcement died with the instance that stored it.
+                AnnounceStored(message.Recipient, message.Id);
                 AnnounceStored(message.Recipient, result.Value.MessageId);
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.Duplicate);

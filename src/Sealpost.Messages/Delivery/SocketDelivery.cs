@@ -1,6 +1,7 @@
 using Sealpost.Messages.Mailboxes;
 using Sealpost.Messages.Monitoring;
 using Sealpost.Messages.Sockets;
+using Sealpost.Protocol;
 
 namespace Sealpost.Messages.Delivery;
 
@@ -216,8 +217,11 @@ public sealed partial class SocketDelivery
         _ = ReadAsync(request);
     }
 
-    // Runs while refusals are outstanding. A living origin always announces what became of a message it was told to
-    // store, however slow it is, so only refusals whose origin has died are given up (it held them unaccepted).
+    // Runs while refusals are outstanding. A living origin announces what became of every message it was told to
+    // store, but the announcement travels over Redis pub/sub, which drops what is published while a connection is
+    // down. So each round asks the origins of refusals older than the patience again (a refusal is idempotent: the
+    // origin stores the message if it still holds it, else announces it again), and gives up on origins that died
+    // (what they held was never accepted).
     private async Task KickAfterPatienceAsync()
     {
         for (var round = 1; ; round++)
@@ -225,13 +229,24 @@ public sealed partial class SocketDelivery
             try
             {
                 await Task.Delay(_services.Options.RefusalPatience, _services.Clock, _stop.Token);
-                IReadOnlyCollection<Guid> overdue;
-                lock (_gate) overdue = _state.OverdueOrigins(NowMs);
-                foreach (var origin in overdue)
+                IReadOnlyCollection<IGrouping<Guid, Guid>> overdue;
+                lock (_gate) overdue = _state.Overdue(NowMs);
+                foreach (var refused in overdue)
                 {
-                    if (origin == _services.Bus.InstanceId || await _services.Bus.IsAliveAsync(origin)) continue;
-                    LogGaveUp(_services.Logger, Username, origin);
-                    lock (_gate) _state.GiveUpOn(origin);
+                    var origin = refused.Key;
+                    if (origin == _services.Bus.InstanceId)
+                    {
+                        foreach (var id in refused) _services.Relay.OnAnswer(Answer.Refused, Username, id);
+                    }
+                    else if (await _services.Bus.IsAliveAsync(origin))
+                    {
+                        foreach (var chunk in refused.Chunk(Limits.AckIdsMax)) _services.Bus.Tell(origin, Answer.Refused, Username, chunk);
+                    }
+                    else
+                    {
+                        LogGaveUp(_services.Logger, Username, origin);
+                        lock (_gate) _state.GiveUpOn(origin);
+                    }
                 }
             }
             catch (OperationCanceledException)
@@ -240,7 +255,8 @@ public sealed partial class SocketDelivery
             }
             catch (Exception e)
             {
-                LogStoreFailed(_services.Logger, e, Username);
+                // Redis is away (the origin cannot be asked): the next round asks again.
+                LogAskFailed(_services.Logger, e, Username);
             }
             Kick();
             lock (_gate)
@@ -318,6 +334,9 @@ public sealed partial class SocketDelivery
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: instance {Origin} stopped running; what it held was never accepted, so it is not waited for")]
     private static partial void LogGaveUp(ILogger logger, string username, Guid origin);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: could not ask the origins of refused messages what became of them; asking again")]
+    private static partial void LogAskFailed(ILogger logger, Exception e, string username);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox of {Username}: the store failed")]
     private static partial void LogStoreFailed(ILogger logger, Exception e, string username);

@@ -390,7 +390,8 @@ public sealed partial class Connection
             while (!ct.IsCancellationRequested)
             {
                 // Jittered, so thousands of idle sockets do not all read their mailboxes in the same second.
-                var poll = (_services.Delivery.Bus.IsHealthy ? _options.SafetyPollInterval : _options.DegradedPollInterval) * (0.75 + Random.Shared.NextDouble() / 2);
+                // (While the bus is away, the registry has every socket poll at the degraded pace.)
+                var poll = _options.SafetyPollInterval * (0.75 + Random.Shared.NextDouble() / 2);
                 DateTimeOffset expiresAt;
                 lock (_gate) expiresAt = _tokenExpiresAt;
                 var untilExpiry = expiresAt - _clock.GetUtcNow();

@@ -14,7 +14,7 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     private static readonly TimeSpan BudgetMemory = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (TokenBucket Bucket, long LeftAt)> _budgets = new(StringComparer.Ordinal);
-    private static readonly TimeSpan SubscriptionPatience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ResubscribeDelay = TimeSpan.FromSeconds(1);
     // Sub/unsub of one user run one at a time; users share 64 gates, so one slow Redis call holds up few others.
     private readonly SemaphoreSlim[] _subscriptionGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
@@ -97,6 +97,34 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
         foreach (var connection in All()) connection.Wake();
     }
 
+    /// <summary>
+    /// The bus went away: stored-notices published meanwhile are lost, so every socket here rereads its mailbox now and
+    /// every <see cref="SocketOptions.DegradedPollInterval"/> until the bus is back. One loop for the instance.
+    /// </summary>
+    public void OnBusLost()
+    {
+        if (Interlocked.Exchange(ref _pollingWhileAway, 1) == 0) _ = PollWhileBusAwayAsync();
+    }
+
+    private int _pollingWhileAway;
+
+    private async Task PollWhileBusAwayAsync()
+    {
+        try
+        {
+            do
+            {
+                WakeAll();
+                await Task.Delay(options.Value.DegradedPollInterval, clock);
+            }
+            while (!bus.IsHealthy);
+        }
+        finally
+        {
+            Volatile.Write(ref _pollingWhileAway, 0);
+        }
+    }
+
     public IEnumerable<SocketDelivery> All() => _users.Values.SelectMany(u => u.Connections);
 
     public int SocketCount => _users.Values.Sum(u => u.Count);
@@ -116,13 +144,12 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     }
 
     // Runs sub/unsub one at a time and decides from the state at that moment, so a quick disconnect and
-    // reconnect can never leave a connected user unsubscribed.
+    // reconnect can never leave a connected user unsubscribed. Each bus call ends within Redis's own timeouts.
     private async Task SyncSubscriptionAsync(string username)
     {
         var gate = _subscriptionGates[(int)((uint)StringComparer.Ordinal.GetHashCode(username) % (uint)_subscriptionGates.Length)];
-        // Never wait forever on Redis, and never fail a socket for it: one that could not subscribe still reads its
-        // mailbox when stored-notices or the safety poll say so.
-        if (!await gate.WaitAsync(SubscriptionPatience)) return;
+        await gate.WaitAsync();
+        var failed = false;
         try
         {
             bool subscribe, unsubscribe;
@@ -132,17 +159,29 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
                 subscribe = wanted && _subscribed.Add(username);
                 unsubscribe = !wanted && _subscribed.Remove(username);
             }
-            if (subscribe) await bus.SubscribeAsync(username).WaitAsync(SubscriptionPatience);
-            else if (unsubscribe) await bus.UnsubscribeAsync(username).WaitAsync(SubscriptionPatience);
-        }
-        catch (TimeoutException)
-        {
-            // The bus logs its own failures; this one took too long to say.
+            if (subscribe && !await bus.SubscribeAsync(username))
+            {
+                lock (_subscribed) _subscribed.Remove(username);
+                failed = true;
+            }
+            else if (unsubscribe) await bus.UnsubscribeAsync(username);
         }
         finally
         {
             gate.Release();
         }
+        // Never fail a socket for Redis: it is subscribed again shortly, and then reads what it may have missed.
+        if (failed) _ = ResubscribeAsync(username);
+    }
+
+    private async Task ResubscribeAsync(string username)
+    {
+        await Task.Delay(ResubscribeDelay, clock);
+        await SyncSubscriptionAsync(username);
+        bool subscribed;
+        lock (_subscribed) subscribed = _subscribed.Contains(username);
+        if (subscribed && _users.TryGetValue(username, out var user))
+            foreach (var connection in user.Connections) connection.Wake();
     }
 
     private sealed record UserSockets(SocketDelivery[] Connections, TokenBucket Bucket)

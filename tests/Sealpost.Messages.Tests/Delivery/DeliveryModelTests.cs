@@ -483,15 +483,19 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
             if (!_instance.Crashed && _hub.Instances.TryGetValue(requester, out var bus)) bus.Post(() => bus._instance.Relay.OnFlushed(requestId));
         }
 
+        public void Returned()
+        {
+        }
+
         public Task<bool> IsAliveAsync(Guid instance) =>
             Task.FromResult(_hub.Instances.TryGetValue(instance, out var bus) && !bus._instance.Crashed);
 
         public Task<long> InstancesAsync() => Task.FromResult((long)_hub.Instances.Values.Count(b => !b._instance.Crashed));
 
-        public Task SubscribeAsync(string username)
+        public Task<bool> SubscribeAsync(string username)
         {
             _hub.Subscribe(username, this);
-            return Task.CompletedTask;
+            return Task.FromResult(true);
         }
 
         public Task UnsubscribeAsync(string username)

@@ -96,14 +96,18 @@ public sealed class DeliveryStateTests
         var state = CaughtUp();
         var slow = Guid.NewGuid();
         state.OnStored(Guid.NewGuid());
-        Assert.Equal(OfferDecision.Refuse, state.OnOffer(Guid.NewGuid(), Origin, 0));
-        Assert.Equal(OfferDecision.Refuse, state.OnOffer(Guid.NewGuid(), slow, 500));
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        Assert.Equal(OfferDecision.Refuse, state.OnOffer(first, Origin, 0));
+        Assert.Equal(OfferDecision.Refuse, state.OnOffer(second, slow, 500));
 
-        Assert.Empty(state.OverdueOrigins(999));
-        Assert.Equal([Origin], state.OverdueOrigins(1000));
+        Assert.Empty(state.Overdue(999));
+        var overdue = Assert.Single(state.Overdue(1000));
+        Assert.Equal(Origin, overdue.Key);
+        Assert.Equal([first], overdue);
         state.GiveUpOn(Origin);
         Assert.Null(state.BeginRead(1000));          // the slow origin's refusal still stands
-        Assert.Equal([slow], state.OverdueOrigins(1500));
+        Assert.Equal([slow], state.Overdue(1500).Select(g => g.Key));
         state.GiveUpOn(slow);
         Assert.NotNull(state.BeginRead(1500));
     }
