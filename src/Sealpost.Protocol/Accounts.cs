@@ -40,3 +40,15 @@ public sealed record UpdateAccountRequest(string? DisplayName, string? Password,
 public sealed record RotateKeyRequest(string? PublicKey, string? CurrentPassword);
 
 public sealed record DeleteAccountRequest(string? CurrentPassword);
+
+/// <summary>
+/// Published by the users service on Redis (<see cref="Channel"/>) when sessions end, so the messages instances close
+/// the sockets opened with them: only the session <see cref="Only"/> (a logout), or every session of the user but
+/// <see cref="Except"/> (a key rotation), or every session (neither: a new password, a deleted account).
+/// </summary>
+public sealed record SessionsEnded(string Username, Guid? Only, Guid? Except)
+{
+    public const string Channel = "sealpost:sessions-ended";
+
+    public bool Covers(Guid session) => Only is { } only ? session == only : session != Except;
+}

@@ -18,6 +18,7 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(UpdateAccountRequest))]
 [JsonSerializable(typeof(RotateKeyRequest))]
 [JsonSerializable(typeof(DeleteAccountRequest))]
+[JsonSerializable(typeof(SessionsEnded))]
 [JsonSerializable(typeof(ClientFrame))]
 [JsonSerializable(typeof(ServerFrame))]
 [JsonSerializable(typeof(SendFrame))]

@@ -27,10 +27,12 @@ builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>().AddSi
 builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
 builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);
 builder.Services.AddAuthorization();
-builder.Services.AddOpenApi();
+builder.Services.AddSingleton<SessionEvents>();
+builder.Services.AddSealpostOpenApi();
 builder.Services.AddHostedService<DatabaseMigrations<AccountStore>>().AddHostedService<SessionSweeper>();
 
 var app = builder.Build();
+_ = app.Services.GetRequiredService<SessionEvents>();   // starts connecting to Redis now, not at the first logout
 app.UseServiceDefaults();
 app.UseWebPage();
 app.UseBusyAnswers();

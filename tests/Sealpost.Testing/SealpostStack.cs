@@ -24,7 +24,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
     {
         _messageSettings = messageSettings;
         _redis = redis;
-        Users = UsersCluster.Create(2, postgres);
+        Users = UsersCluster.Create(2, postgres, redis ?? TestEnvironment.RedisConfiguration);
         MessagesConnectionString = TestEnvironment.NewDatabase("messages", postgres);
     }
 

@@ -6,19 +6,24 @@ namespace Sealpost.Testing;
 public sealed class UsersCluster : IAsyncLifetime, IAsyncDisposable
 {
     private readonly int _instances;
+    private readonly string? _redis;
 
-    public UsersCluster() : this(2, null)
+    public UsersCluster() : this(2, null, null)
     {
     }
 
-    private UsersCluster(int instances, string? server)
+    private UsersCluster(int instances, string? server, string? redis)
     {
         _instances = instances;
+        _redis = redis;
         ConnectionString = TestEnvironment.NewDatabase("users", server);
     }
 
-    /// <summary>A cluster of another size, or on another PostgreSQL server, for tests that make their own.</summary>
-    public static UsersCluster Create(int instances = 2, string? server = null) => new(instances, server);
+    /// <summary>
+    /// A cluster of another size, or on another PostgreSQL server, for tests that make their own; with Redis when it
+    /// tells messages instances that sessions ended.
+    /// </summary>
+    public static UsersCluster Create(int instances = 2, string? server = null, string? redis = null) => new(instances, server, redis);
 
     public string ConnectionString { get; }
 
@@ -32,6 +37,7 @@ public sealed class UsersCluster : IAsyncLifetime, IAsyncDisposable
     public Dictionary<string, string> Settings() => new()
     {
         ["Database:ConnectionString"] = ConnectionString,
+        ["Redis:Configuration"] = _redis ?? "",
         ["Tokens:SigningKeyPath"] = SigningKeyPath,
         // The web client, as scripts/test builds it; a missing folder only means no page is served.
         ["WebPage:Root"] = Path.Combine(TestEnvironment.RepoRoot, "src", "Sealpost.Web", "dist"),

@@ -132,6 +132,24 @@ public sealed class AccountTests(UsersCluster cluster)
     }
 
     [Fact]
+    public async Task A_session_ends_ninety_days_after_its_login_however_often_it_is_refreshed()
+    {
+        var user = await Api.NewUserAsync("old");
+        using var fresh = await Refresh(user.Session.RefreshToken);
+        var renewed = (await fresh.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!;
+        Assert.True(renewed.RefreshExpiresAt <= DateTimeOffset.UtcNow.AddDays(90));
+
+        // The login, moved 91 days into the past (Tokens:SessionMaxDays is 90).
+        Assert.Equal(1, await Db.CountAsync(cluster, """
+            WITH moved AS (UPDATE sessions SET created_at = now() - interval '91 days'
+                           WHERE account_id = (SELECT id FROM accounts WHERE username = $1) RETURNING 1)
+            SELECT count(*) FROM moved
+            """, user.Username));
+        using var late = await Refresh(renewed.RefreshToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, late.StatusCode);
+    }
+
+    [Fact]
     public async Task Refresh_rotates_the_token_and_a_replayed_one_ends_the_session()
     {
         var user = await Api.NewUserAsync("ref");
@@ -214,7 +232,19 @@ public sealed class AccountTests(UsersCluster cluster)
         var http = cluster.Instances[1].Http;
         using var openApi = await http.GetAsync("/openapi/v1.json");
         Assert.Equal(HttpStatusCode.OK, openApi.StatusCode);
-        Assert.Contains("/v1/accounts/{username}", await openApi.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var openApiDocument = await openApi.Content.ReadFromJsonAsync<JsonElement>();
+        var document = openApiDocument.GetProperty("paths");
+        Assert.True(document.TryGetProperty("/v1/accounts/{username}", out _));
+        // The token routes declare the bearer scheme and its 401; every route declares its problem-details errors.
+        var me = document.GetProperty("/v1/accounts/me").GetProperty("get");
+        Assert.True(me.GetProperty("security")[0].TryGetProperty("bearer", out _));
+        Assert.True(me.GetProperty("responses").TryGetProperty("401", out _));
+        var lookup = document.GetProperty("/v1/accounts/{username}").GetProperty("get");
+        Assert.False(lookup.TryGetProperty("security", out _));
+        Assert.True(lookup.GetProperty("responses").GetProperty("default").GetProperty("content").TryGetProperty("application/problem+json", out _));
+        // key_id is an integer, not integer-or-string.
+        var record = openApiDocument.GetProperty("components").GetProperty("schemas").GetProperty("PublicAccount");
+        Assert.Equal("integer", record.GetProperty("properties").GetProperty("key_id").GetProperty("type").GetString());
         Assert.Equal("ok", await http.GetStringAsync("/healthz"));
         Assert.Equal("ready", await http.GetStringAsync("/readyz"));
     }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
+using System.Text.Json;
+using Sealpost.Protocol;
 using StackExchange.Redis;
 
 namespace Sealpost.Messages.Delivery;
@@ -157,6 +159,8 @@ public sealed partial class RedisBus : IDeliveryBus
                 queue.OnMessage(m => OnAnswer(m.Message));
                 var flushes = await _subscriber.SubscribeAsync(FlushChannel).ConfigureAwait(false);
                 flushes.OnMessage(m => OnFlush(m.Message));
+                var sessions = await _subscriber.SubscribeAsync(RedisChannel.Literal(SessionsEnded.Channel)).ConfigureAwait(false);
+                sessions.OnMessage(m => OnSessionsEnded(m.Message));
                 return;
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
@@ -205,6 +209,21 @@ public sealed partial class RedisBus : IDeliveryBus
         if (payload[0] == ReturnedKind) _registry.Value.WakeAll();
         if (payload[0] != FlushKind || payload.Length == HeaderBytes) return;
         _relay.Value.OnFlushRequest(Encoding.UTF8.GetString(payload.AsSpan(HeaderBytes)), requester, new Guid(payload.AsSpan(17, 16)));
+    }
+
+    // From the users service (JSON): close the sockets of sessions that ended.
+    private void OnSessionsEnded(RedisValue value)
+    {
+        SessionsEnded? ended;
+        try
+        {
+            ended = JsonSerializer.Deserialize((byte[]?)value, SealpostJsonContext.Default.SessionsEnded);
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+        if (ended?.Username is not null) _registry.Value.EndSessions(ended);
     }
 
     private byte[] Payload(byte kind, Guid messageId, int extra)

@@ -70,6 +70,9 @@ public sealed partial class SocketDelivery
 
     public string Username { get; }
 
+    /// <summary>The session whose token opened (or last renewed) the socket: when it ends, the socket closes.</summary>
+    public Guid Session { get; set; }
+
     /// <summary>Asks the socket to close, after what is queued.</summary>
     public Action<System.Net.WebSockets.WebSocketCloseStatus, string> Close { get; }
 

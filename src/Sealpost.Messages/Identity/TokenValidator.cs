@@ -5,8 +5,8 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace Sealpost.Messages.Identity;
 
-/// <summary>Who a valid access token speaks for, and until when.</summary>
-public readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt);
+/// <summary>Who a valid access token names, until when, and for which session (<c>sid</c>; empty when it has none).</summary>
+public readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt, Guid Session);
 
 /// <summary>
 /// Verifies the users service's ES256 access tokens against its JWKS, fetched once and cached; an unknown key id
@@ -28,7 +28,8 @@ public sealed partial class TokenValidator(HttpClient http, IOptions<UsersOption
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && await RefreshKeysAsync(force: true, ct))
             result = await TryAsync(token);
         if (!result.IsValid || result.ClaimsIdentity.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { } username) return null;
-        return new TokenIdentity(username, new DateTimeOffset(((JsonWebToken)result.SecurityToken).ValidTo, TimeSpan.Zero));
+        var session = Guid.TryParse(result.ClaimsIdentity.FindFirst("sid")?.Value, out var sid) ? sid : Guid.Empty;
+        return new TokenIdentity(username, new DateTimeOffset(((JsonWebToken)result.SecurityToken).ValidTo, TimeSpan.Zero), session);
     }
 
     private async Task<TokenValidationResult> TryAsync(string token)

@@ -63,7 +63,7 @@ public sealed partial class Connection
         Username = identity.Username;
         ConnectionId = connectionId;
         _tokenExpiresAt = identity.ExpiresAt;
-        _delivery = new SocketDelivery(identity.Username, services.Delivery, Emit, Close);
+        _delivery = new SocketDelivery(identity.Username, services.Delivery, Emit, Close) { Session = identity.Session };
         _pendingSends = new SemaphoreSlim(_options.MaxPendingSends, _options.MaxPendingSends);
         _ackBucket = new TokenBucket(_options.AcksPerSecond, _options.AcksPerSecond * 2.0, _clock);
         _outbound = new Outbound(Random.Shared.Next(), Answer);
@@ -378,6 +378,7 @@ public sealed partial class Connection
             return;
         }
         lock (_gate) _tokenExpiresAt = valid.ExpiresAt;
+        _delivery.Session = valid.Session;
         Reply(FrameCodec.Authenticated(valid.ExpiresAt));
     }
 

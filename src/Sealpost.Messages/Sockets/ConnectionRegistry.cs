@@ -91,6 +91,17 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
                 if (connection != except) connection.OnAckedElsewhere(messageId);
     }
 
+    /// <summary>Sessions ended (logout, new password, key rotation, deleted account): their sockets here close with 4401.</summary>
+    public void EndSessions(Protocol.SessionsEnded ended)
+    {
+        if (!_users.TryGetValue(ended.Username, out var user)) return;
+        foreach (var connection in user.Connections)
+        {
+            if (ended.Covers(connection.Session))
+                connection.Close((System.Net.WebSockets.WebSocketCloseStatus)Protocol.CloseCodes.TokenExpired, "The session ended (logged out, new password, new key or account deleted); log in again.");
+        }
+    }
+
     /// <summary>Every socket rereads its mailbox (after the bus was away and announcements may have been lost).</summary>
     public void WakeAll()
     {

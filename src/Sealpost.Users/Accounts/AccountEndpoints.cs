@@ -88,6 +88,7 @@ public static partial class AccountEndpoints
         {
             if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "password change", s, ct) is { } refused) return refused;
             await s.Store.ChangePasswordAsync(account.Id, await s.Hasher.HashAsync(body.Password, ct), ct);
+            s.Sessions.Ended(account.Username);
             LogPasswordChanged(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         }
         if (body.DisplayName is not null) await s.Store.SetDisplayNameAsync(account.Id, displayName, ct);
@@ -106,6 +107,7 @@ public static partial class AccountEndpoints
         if (account is null) return NoSuchAccount();
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "deletion", s, ct) is { } refused) return refused;
         await s.Store.DeleteAsync(account.Id, ct);
+        s.Sessions.Ended(account.Username);
         LogDeleted(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.NoContent();
     }
@@ -131,6 +133,7 @@ public static partial class AccountEndpoints
         {
             var sessionId = Guid.TryParse(user.FindFirstValue(Sessions.TokenIssuer.SessionClaim), out var sid) ? sid : Guid.Empty;
             var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, key!, sessionId, ct);
+            s.Sessions.Ended(account.Username, except: sessionId);
             LogKeyRotated(s.Logger, account.Username, keyId, ClientAddress.Of(request.HttpContext), ended);
         }
         return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct))!));

@@ -1,6 +1,7 @@
 using Sealpost.Users.Passwords;
+using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users.Accounts;
 
 /// <summary>What the account routes need, bundled with <c>[AsParameters]</c>.</summary>
-public sealed record AccountServices(AccountStore Store, PasswordHasher Hasher, PasswordCheck Passwords, ILogger<AccountStore> Logger);
+public sealed record AccountServices(AccountStore Store, PasswordHasher Hasher, PasswordCheck Passwords, SessionEvents Sessions, ILogger<AccountStore> Logger);

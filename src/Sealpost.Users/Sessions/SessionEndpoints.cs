@@ -64,7 +64,7 @@ public static partial class SessionEndpoints
         await RehashIfWeakAsync(account!, body.Password!, accounts, hasher, ct);
 
         var refreshToken = SessionStore.NewRefreshToken();
-        var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
+        var refreshExpires = DateTimeOffset.UtcNow.AddDays(Math.Min(options.RefreshTokenDays, options.SessionMaxDays));
         var sessionId = await sessions.CreateAsync(account!.Id, refreshToken, refreshExpires, ct);
         var (accessToken, expiresAt) = issuer.Issue(account.Username, sessionId);
         UsersMetrics.Logins.Add(1, UsersMetrics.Succeeded);
@@ -99,21 +99,23 @@ public static partial class SessionEndpoints
         var client = ClientAddress.Of(http);
         var refreshToken = SessionStore.NewRefreshToken();
         var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
-        if (await sessions.RotateAsync(presented, refreshToken, refreshExpires, ct) is not { } session)
+        if (await sessions.RotateAsync(presented, refreshToken, refreshExpires, TimeSpan.FromDays(options.SessionMaxDays), ct) is not { } session)
         {
             LogRefreshFailed(logger, client);
             return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-refresh-token", "The refresh token is not valid; log in again.");
         }
         var (accessToken, expiresAt) = issuer.Issue(session.Username, session.SessionId);
         LogRefreshed(logger, session.Username, client, session.SessionId);
-        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
+        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, session.ExpiresAt));
     }
 
-    private static async Task<NoContent> Logout(HttpContext http, ClaimsPrincipal user, SessionStore sessions, ILogger<TokenIssuer> logger, CancellationToken ct)
+    private static async Task<NoContent> Logout(
+        HttpContext http, ClaimsPrincipal user, SessionStore sessions, SessionEvents events, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
         if (Guid.TryParse(user.FindFirstValue(TokenIssuer.SessionClaim), out var sessionId))
         {
             await sessions.RevokeAsync(sessionId, ct);
+            events.Ended(user.Identity!.Name!, only: sessionId);
             LogLoggedOut(logger, user.Identity!.Name!, ClientAddress.Of(http), sessionId);
         }
         return TypedResults.NoContent();

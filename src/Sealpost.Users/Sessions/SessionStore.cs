@@ -26,22 +26,28 @@ public sealed class SessionStore(NpgsqlDataSource db)
     /// Swaps a live refresh token for a new one. A token that was already swapped (a replay, so possibly stolen)
     /// ends its session instead. Returns the session and username, or null.
     /// </summary>
-    public async Task<(Guid SessionId, string Username)?> RotateAsync(string refreshToken, string newRefreshToken, DateTimeOffset expiresAt, CancellationToken ct)
+    /// <summary>
+    /// Swaps the refresh token of a live session and moves its expiry to <paramref name="expiresAt"/>, but never past
+    /// <paramref name="maxAge"/> after the login: a session ends then however often it is refreshed.
+    /// </summary>
+    public async Task<(Guid SessionId, string Username, DateTimeOffset ExpiresAt)?> RotateAsync(
+        string refreshToken, string newRefreshToken, DateTimeOffset expiresAt, TimeSpan maxAge, CancellationToken ct)
     {
         var oldHash = HashOf(refreshToken);
         await using (var cmd = db.CreateCommand("""
-            UPDATE sessions s SET previous_hash = s.refresh_hash, refresh_hash = $2, expires_at = $3
+            UPDATE sessions s SET previous_hash = s.refresh_hash, refresh_hash = $2, expires_at = least($3, s.created_at + $4)
             FROM accounts a
-            WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+            WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND s.created_at + $4 > now()
               AND a.id = s.account_id AND a.deleted_at IS NULL
-            RETURNING s.id, a.username
+            RETURNING s.id, a.username, s.expires_at
             """))
         {
             cmd.Parameters.Add(new() { Value = oldHash });
             cmd.Parameters.Add(new() { Value = HashOf(newRefreshToken) });
             cmd.Parameters.Add(new() { Value = expiresAt });
+            cmd.Parameters.Add(new() { Value = maxAge });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetString(1));
+            if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
         }
         await using var replay = db.CreateCommand("UPDATE sessions SET revoked_at = now() WHERE previous_hash = $1 AND revoked_at IS NULL");
         replay.Parameters.Add(new() { Value = oldHash });

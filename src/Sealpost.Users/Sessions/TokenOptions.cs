@@ -20,6 +20,11 @@ public sealed class TokenOptions
     [Range(1, 60)]
     public int AccessTokenMinutes { get; set; } = 10;
 
+    /// <summary>A refresh token unused this long ends its session.</summary>
     [Range(1, 365)]
     public int RefreshTokenDays { get; set; } = 30;
+
+    /// <summary>A session ends this long after its login, however often it is refreshed: then the password is asked again.</summary>
+    [Range(1, 3650)]
+    public int SessionMaxDays { get; set; } = 90;
 }

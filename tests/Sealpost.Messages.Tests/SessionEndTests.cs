@@ -1,0 +1,56 @@
+using System.Net;
+using System.Net.WebSockets;
+using Sealpost.Protocol;
+using Sealpost.Testing;
+
+namespace Sealpost.Messages.Tests;
+
+/// <summary>
+/// A socket lives no longer than its session: when the users service ends sessions (logout, key rotation, a new
+/// password, a deleted account) it says so on Redis, and the messages instances close those sockets with 4401 at once
+/// instead of when their tokens expire (issue 10 item 11).
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class SessionEndTests(SealpostStack stack)
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_key_rotation_closes_the_other_sessions_sockets_and_a_logout_closes_its_own()
+    {
+        var user = await stack.Users.Api.NewUserAsync("ending");
+        var other = await stack.Users.Api.LoginAsync(user.Username);
+        await using var mine = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var theirs = await SocketClient.ConnectAsync(stack.SocketUrl(1), other.AccessToken);
+        await using var theirsHere = await SocketClient.ConnectAsync(stack.SocketUrl(0), other.AccessToken);
+
+        using var rotated = await stack.Users.Api.RotateKeyRawAsync(user.AccessToken, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), user.Password);
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        await theirs.Closed.WaitAsync(Soon);
+        await theirsHere.Closed.WaitAsync(Soon);
+        Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, theirs.CloseStatus);
+        Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, theirsHere.CloseStatus);
+        Assert.Contains("session ended", theirs.CloseReason, StringComparison.Ordinal);
+        // The session that rotated keeps its socket, and it still works.
+        var sent = await mine.SendMessageAsync(user.Username, Mailbox.Body());
+        Assert.Equal("accepted", sent.GetProperty("type").GetString());
+
+        using var logout = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/sessions/current", user.AccessToken);
+        Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        await mine.Closed.WaitAsync(Soon);
+        Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, mine.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Deleting_the_account_closes_every_socket()
+    {
+        var user = await stack.Users.Api.NewUserAsync("gone");
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), user.AccessToken);
+
+        using var deleted = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/accounts/me", user.AccessToken,
+            $"{{\"current_password\":\"{user.Password}\"}}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        await socket.Closed.WaitAsync(Soon);
+        Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, socket.CloseStatus);
+    }
+}
