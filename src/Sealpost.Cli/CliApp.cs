@@ -15,6 +15,11 @@ public sealed partial class CliApp
 
     private readonly CliConsole _console;
     private readonly Option<string?> _server = new("--server") { Description = "Server base URL (else $SEALPOST_SERVER, the profile's server, config.json, " + DefaultServer + ")", Recursive = true };
+    private readonly Option<string?> _serverCertificate = new("--server-certificate")
+    {
+        Description = "Trust only this PEM certificate for the server's https (else $SEALPOST_SERVER_CERTIFICATE, config.json); scripts/up prints its own",
+        Recursive = true,
+    };
     private readonly Option<string?> _profile = new("--profile") { Description = "Local profile (else $SEALPOST_PROFILE, else 'default'); one account per profile", Recursive = true };
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON for scripts instead of text for people", Recursive = true };
 
@@ -127,7 +132,7 @@ public sealed partial class CliApp
             var profile = ProfileOf(r);
             if (profile.ReadAccount() is not { } account) return null;
             if (account.DeletedAt is not null) return SealpostClient.AccountDeleted(account, profile.Name).Message;
-            await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), Profile = profile });
+            await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), CertificateFile = CertificateOf(r, profile), Profile = profile });
             using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             quick.CancelAfter(TimeSpan.FromSeconds(5));
             return await client.AccountExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
@@ -144,6 +149,7 @@ public sealed partial class CliApp
     {
         var root = new RootCommand("Sealpost: end-to-end encrypted messages. Keys live here; the servers only see ciphertext.");
         root.Options.Add(_server);
+        root.Options.Add(_serverCertificate);
         root.Options.Add(_profile);
         root.Options.Add(_json);
         root.Subcommands.Add(RegisterCommand());
@@ -188,12 +194,22 @@ public sealed partial class CliApp
         return uri;
     }
 
+    /// <summary>--server-certificate, else $SEALPOST_SERVER_CERTIFICATE, else config.json; null: the system's authorities.</summary>
+    private string? CertificateOf(ParseResult r, ProfileFolder profile)
+    {
+        var path = r.GetValue(_serverCertificate);
+        if (string.IsNullOrEmpty(path)) path = Env("SEALPOST_SERVER_CERTIFICATE");
+        if (string.IsNullOrEmpty(path)) path = profile.ReadConfig()?.ServerCertificate;
+        return string.IsNullOrEmpty(path) ? null : path;
+    }
+
     private SealpostClient ClientOf(ParseResult r, Func<string>? passphrase = null)
     {
         var profile = ProfileOf(r);
         var client = new SealpostClient(new SealpostClientOptions
         {
             Server = ServerOf(r, profile),
+            CertificateFile = CertificateOf(r, profile),
             Profile = profile,
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,

@@ -22,6 +22,10 @@ public sealed record SealpostClientOptions
     public Func<string>? Passphrase { get; init; }
 
     public HttpMessageHandler? HttpHandler { get; init; }
+
+    /// <summary>A PEM certificate the server's must be or chain to, instead of the system's authorities (a server's own certificate).</summary>
+    public string? CertificateFile { get; init; }
+
     public ConnectionOptions? Connection { get; init; }
     public TimeProvider? Time { get; init; }
 }
@@ -42,13 +46,20 @@ public sealed class SealpostClient : IAsyncDisposable
     private readonly Lazy<string> _passphrase;
     private readonly SemaphoreSlim _connecting = new(1, 1);
     private MessageConnection? _connection;
+    private readonly ConnectionOptions _connectionOptions;
 
     public SealpostClient(SealpostClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
+        ServerTransport.EnsureSafe(options.Server);
         var server = options.Server.AbsoluteUri.EndsWith('/') ? options.Server : new Uri(options.Server.AbsoluteUri + "/");
-        _http = options.HttpHandler is null ? new HttpClient() : new HttpClient(options.HttpHandler, disposeHandler: false);
+        var certificateCheck = options.CertificateFile is { } file ? ServerTransport.TrustOnly(file) : null;
+        var connection = options.Connection ?? new ConnectionOptions();
+        _connectionOptions = connection with { CertificateCheck = certificateCheck ?? connection.CertificateCheck };
+        _http = options.HttpHandler is not null ? new HttpClient(options.HttpHandler, disposeHandler: false)
+            : certificateCheck is not null ? new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = certificateCheck } })
+            : new HttpClient();
         _http.BaseAddress = server;
         _http.Timeout = TimeSpan.FromSeconds(30);
         _passphrase = new Lazy<string>(() => options.Passphrase?.Invoke()
@@ -466,7 +477,7 @@ public sealed class SealpostClient : IAsyncDisposable
     private async Task<MessageConnection> OpenConnectionAsync(CancellationToken ct)
     {
         RequireAccount();
-        var connection = new MessageConnection(_http.BaseAddress!, (rejected, c) => Session.GetAsync(c, rejected), _options.Connection);
+        var connection = new MessageConnection(_http.BaseAddress!, (rejected, c) => Session.GetAsync(c, rejected), _connectionOptions);
         connection.Notice += m => Notice?.Invoke(m);
         try
         {

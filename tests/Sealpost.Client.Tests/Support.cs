@@ -25,6 +25,24 @@ public sealed record CliResult(int ExitCode, string Out, string Error)
 }
 
 /// <summary>Runs <c>sealpost</c> commands in-process against one home folder, with secrets from its environment.</summary>
+/// <summary>CLI runners, each in a temporary home of its own, removed with the test.</summary>
+public sealed class TempHomes : IDisposable
+{
+    private readonly List<TempHome> _homes = [];
+
+    public CliRunner Runner(string server)
+    {
+        var home = new TempHome();
+        _homes.Add(home);
+        return new CliRunner(home.Path, server);
+    }
+
+    public void Dispose()
+    {
+        foreach (var home in _homes) home.Dispose();
+    }
+}
+
 public sealed class CliRunner(string home, string? server = null)
 {
     public const string Passphrase = "a passphrase for tests";

@@ -24,7 +24,7 @@ public sealed class MonitoringTests(ITestOutputHelper output)
             ["SEALPOST_RUN"] = run,
             ["SEALPOST_NO_BUILD"] = "1",
             ["SEALPOST_SCRAPE_INTERVAL"] = "1s",
-            ["SEALPOST_PORT"] = Port(), ["SEALPOST_STATS_PORT"] = Port(), ["SEALPOST_PROMETHEUS_PORT"] = Port(),
+            ["SEALPOST_PORT"] = Port(), ["SEALPOST_TLS_PORT"] = Port(), ["SEALPOST_STATS_PORT"] = Port(), ["SEALPOST_PROMETHEUS_PORT"] = Port(),
             ["SEALPOST_PG_PORT"] = Port(), ["SEALPOST_REDIS_PORT"] = Port(),
             ["SEALPOST_USERS_PORTS"] = $"{Port()} {Port()}", ["SEALPOST_MESSAGES_PORTS"] = $"{Port()} {Port()}",
             // The mailbox census follows each sweep: every second here, so the gauges move within the test.

@@ -71,15 +71,31 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
     public Uri SocketUrl(int? instance = null) =>
         new((instance is { } i ? Messages[i].BaseAddress : BaseUrl).ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
 
+    /// <summary>HAProxy's HTTPS address (the same routes over TLS), with <see cref="CertificatePath"/>'s certificate.</summary>
+    public Uri TlsBaseUrl => new($"https://127.0.0.1:{TlsPort}/");
+
+    public int TlsPort { get; } = Ports.Free();
+
+    /// <summary>The self-signed certificate HAProxy serves on <see cref="TlsBaseUrl"/> (made as scripts/up makes its own).</summary>
+    public string CertificatePath => Path.Combine(TestEnvironment.WorkDir, $"tls-{TlsPort}", "cert.pem");
+
     /// <summary>
     /// Every test user comes from 127.0.0.1, so the per-address login and registration limits are lifted here;
     /// tests of those limits start HAProxy with the config's own limits.
     /// </summary>
-    private async Task StartHaproxyAsync() =>
+    private async Task StartHaproxyAsync()
+    {
+        var tls = Path.GetDirectoryName(CertificatePath)!;
+        await ScriptLib.RunAsync("make_certificate", [tls]);
         _haproxy = await HaproxyProcess.StartAsync(
             [.. Users.Instances.Select(i => i.Port)], [.. Messages.Select(m => m.Port)],
-            new Dictionary<string, string> { ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000" },
+            new Dictionary<string, string>
+            {
+                ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000",
+                ["SEALPOST_TLS_BIND"] = $"127.0.0.1:{TlsPort}", ["SEALPOST_TLS_CERT"] = Path.Combine(tls, "haproxy.pem"),
+            },
             HaproxyPort);
+    }
 
     public virtual async Task DisposeAsync()
     {

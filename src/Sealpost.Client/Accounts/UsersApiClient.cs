@@ -95,6 +95,12 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
             {
                 response = await http.SendAsync(request, ct).ConfigureAwait(false);
             }
+            catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
+            {
+                throw new SealpostException(ErrorKind.Network,
+                    $"The server at {http.BaseAddress} showed a certificate that is not trusted ({e.InnerException.Message}). If it is a server's own " +
+                    "certificate (scripts/up prints its), trust that one with --server-certificate FILE or $SEALPOST_SERVER_CERTIFICATE.", e);
+            }
             catch (HttpRequestException e)
             {
                 throw new SealpostException(ErrorKind.Network, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);

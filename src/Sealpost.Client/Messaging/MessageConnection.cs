@@ -21,6 +21,9 @@ public sealed record ConnectionOptions
 
     /// <summary>How often a send refused with <c>rate_limited</c> or <c>internal</c> is tried again.</summary>
     public int SendRetries { get; init; } = 5;
+
+    /// <summary>Checks the server's TLS certificate instead of the system's authorities (see <see cref="ServerTransport.TrustOnly"/>).</summary>
+    public System.Net.Security.RemoteCertificateValidationCallback? CertificateCheck { get; init; }
 }
 
 /// <summary>
@@ -55,6 +58,7 @@ public sealed class MessageConnection : IAsyncDisposable
     public MessageConnection(Uri server, Func<string?, CancellationToken, Task<AccessToken>> tokens, ConnectionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(server);
+        ServerTransport.EnsureSafe(server);
         var builder = new UriBuilder(new Uri(server, "v1/ws")) { Scheme = server.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" };
         _endpoint = builder.Uri;
         _tokens = tokens;
@@ -248,6 +252,7 @@ public sealed class MessageConnection : IAsyncDisposable
             socket.Options.SetRequestHeader("Authorization", "Bearer " + token.Value);
             socket.Options.CollectHttpResponseDetails = true;
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+            if (_options.CertificateCheck is { } check) socket.Options.RemoteCertificateValidationCallback = check;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.ConnectTimeout);
             try

@@ -6,6 +6,9 @@ namespace Sealpost.Client.State;
 public sealed class ClientConfig
 {
     public string? Server { get; set; }
+
+    /// <summary>A PEM certificate to trust for the server's https instead of the system's authorities.</summary>
+    public string? ServerCertificate { get; set; }
 }
 
 /// <summary><c>account.json</c>: who this profile is, on which server, and the id of its current key.</summary>
