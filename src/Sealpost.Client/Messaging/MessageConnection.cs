@@ -213,6 +213,8 @@ public sealed class MessageConnection : IAsyncDisposable
                 // In the order they were first sent: the server keeps one socket's order, so resends keep it too.
                 foreach (var send in _pending.Values.OrderBy(p => p.Sequence)) await WriteAsync(socket, send.Json, _stopping.Token).ConfigureAwait(false);
                 var (status, connectedLongEnough) = await ReadAsync(socket).ConfigureAwait(false);
+                // The server's own words, escaped: it says why (a session that ended, an instance going away).
+                var reason = socket.CloseStatusDescription is { Length: > 0 } said ? ": " + Sanitize(said) : "";
                 await renewing.CancelAsync().ConfigureAwait(false);
                 await renew.ConfigureAwait(false);
                 _socket = null;
@@ -223,7 +225,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 if (status == (WebSocketCloseStatus)CloseCodes.TokenExpired) rejected = _lastToken?.Value;
                 attempt = connectedLongEnough ? 0 : attempt + 1;
                 var delay = Backoff.Delay(attempt, _options.BackoffBase, _options.BackoffCap);
-                Notice?.Invoke($"The connection closed ({Describe(status)}); reconnecting in {delay.TotalSeconds:0.#} s.");
+                Notice?.Invoke($"The connection closed ({Describe(status)}{reason}); reconnecting in {delay.TotalSeconds:0.#} s.");
                 await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
             }
             _incoming.Writer.TryComplete();
@@ -446,12 +448,14 @@ public sealed class MessageConnection : IAsyncDisposable
         return new SealpostException(kind, $"The server refused the message ({error.Code}): {error.Message}") { Code = error.Code };
     }
 
+    private static string Sanitize(string text) => new([.. text.Take(200).Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)]);
+
     private static string Describe(WebSocketCloseStatus? status) => status switch
     {
         null => "dropped",
         WebSocketCloseStatus.EndpointUnavailable => "1001, server going away",
         WebSocketCloseStatus.MessageTooBig => "1009, frame too big",
-        (WebSocketCloseStatus)CloseCodes.TokenExpired => "4401, access token expired",
+        (WebSocketCloseStatus)CloseCodes.TokenExpired => "4401",
         var s => ((int)s).ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
