@@ -13,6 +13,8 @@ namespace Sealpost.Cli;
 public sealed class TtyPrompt(CancellationToken interrupted, string device = "/dev/tty")
 {
     private const int MaxLineBytes = 4096;
+    private const byte Interrupt = 0x03;     // Ctrl-C
+    private const byte EndOfText = 0x04;     // Ctrl-D
 
     /// <summary>The line typed, without echo; null when there is no terminal.</summary>
     public string? ReadSecret(string prompt) => Read(prompt, echo: false);
@@ -54,6 +56,10 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
             {
                 throw new SealpostException(ErrorKind.Invalid, $"Cannot read from the terminal: {io.Message}", io);
             }
+            catch (AggregateException e) when (e.InnerException is OperationCanceledException typed)
+            {
+                throw typed;   // Ctrl-C arrived as a character (below): the same as the signal
+            }
             finally
             {
                 if (saved is not null) Stty(saved);
@@ -73,14 +79,20 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
         }
     }
 
-    /// <summary>Up to the end of the line (NL, or CR should the terminal still pass it); end of input (Ctrl-D) ends it too.</summary>
+    /// <summary>
+    /// Up to the end of the line (NL, or CR should the terminal still pass it); end of input (Ctrl-D) ends it too.
+    /// Should the terminal hand over Ctrl-C or Ctrl-D as characters rather than acting on them (another program, or
+    /// a race with the runtime's own terminal handling, changed its modes), they act all the same: a Ctrl-C that
+    /// only reached the reader must not leave the prompt waiting for a line.
+    /// </summary>
     private static string ReadLineFrom(FileStream tty)
     {
         var bytes = new List<byte>();
         var one = new byte[1];
         while (bytes.Count < MaxLineBytes)
         {
-            if (tty.Read(one, 0, 1) == 0 || one[0] is (byte)'\n' or (byte)'\r') break;
+            if (tty.Read(one, 0, 1) == 0 || one[0] is (byte)'\n' or (byte)'\r' or EndOfText) break;
+            if (one[0] == Interrupt) throw new OperationCanceledException("Ctrl-C at the prompt");
             bytes.Add(one[0]);
         }
         return Encoding.UTF8.GetString([.. bytes]);

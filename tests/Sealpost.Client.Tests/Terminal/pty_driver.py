@@ -12,6 +12,7 @@ import os
 import pty
 import select
 import signal
+import subprocess
 import sys
 import time
 
@@ -51,7 +52,10 @@ def main():
             status = code
             break
     if status is None:
-        os.kill(pid, signal.SIGKILL)
+        # Where everything in the terminal's session stands (a stopped stty, a process still waiting), for the report.
+        state = subprocess.run(["ps", "-s", str(pid), "-o", "pid,ppid,pgid,tpgid,stat,wchan:24,args"], capture_output=True, text=True).stdout
+        transcript.extend(("\n[pty_driver: processes at the timeout]\n" + state).encode())
+        os.killpg(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         sys.stdout.write(transcript.decode("utf-8", "replace") + "\n[pty_driver: timed out]\n")
         sys.exit(124)
