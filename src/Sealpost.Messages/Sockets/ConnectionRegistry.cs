@@ -15,6 +15,8 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     private readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (TokenBucket Bucket, long LeftAt)> _budgets = new(StringComparer.Ordinal);
     private static readonly TimeSpan ResubscribeDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxResubscribeDelay = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, TimeSpan> _resubscribeDelays = new(StringComparer.Ordinal);
     // Sub/unsub of one user run one at a time; users share 64 gates, so one slow Redis call holds up few others.
     private readonly SemaphoreSlim[] _subscriptionGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
@@ -181,16 +183,27 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
         {
             gate.Release();
         }
-        // Never fail a socket for Redis: it is subscribed again shortly, and then reads what it may have missed.
+        // Never fail a socket for Redis: it is subscribed again once Redis answers, and then reads what it may have missed.
         if (failed) _ = ResubscribeAsync(username);
     }
 
+    // Waits for the bus to be back (no SUBSCRIBE storm while Redis is away), then tries again, backing off while it
+    // keeps failing; SyncSubscriptionAsync starts the next attempt if this one fails too.
     private async Task ResubscribeAsync(string username)
     {
-        await Task.Delay(ResubscribeDelay, clock);
+        var delay = ResubscribeDelay;
+        lock (_resubscribeDelays)
+        {
+            if (_resubscribeDelays.TryGetValue(username, out var last)) delay = TimeSpan.FromTicks(Math.Min(last.Ticks * 2, MaxResubscribeDelay.Ticks));
+            _resubscribeDelays[username] = delay;
+        }
+        do await Task.Delay(delay, clock);
+        while (!bus.IsHealthy && _users.ContainsKey(username));
         await SyncSubscriptionAsync(username);
         bool subscribed;
         lock (_subscribed) subscribed = _subscribed.Contains(username);
+        if (!subscribed && _users.ContainsKey(username)) return;   // failed again: the next attempt waits longer
+        lock (_resubscribeDelays) _resubscribeDelays.Remove(username);
         if (subscribed && _users.TryGetValue(username, out var user))
             foreach (var connection in user.Connections) connection.Wake();
     }
