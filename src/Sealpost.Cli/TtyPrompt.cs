@@ -15,6 +15,9 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
     private const int MaxLineBytes = 4096;
     private const byte Interrupt = 0x03;     // Ctrl-C
     private const byte EndOfText = 0x04;     // Ctrl-D
+    private const byte Backspace = 0x08;
+    private const byte KillLine = 0x15;      // Ctrl-U
+    private const byte Erase = 0x7F;         // the backspace key on most terminals
 
     /// <summary>The line typed, without echo; null when there is no terminal.</summary>
     public string? ReadSecret(string prompt) => Read(prompt, echo: false);
@@ -35,10 +38,13 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
         }
         using (tty)
         {
-            // A line at a time with the terminal's own editing and Ctrl-C, whatever mode it was left in (.NET's console
-            // turns canonical mode and CR-to-NL off while it reads a terminal on stdin), echo off for a secret.
+            // A visible answer is read a line at a time with the terminal's own editing and Ctrl-C, whatever mode it was
+            // left in (.NET's console turns canonical mode and CR-to-NL off while it reads a terminal on stdin). A secret
+            // is read a key at a time without echo or signals: Ctrl-C, backspace and Ctrl-U are acted on here, so Ctrl-C
+            // ends the prompt without depending on a signal reaching the runtime (one that did not, on a loaded machine,
+            // left the prompt waiting).
             var saved = Stty("-g")?.Trim();
-            if (saved is null || Stty((echo ? "echo" : "-echo") + " icanon isig icrnl") is null)
+            if (saved is null || Stty(echo ? "echo icanon isig icrnl" : "-echo -icanon -isig icrnl min 1 time 0") is null)
             {
                 if (!echo) throw new SealpostException(ErrorKind.Invalid, "Cannot turn off echo on the terminal (stty failed), so no secret is asked for: set the variable instead.");
                 saved = null;
@@ -81,9 +87,8 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
 
     /// <summary>
     /// Up to the end of the line (NL, or CR should the terminal still pass it); end of input (Ctrl-D) ends it too.
-    /// Should the terminal hand over Ctrl-C or Ctrl-D as characters rather than acting on them (another program, or
-    /// a race with the runtime's own terminal handling, changed its modes), they act all the same: a Ctrl-C that
-    /// only reached the reader must not leave the prompt waiting for a line.
+    /// Without canonical mode (a secret) the editing keys arrive here: backspace removes the last character, Ctrl-U the
+    /// whole line, and Ctrl-C interrupts; with it, the terminal has dealt with them before the line arrives.
     /// </summary>
     private static string ReadLineFrom(FileStream tty)
     {
@@ -92,8 +97,22 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
         while (bytes.Count < MaxLineBytes)
         {
             if (tty.Read(one, 0, 1) == 0 || one[0] is (byte)'\n' or (byte)'\r' or EndOfText) break;
-            if (one[0] == Interrupt) throw new OperationCanceledException("Ctrl-C at the prompt");
-            bytes.Add(one[0]);
+            switch (one[0])
+            {
+                case Interrupt:
+                    throw new OperationCanceledException("Ctrl-C at the prompt");
+                case Erase or Backspace:
+                    // A whole UTF-8 character: its continuation bytes, then its first byte.
+                    while (bytes.Count > 0 && (bytes[^1] & 0xC0) == 0x80) bytes.RemoveAt(bytes.Count - 1);
+                    if (bytes.Count > 0) bytes.RemoveAt(bytes.Count - 1);
+                    break;
+                case KillLine:
+                    bytes.Clear();
+                    break;
+                default:
+                    bytes.Add(one[0]);
+                    break;
+            }
         }
         return Encoding.UTF8.GetString([.. bytes]);
     }

@@ -4,8 +4,9 @@ using Sealpost.Cli;
 namespace Sealpost.Client.Tests;
 
 /// <summary>
-/// The terminal prompt read from a device that hands over control characters as they are (a FIFO here, where stty
-/// fails, as on a terminal whose modes something else changed): Ctrl-C still interrupts and Ctrl-D still ends the line.
+/// The terminal prompt read from a device that hands over control characters as they are (a FIFO here; a secret is
+/// read that way from a terminal, without canonical mode or signals): Ctrl-C interrupts, Ctrl-D ends the line, and
+/// backspace and Ctrl-U edit it.
 /// </summary>
 public sealed class TtyPromptTests : IDisposable
 {
@@ -38,5 +39,13 @@ public sealed class TtyPromptTests : IDisposable
     public async Task Ctrl_d_that_arrives_as_a_character_ends_the_line()
     {
         Assert.Equal("abc", await ReadTypedAsync("abc\u0004"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Backspace_removes_a_whole_character_and_ctrl_u_the_line_when_the_keys_arrive_as_characters()
+    {
+        Assert.Equal("ac", await ReadTypedAsync("ab\u007fc\n"u8.ToArray()));
+        Assert.Equal("pass", await ReadTypedAsync("pas\u00e9\bs\n"u8.ToArray()));
+        Assert.Equal("ok", await ReadTypedAsync("wrong\u0015ok\n"u8.ToArray()));
     }
 }
