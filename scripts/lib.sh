@@ -28,6 +28,29 @@ need_dotnet() {
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
+# The unprivileged account the services, Redis, HAProxy and Prometheus run as when scripts/up runs as root
+# (SEALPOST_SERVICE_USER, set by scripts/up; unset, everything runs as whoever started it). Made once, a system account
+# with no home and no shell.
+ensure_service_user() {
+  local user=$1
+  id -u "$user" >/dev/null 2>&1 && return 0
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$user"
+}
+
+# service_exec CMD…: becomes CMD, as SEALPOST_SERVICE_USER when that is set (exec: the pid stays the caller's, so a
+# pid file taken with $! names the service itself). Called in a subshell.
+service_exec() {
+  if [ -n "${SEALPOST_SERVICE_USER:-}" ]; then
+    exec setpriv --reuid="$SEALPOST_SERVICE_USER" --regid="$(id -g "$SEALPOST_SERVICE_USER")" --init-groups -- "$@"
+  fi
+  exec "$@"
+}
+
+# give_to_service PATH…: hands files and folders to SEALPOST_SERVICE_USER (when set), e.g. the folder a service writes to.
+give_to_service() {
+  [ -z "${SEALPOST_SERVICE_USER:-}" ] || chown -R "$SEALPOST_SERVICE_USER:$(id -g "$SEALPOST_SERVICE_USER")" "$@"
+}
+
 # PostgreSQL refuses to run as root, so as root its commands run as the postgres user.
 as_postgres() {
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -81,12 +104,37 @@ stop_postgres() {
     || as_postgres "$(pg_bindir)/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
 }
 
-# start_redis DIR PORT: a private Redis on loopback, no persistence (it only carries wake-ups).
+# provision_database PORT ADMIN_PASSWORD DATABASE ROLE ROLE_PASSWORD: a database owned by a role of its own, as the
+# superuser (sealpost) of the cluster start_postgres made. The role can log in and nothing more (no superuser, no
+# CREATEDB, no CREATEROLE); no other role may connect to the database. Safe to run again: it also hands the tables an
+# earlier version made as the superuser to the role.
+provision_database() {
+  local port=$1 admin_password=$2 database=$3 role=$4 role_password=$5
+  # The passwords travel on standard input, never on a command line.
+  PGPASSWORD=$admin_password "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -U sealpost -d postgres -v ON_ERROR_STOP=1 -qAt >/dev/null <<SQL
+\\set role '$role'
+\\set database '$database'
+\\set password '$role_password'
+SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \\gexec
+ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'password';
+SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \\gexec
+ALTER DATABASE :"database" OWNER TO :"role";
+REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
+\\connect :"database"
+SELECT format('ALTER TABLE %I.%I OWNER TO %I', schemaname, tablename, :'role') FROM pg_tables
+  WHERE schemaname = 'public' AND tableowner <> :'role' \\gexec
+SQL
+}
+
+# start_redis DIR PORT [PASSWORD]: a private Redis on loopback, no persistence (it only carries wake-ups). With a
+# password, every client must AUTH first (the password sits in DIR/redis.conf, 0600, never on a command line).
 start_redis() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 password=${3:-}
   mkdir -p "$dir"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
-    --logfile "$dir/redis.log" --save "" --appendonly no --protected-mode yes >/dev/null
+  (umask 077; if [ -n "$password" ]; then printf 'requirepass %s\n' "$password"; fi >"$dir/redis.conf")
+  give_to_service "$dir"
+  (service_exec redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" --save "" --appendonly no --protected-mode yes >/dev/null)
   for _ in $(seq 50); do port_in_use "$port" && return 0; sleep 0.1; done
   say "redis did not start"; tail -n 20 "$dir/redis.log" >&2; return 1
 }
@@ -147,7 +195,8 @@ certificate_fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256 | 
 # start_haproxy PIDFILE LOGFILE BIND STATS_BIND USERS_1 USERS_2 MESSAGES_1 MESSAGES_2: deploy/haproxy.cfg (the one
 # configuration, for scripts/up and the test stack alike) in the foreground of its own session (-db, not -D, so its
 # warnings, server DOWN/UP included, reach LOGFILE). Per-address limits, and the TLS bind (SEALPOST_TLS_BIND with
-# SEALPOST_TLS_CERT, from make_certificate or a real one), come from the caller's environment.
+# SEALPOST_TLS_CERT, from make_certificate or a real one), come from the caller's environment. HAProxy drops root
+# itself (to SEALPOST_SERVICE_USER) once it has read its files and bound its ports.
 start_haproxy() {
   local pidfile=$1 log=$2 bind=$3 stats=$4
   SEALPOST_DEPLOY="$SEALPOST_ROOT/deploy" SEALPOST_BIND=$bind SEALPOST_STATS_BIND=$stats \
@@ -177,8 +226,9 @@ start_prometheus() {
       done
     done
   } >"$dir/prometheus.yml"
-  setsid prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-    --web.listen-address="127.0.0.1:$port" --storage.tsdb.retention.time=15d >>"$dir/prometheus.log" 2>&1 </dev/null &
+  give_to_service "$dir"
+  (service_exec setsid prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" --storage.tsdb.retention.time=15d >>"$dir/prometheus.log" 2>&1 </dev/null) &
   echo $! >"$pidfile"
   wait_http "http://127.0.0.1:$port/-/ready" 30 || { say "Prometheus did not start:"; tail -n 20 "$dir/prometheus.log" >&2; return 1; }
 }

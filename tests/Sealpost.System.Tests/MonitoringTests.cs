@@ -99,6 +99,8 @@ public sealed class MonitoringTests(ITestOutputHelper output)
             var loaded = rules.RootElement.GetProperty("data").GetProperty("groups").EnumerateArray()
                 .SelectMany(g => g.GetProperty("rules").EnumerateArray()).Where(r => r.GetProperty("health").GetString() == "ok").Count();
             Assert.True(loaded >= 20, $"{loaded} healthy rules");
+
+            await AssertLeastPrivilegeAsync(run, stack);
         }
         finally
         {
@@ -106,6 +108,61 @@ public sealed class MonitoringTests(ITestOutputHelper output)
         }
         Assert.False(File.Exists(Path.Combine(run, StackFile.FileName)));
         Assert.Empty(Directory.GetFiles(Path.Combine(run, "pids")));
+    }
+
+    /// <summary>
+    /// docs/security.md, item 9: run as root, scripts/up leaves root to nobody but PostgreSQL's own account; each service
+    /// logs in to its own database as a role that is no superuser and cannot reach the other's; Redis wants a password.
+    /// </summary>
+    private static async Task AssertLeastPrivilegeAsync(string run, StackFile stack)
+    {
+        if (Environment.UserName == "root")
+        {
+            foreach (var role in new[] { "users", "messages", "haproxy", "redis", "prometheus" })
+            {
+                foreach (var pidFile in stack["pids_" + role]!.Split(' '))
+                {
+                    var pid = File.ReadAllText(pidFile).Trim();
+                    var uid = File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+                    Assert.DoesNotContain("\t0\t", uid + "\t", StringComparison.Ordinal);
+                }
+            }
+        }
+
+        var postgres = stack["postgres"]!.Split(':');
+        string Login(string role, string database) => new Npgsql.NpgsqlConnectionStringBuilder
+        {
+            Host = postgres[0], Port = int.Parse(postgres[1], CultureInfo.InvariantCulture), Database = database, Username = role,
+            Password = File.ReadAllText(Path.Combine(run, "secrets", "pg-" + role["sealpost_".Length..] + "-password")).Trim(), Pooling = false,
+        }.ConnectionString;
+        foreach (var (role, other) in new[] { ("sealpost_users", "sealpost_messages"), ("sealpost_messages", "sealpost_users") })
+        {
+            await using (var own = new Npgsql.NpgsqlConnection(Login(role, role)))
+            {
+                await own.OpenAsync();
+                await using var query = new Npgsql.NpgsqlCommand("SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = current_user", own);
+                Assert.False((bool)(await query.ExecuteScalarAsync())!, role + " may do more than use its own database");
+            }
+            await using var foreign = new Npgsql.NpgsqlConnection(Login(role, other));
+            var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => foreign.OpenAsync());
+            Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+        }
+
+        var redis = stack["redis"]!.Split(':');
+        Assert.StartsWith("-NOAUTH", await RedisAsync(redis[0], int.Parse(redis[1], CultureInfo.InvariantCulture), "PUBLISH sealpost:flush x"));
+        var password = File.ReadAllText(stack["redis_password_file"]!).Trim();
+        Assert.Equal("+OK", await RedisAsync(redis[0], int.Parse(redis[1], CultureInfo.InvariantCulture), $"AUTH {password}"));
+    }
+
+    /// <summary>One inline command to Redis on a fresh connection, and the first line of its answer.</summary>
+    private static async Task<string> RedisAsync(string host, int port, string command)
+    {
+        using var tcp = new global::System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(host, port);
+        await using var stream = tcp.GetStream();
+        await stream.WriteAsync(global::System.Text.Encoding.ASCII.GetBytes(command + "\r\n"));
+        using var reader = new StreamReader(stream);
+        return await reader.ReadLineAsync() ?? "";
     }
 
     private static string Port() => Ports.Free().ToString(CultureInfo.InvariantCulture);
