@@ -2,10 +2,17 @@ using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
 
-/// <summary>A stack whose mailboxes hold three messages for two seconds, swept every second.</summary>
+/// <summary>A stack whose mailboxes hold three messages (two from any one sender), and where a sender may have four stored a day.</summary>
 public sealed class SmallMailboxStack() : SealpostStack(new Dictionary<string, string>
 {
     ["Mailboxes:Quota"] = "3",
+    ["Mailboxes:QuotaPerSender"] = "2",
+    ["Mailboxes:StoredPerSenderPerDay"] = "4",
+});
+
+/// <summary>A stack whose messages wait two seconds, swept every second.</summary>
+public sealed class ShortLivedMailboxStack() : SealpostStack(new Dictionary<string, string>
+{
     ["Mailboxes:MessageLifetime"] = "00:00:02",
     ["Mailboxes:SweepInterval"] = "00:00:01",
 });
@@ -16,16 +23,50 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
     public async Task A_full_mailbox_refuses_with_mailbox_full_and_keeps_what_it_has()
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
+        var carol = await stack.Users.Api.NewUserAsync("carol");
         var bob = await stack.Users.Api.NewUserAsync("bob");
         await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var other = await SocketClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken);
 
-        for (var i = 0; i < 3; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
-        var refused = await socket.SendMessageAsync(bob.Username, Mailbox.Body());
+        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal("accepted", (await other.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+        var refused = await other.SendMessageAsync(bob.Username, Mailbox.Body());
 
         Assert.Equal("mailbox_full", refused.GetProperty("code").GetString());
+        Assert.Contains("mailbox is full", refused.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(3, await stack.MailboxCountAsync(bob.Username));
     }
 
+    /// <summary>docs/security.md, item 10: one account cannot fill somebody's mailbox, nor everybody's.</summary>
+    [Fact]
+    public async Task One_sender_fills_only_its_share_of_a_mailbox_and_only_so_many_a_day()
+    {
+        var mallory = await stack.Users.Api.NewUserAsync("mallory");
+        var carol = await stack.Users.Api.NewUserAsync("carol");
+        var victims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => stack.Users.Api.NewUserAsync("bob")));
+        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), mallory.AccessToken);
+
+        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(victims[0].Username, Mailbox.Body())).GetProperty("type").GetString());
+        var share = await socket.SendMessageAsync(victims[0].Username, Mailbox.Body());
+        Assert.Equal("mailbox_full", share.GetProperty("code").GetString());
+        Assert.Contains("from one sender", share.GetProperty("message").GetString(), StringComparison.Ordinal);
+        // Somebody else still gets in.
+        await using (var friend = await SocketClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken))
+            Assert.Equal("accepted", (await friend.SendMessageAsync(victims[0].Username, Mailbox.Body())).GetProperty("type").GetString());
+
+        // Two more stored today (four in all), and the day's budget is spent, whoever the recipient.
+        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).GetProperty("type").GetString());
+        var day = await socket.SendMessageAsync(victims[2].Username, Mailbox.Body());
+        Assert.Equal("rate_limited", day.GetProperty("code").GetString());
+        Assert.Contains("tomorrow", day.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await stack.MailboxCountAsync(victims[2].Username));
+        Assert.Equal(3, await stack.MailboxCountAsync(victims[0].Username));
+    }
+}
+
+public sealed class MailboxExpiryTests(ShortLivedMailboxStack stack) : IClassFixture<ShortLivedMailboxStack>
+{
     [Fact]
     public async Task Undelivered_messages_expire_and_are_swept_away()
     {

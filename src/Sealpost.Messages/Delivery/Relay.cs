@@ -296,11 +296,18 @@ public sealed partial class Relay : IAsyncDisposable
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.Duplicate);
                 break;
-            case AcceptStatus.MailboxFull:
+            case AcceptStatus.MailboxFull or AcceptStatus.SenderShareFull or AcceptStatus.SenderDailyLimit:
                 // Announced all the same: a socket that refused the message waits to hear what became of it.
                 AnnounceStored(message.Recipient, message.Id);
-                answer = FrameCodec.Error(pending.ClientIdText, ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later.");
-                MessagesMetrics.Refuse(ErrorCodes.MailboxFull);
+                var (code, text) = result.Value.Status switch
+                {
+                    AcceptStatus.MailboxFull => (ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later."),
+                    AcceptStatus.SenderShareFull => (ErrorCodes.MailboxFull,
+                        "The recipient's mailbox holds as many of your messages as it takes from one sender; try again once they have read some."),
+                    _ => (ErrorCodes.RateLimited, "You have had as many messages stored for offline recipients today as one account may; try again tomorrow."),
+                };
+                answer = FrameCodec.Error(pending.ClientIdText, code, text);
+                MessagesMetrics.Refuse(code);
                 break;
             default:
                 AnnounceStored(message.Recipient, message.Id);

@@ -19,6 +19,12 @@ public enum AcceptStatus
 
     /// <summary>The recipient's mailbox holds its quota of undelivered messages.</summary>
     MailboxFull,
+
+    /// <summary>The recipient's mailbox holds <see cref="MailboxOptions.QuotaPerSender"/> undelivered messages from this sender.</summary>
+    SenderShareFull,
+
+    /// <summary>This sender has had <see cref="MailboxOptions.StoredPerSenderPerDay"/> messages stored today.</summary>
+    SenderDailyLimit,
 }
 
 public readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, DateTimeOffset SentAt);

@@ -15,6 +15,14 @@ public sealed class MailboxOptions
     [Range(1, 10_000_000)]
     public int Quota { get; set; } = 10_000;
 
+    /// <summary>Undelivered messages from one sender one mailbox may hold: one account cannot take a whole mailbox.</summary>
+    [Range(1, 10_000_000)]
+    public int QuotaPerSender { get; set; } = 1_000;
+
+    /// <summary>Messages one sender may have stored per day (UTC), for all recipients together; live deliveries are free.</summary>
+    [Range(1, 1_000_000_000)]
+    public int StoredPerSenderPerDay { get; set; } = 50_000;
+
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 

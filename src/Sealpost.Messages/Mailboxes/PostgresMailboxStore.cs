@@ -74,6 +74,12 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
             expired += deleted;
         }
         while (deleted == SweepChunk);
+        // Yesterday's counts are kept until today ends (a sender's day is UTC's); older ones count for nothing.
+        await using (var prune = db.CreateCommand("DELETE FROM sender_days WHERE day < $1"))
+        {
+            prune.Parameters.Add(new() { Value = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(-1) });
+            await prune.ExecuteNonQueryAsync(ct);
+        }
         return expired;
     });
 
@@ -113,24 +119,46 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
     private async Task<AcceptResult[]> WriteAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct)
     {
         var results = new AcceptResult?[batch.Count];
-        // One statement, one commit: the quota is looked at once per recipient, and a conflict (the same sender's
-        // client id already waiting, or the same message written twice) stores nothing. Rows go in ordered by
-        // (sender, client id), so two batches that share resends take their index locks in the same order and never
-        // deadlock; the order inside one commit changes nothing anyone can see.
+        var refused = new AcceptStatus?[batch.Count];
+        // One statement, one commit. Each message gets a verdict: the recipient's mailbox full (counted up to the quota,
+        // once per recipient); this sender's share of it full (counted only when the mailbox could hold that many); the
+        // sender's stored messages for today spent (one row per sender and day, bumped by what this statement stores).
+        // A conflict (the same sender's client id already waiting, or the same message written twice) stores nothing.
+        // Rows go in ordered by (sender, client id), so two batches that share resends take their index locks in the
+        // same order and never deadlock; the order inside one commit changes nothing anyone can see.
+        // Like the quota, the per-sender limits are exact to within the write batches in flight at once.
         await using (var cmd = db.CreateCommand("""
             WITH input AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[]) WITH ORDINALITY
                     AS t (id, recipient, sender, client_id, body, sent_at, ord)),
-            roomy AS (
-                SELECT r.recipient FROM (SELECT DISTINCT recipient FROM input) r
-                WHERE (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = r.recipient LIMIT $7) q) < $7),
+            mailboxes AS (
+                SELECT r.recipient, (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = r.recipient LIMIT $7) q) AS waiting
+                FROM (SELECT DISTINCT recipient FROM input) r),
+            shares AS (
+                SELECT p.recipient, p.sender, CASE WHEN b.waiting + p.sending > $8
+                    THEN (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = p.recipient AND m.sender = p.sender LIMIT $8) q)
+                    ELSE 0 END AS waiting
+                FROM (SELECT recipient, sender, count(*) AS sending FROM input GROUP BY recipient, sender) p JOIN mailboxes b USING (recipient)),
+            spent AS (
+                SELECT d.sender, d.stored FROM (SELECT DISTINCT sender FROM input) s JOIN sender_days d ON d.sender = s.sender AND d.day = $10),
+            verdicts AS (
+                SELECT i.*, CASE
+                    WHEN b.waiting >= $7 THEN 2
+                    WHEN p.waiting + row_number() OVER (PARTITION BY i.recipient, i.sender ORDER BY i.ord) > $8 THEN 3
+                    WHEN coalesce(d.stored, 0) + row_number() OVER (PARTITION BY i.sender ORDER BY i.ord) > $9 THEN 4
+                    ELSE 0 END AS verdict
+                FROM input i JOIN mailboxes b USING (recipient) JOIN shares p USING (recipient, sender) LEFT JOIN spent d USING (sender)),
             stored AS (
                 INSERT INTO messages (recipient, id, sender, client_id, body, sent_at)
-                SELECT i.recipient, i.id, i.sender, i.client_id, i.body, i.sent_at FROM input i JOIN roomy USING (recipient)
-                ORDER BY i.sender, i.client_id
+                SELECT recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
+                ORDER BY sender, client_id
                 ON CONFLICT DO NOTHING
-                RETURNING id)
-            SELECT i.ord FROM input i JOIN stored s ON s.id = i.id
+                RETURNING id, sender),
+            counted AS (
+                INSERT INTO sender_days (sender, day, stored) SELECT sender, $10, count(*) FROM stored GROUP BY sender
+                ON CONFLICT (sender, day) DO UPDATE SET stored = sender_days.stored + excluded.stored)
+            SELECT v.ord, CASE WHEN s.id IS NOT NULL THEN 0 WHEN v.verdict = 0 THEN 2 ELSE v.verdict END
+            FROM verdicts v LEFT JOIN stored s ON s.id = v.id
             """))
         {
             cmd.Parameters.Add(new() { Value = batch.Select(m => m.Id).ToArray() });
@@ -140,16 +168,25 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
             cmd.Parameters.Add(new() { Value = batch.Select(m => Convert.FromBase64String(m.Body)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
             cmd.Parameters.Add(new() { Value = batch.Select(m => m.SentAt).ToArray() });
             cmd.Parameters.Add(new() { Value = (long)_options.Quota });
+            cmd.Parameters.Add(new() { Value = (long)_options.QuotaPerSender });
+            cmd.Parameters.Add(new() { Value = (long)_options.StoredPerSenderPerDay });
+            cmd.Parameters.Add(new() { Value = DateOnly.FromDateTime(DateTime.UtcNow) });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 var k = (int)reader.GetInt64(0) - 1;
-                results[k] = new(AcceptStatus.Stored, batch[k].Id, batch[k].SentAt);
+                switch (reader.GetInt32(1))
+                {
+                    case 0: results[k] = new(AcceptStatus.Stored, batch[k].Id, batch[k].SentAt); break;
+                    case 3: refused[k] = AcceptStatus.SenderShareFull; break;
+                    case 4: refused[k] = AcceptStatus.SenderDailyLimit; break;
+                    default: refused[k] = AcceptStatus.MailboxFull; break;
+                }
             }
         }
         if (results.All(r => r is not null)) return [.. results.Select(r => r!.Value)];
 
-        // Not stored: a resend of a message that still waits (its first copy answers), or a full mailbox.
+        // Not stored: a resend of a message that still waits (its first copy answers, whatever the limits say), or refused.
         var missing = Enumerable.Range(0, batch.Count).Where(k => results[k] is null).ToList();
         await using (var cmd = db.CreateCommand("""
             SELECT m.sender, m.client_id, m.id, m.sent_at FROM messages m
@@ -163,7 +200,7 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
             while (await reader.ReadAsync(ct))
                 existing[(reader.GetString(0), reader.GetGuid(1))] = new(AcceptStatus.Duplicate, reader.GetGuid(2), reader.GetFieldValue<DateTimeOffset>(3));
             foreach (var k in missing)
-                results[k] = existing.TryGetValue((batch[k].Sender, batch[k].ClientId), out var first) ? first : new(AcceptStatus.MailboxFull, Guid.Empty, default);
+                results[k] = existing.TryGetValue((batch[k].Sender, batch[k].ClientId), out var first) ? first : new(refused[k]!.Value, Guid.Empty, default);
         }
         return [.. results.Select(r => r!.Value)];
     }

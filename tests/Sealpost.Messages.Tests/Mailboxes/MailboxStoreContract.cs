@@ -11,7 +11,7 @@ public abstract class MailboxStoreContract
     protected static readonly TimeProvider Clock = TimeProvider.System;
 
     /// <summary>A store on a fresh, empty database, with the given quota and message lifetime.</summary>
-    protected abstract Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null);
+    protected abstract Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000);
 
     protected static NewMessage Message(string from, string to, Guid? clientId = null, byte[]? body = null) =>
         new(MessageIds.Next(Clock), from, clientId ?? Guid.NewGuid(), to, Convert.ToBase64String(body ?? [1, 2, 3]), Microseconds(Clock.GetUtcNow()));
@@ -116,6 +116,39 @@ public abstract class MailboxStoreContract
         var results = await store.StoreAsync([Message("alice", "bob"), Message("alice", "carol")], CancellationToken.None);
 
         Assert.Equal([AcceptStatus.MailboxFull, AcceptStatus.Stored], results.Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task One_sender_fills_only_its_share_of_a_mailbox_and_other_senders_still_get_in()
+    {
+        var store = await CreateStoreAsync(quota: 10, quotaPerSender: 2);
+        var waiting = Message("alice", "bob");
+        await store.StoreAsync([waiting, Message("alice", "bob")], CancellationToken.None);
+
+        var results = await store.StoreAsync([Message("alice", "bob"), Message("carol", "bob"), Message("alice", "dave"), waiting], CancellationToken.None);
+
+        Assert.Equal([AcceptStatus.SenderShareFull, AcceptStatus.Stored, AcceptStatus.Stored, AcceptStatus.Duplicate], results.Select(r => r.Status));
+        Assert.Equal(3, (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Count);
+        // Within one batch too: the share counts what the batch itself brings.
+        var batch = await store.StoreAsync([Message("erin", "frank"), Message("erin", "frank"), Message("erin", "frank")], CancellationToken.None);
+        Assert.Equal([AcceptStatus.Stored, AcceptStatus.Stored, AcceptStatus.SenderShareFull], batch.Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task A_sender_may_have_only_so_many_messages_stored_a_day_and_reading_them_gives_none_back()
+    {
+        var store = await CreateStoreAsync(storedPerSenderPerDay: 3);
+        var first = Message("alice", "bob");
+        Assert.Equal([AcceptStatus.Stored, AcceptStatus.Stored], (await store.StoreAsync([first, Message("alice", "carol")], CancellationToken.None)).Select(r => r.Status));
+        await store.DeleteAsync([("bob", first.Id)], CancellationToken.None);
+
+        var results = await store.StoreAsync([Message("alice", "dave"), Message("alice", "erin"), Message("mallory", "erin")], CancellationToken.None);
+
+        Assert.Equal([AcceptStatus.Stored, AcceptStatus.SenderDailyLimit, AcceptStatus.Stored], results.Select(r => r.Status));
+        Assert.Equal(AcceptStatus.SenderDailyLimit, (await StoreOneAsync(store, Message("alice", "frank"))).Status);
+        // A resend of what waits is still answered with its first copy.
+        var waiting = (await store.PendingAsync("carol", [], 10, CancellationToken.None)).Single();
+        Assert.Equal(AcceptStatus.Duplicate, (await StoreOneAsync(store, Message("alice", "carol", waiting.ClientId))).Status);
     }
 
     [Fact]

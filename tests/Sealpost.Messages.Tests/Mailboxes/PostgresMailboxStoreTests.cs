@@ -12,11 +12,11 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
 {
     private readonly List<NpgsqlDataSource> _owned = [];
 
-    protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null)
+    protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000)
     {
         var db = await NewDatabaseAsync();
         await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        return Store(db, quota, lifetime);
+        return Store(db, quota, lifetime, quotaPerSender, storedPerSenderPerDay);
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
             await old.ExecuteNonQueryAsync();
 
         await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        var store = Store(db, 100, null);
+        var store = Store(db, 100, null, 100, 1000);
 
         var waiting = Assert.Single(await store.PendingAsync("bob", [], 10, CancellationToken.None));
         Assert.Equal((id, "alice", (Guid?)null), (waiting.Id, waiting.Sender, waiting.ClientId));
@@ -56,8 +56,11 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
         return db;
     }
 
-    private static PostgresMailboxStore Store(NpgsqlDataSource db, int quota, TimeSpan? lifetime) =>
-        new(db, Options.Create(new MailboxOptions { Quota = quota, MessageLifetime = lifetime ?? TimeSpan.FromDays(30) }));
+    private static PostgresMailboxStore Store(NpgsqlDataSource db, int quota, TimeSpan? lifetime, int quotaPerSender, int storedPerSenderPerDay) =>
+        new(db, Options.Create(new MailboxOptions
+        {
+            Quota = quota, MessageLifetime = lifetime ?? TimeSpan.FromDays(30), QuotaPerSender = quotaPerSender, StoredPerSenderPerDay = storedPerSenderPerDay,
+        }));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
