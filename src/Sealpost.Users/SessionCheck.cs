@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Sessions;
 
@@ -20,7 +21,7 @@ internal static partial class SessionCheck
             OnTokenValidated = async context =>
             {
                 var sessions = context.HttpContext.RequestServices.GetRequiredService<SessionStore>();
-                var sid = context.Principal?.FindFirst(TokenIssuer.SessionClaim)?.Value;
+                var sid = context.Principal?.FindFirst(TokenClaims.Session)?.Value;
                 if (!Guid.TryParse(sid, out var sessionId) || !await sessions.IsLiveAsync(sessionId, context.HttpContext.RequestAborted))
                     context.Fail("The session has ended.");
             },

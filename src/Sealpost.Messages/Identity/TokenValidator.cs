@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Sealpost.Protocol;
 
 namespace Sealpost.Messages.Identity;
 
@@ -28,7 +29,7 @@ public sealed partial class TokenValidator(HttpClient http, IOptions<UsersOption
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && await RefreshKeysAsync(force: true, ct))
             result = await TryAsync(token);
         if (!result.IsValid || result.ClaimsIdentity.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { } username) return null;
-        var session = Guid.TryParse(result.ClaimsIdentity.FindFirst("sid")?.Value, out var sid) ? sid : Guid.Empty;
+        var session = Guid.TryParse(result.ClaimsIdentity.FindFirst(TokenClaims.Session)?.Value, out var sid) ? sid : Guid.Empty;
         return new TokenIdentity(username, new DateTimeOffset(((JsonWebToken)result.SecurityToken).ValidTo, TimeSpan.Zero), session);
     }
 

@@ -131,7 +131,7 @@ public static partial class AccountEndpoints
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "key rotation", s, ct) is { } refused) return refused;
         if (!account.PublicKey.AsSpan().SequenceEqual(key))
         {
-            var sessionId = Guid.TryParse(user.FindFirstValue(Sessions.TokenIssuer.SessionClaim), out var sid) ? sid : Guid.Empty;
+            var sessionId = Guid.TryParse(user.FindFirstValue(TokenClaims.Session), out var sid) ? sid : Guid.Empty;
             var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, key!, sessionId, ct);
             s.Sessions.Ended(account.Username, except: sessionId);
             LogKeyRotated(s.Logger, account.Username, keyId, ClientAddress.Of(request.HttpContext), ended);

@@ -112,7 +112,7 @@ public static partial class SessionEndpoints
     private static async Task<NoContent> Logout(
         HttpContext http, ClaimsPrincipal user, SessionStore sessions, SessionEvents events, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
-        if (Guid.TryParse(user.FindFirstValue(TokenIssuer.SessionClaim), out var sessionId))
+        if (Guid.TryParse(user.FindFirstValue(TokenClaims.Session), out var sessionId))
         {
             await sessions.RevokeAsync(sessionId, ct);
             events.Ended(user.Identity!.Name!, only: sessionId);

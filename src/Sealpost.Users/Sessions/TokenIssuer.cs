@@ -1,13 +1,13 @@
 using System.Security.Claims;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Sealpost.Protocol;
 
 namespace Sealpost.Users.Sessions;
 
 /// <summary>Mints short-lived ES256 access tokens: <c>sub</c> is the username, <c>sid</c> the session.</summary>
 public sealed class TokenIssuer(SigningKey key, TokenOptions options, TimeProvider clock)
 {
-    public const string SessionClaim = "sid";
     private readonly JsonWebTokenHandler _handler = new();
 
     public (string Token, DateTimeOffset ExpiresAt) Issue(string username, Guid sessionId)
@@ -22,7 +22,7 @@ public sealed class TokenIssuer(SigningKey key, TokenOptions options, TimeProvid
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
             SigningCredentials = key.Credentials,
-            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, username), new Claim(SessionClaim, sessionId.ToString())]),
+            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, username), new Claim(TokenClaims.Session, sessionId.ToString())]),
         });
         return (token, expires);
     }
