@@ -81,7 +81,7 @@ public sealed class DeliveryTests(SealpostStack stack)
     }
 
     [Fact]
-    public async Task A_resent_client_id_yields_the_same_message_id_while_it_waits_and_a_recognisable_copy_after_the_ack()
+    public async Task A_resent_client_id_takes_the_place_of_its_waiting_copy_and_is_a_recognisable_copy_after_the_ack()
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
@@ -90,11 +90,13 @@ public sealed class DeliveryTests(SealpostStack stack)
 
         var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
-        Assert.Equal(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
+        // One copy waits, under the resend's id: resent messages keep the order they were resent in (docs/protocol.md).
+        Assert.NotEqual(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
         Assert.Equal(1, await stack.MailboxCountAsync(bob.Username));
 
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var delivered = await bobSocket.NextOfTypeAsync("message");
+        Assert.Equal(again.GetProperty("message_id").GetString(), delivered.GetProperty("message_id").GetString());
         Assert.Equal((clientId.ToString(), alice.Username), (delivered.GetProperty("client_id").GetString(), delivered.GetProperty("from").GetString()));
         await bobSocket.AckAsync(delivered.GetProperty("message_id").GetString()!);
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0);
@@ -109,8 +111,8 @@ public sealed class DeliveryTests(SealpostStack stack)
         Assert.Equal((clientId.ToString(), alice.Username), (copy.GetProperty("client_id").GetString(), copy.GetProperty("from").GetString()));
     }
 
-    // A resend gets an id of its own until the store finds the first copy; a socket that refused it must hear that it
-    // is settled, or it waits for it and reads nothing more (the fault tests' silent recipient, issue 15).
+    // A resend gets an id of its own; a socket that refused both copies must hear that each is settled, or it waits for
+    // one of them and reads nothing more (the fault tests' silent recipient, issue 15).
     [Fact]
     public async Task A_resend_refused_by_a_busy_socket_does_not_stop_its_delivery()
     {
@@ -123,15 +125,16 @@ public sealed class DeliveryTests(SealpostStack stack)
         await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var window = await bobSocket.CollectAsync("message", 100);
 
-        // Bob's window is full, so his socket refuses both copies; the second is settled as a duplicate of the first.
+        // Bob's window is full, so his socket refuses both copies; the second takes the first's place in the mailbox.
         var clientId = Guid.NewGuid();
-        var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
+        await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
-        Assert.Equal(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
 
         foreach (var m in window) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
         var next = await bobSocket.NextOfTypeAsync("message");
-        Assert.Equal(first.GetProperty("message_id").GetString(), next.GetProperty("message_id").GetString());
+        Assert.Equal(again.GetProperty("message_id").GetString(), next.GetProperty("message_id").GetString());
+        await bobSocket.AckAsync(next.GetProperty("message_id").GetString()!);
+        Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
     }
 
     [Fact]

@@ -288,9 +288,9 @@ public sealed partial class Relay : IAsyncDisposable
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.Stored);
                 break;
             case AcceptStatus.Duplicate:
-                // A resend of a message that waits already: its first copy answers. Sockets that refused this copy (it
-                // has an id of its own) hear that it is settled; and every socket rereads, in case the first copy's
-                // announcement died with the instance that stored it.
+                // A newer copy of this message waits already (a resend that landed first, or the same message twice):
+                // that copy answers. Sockets that refused this one (it has an id of its own) hear that it is settled;
+                // and every socket rereads, in case the other copy's announcement died with the instance that stored it.
                 AnnounceStored(message.Recipient, message.Id);
                 AnnounceStored(message.Recipient, result.Value.MessageId);
                 answer = FrameCodec.Accepted(pending.ClientIdText, result.Value.MessageId, result.Value.SentAt);
@@ -335,9 +335,14 @@ public sealed partial class Relay : IAsyncDisposable
             {
                 while (_held.Reader.TryPeek(out var next))
                 {
-                    var wait = _clock.GetElapsedTime(_clock.GetTimestamp(), next.Deadline);
-                    // A few milliseconds of slack: one wake-up writes everything that fell due meanwhile.
-                    if (wait > TimeSpan.Zero) await Task.Delay(wait < GraceTick ? GraceTick : wait, _clock, _stopping.Token).ConfigureAwait(false);
+                    // Most held messages are acknowledged within milliseconds: those are dropped without waiting, so the
+                    // loop sleeps until the oldest one still held is due, not once per message.
+                    if (Volatile.Read(ref next.State) == Pending.Held)
+                    {
+                        var wait = _clock.GetElapsedTime(_clock.GetTimestamp(), next.Deadline);
+                        // A few milliseconds of slack: one wake-up writes everything that fell due meanwhile.
+                        if (wait > TimeSpan.Zero) await Task.Delay(wait < GraceTick ? GraceTick : wait, _clock, _stopping.Token).ConfigureAwait(false);
+                    }
                     _held.Reader.TryRead(out _);
                     StoreNow(next);
                 }

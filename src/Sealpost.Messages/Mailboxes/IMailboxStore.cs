@@ -14,7 +14,11 @@ public enum AcceptStatus
     /// <summary>Stored now: durable, and new.</summary>
     Stored,
 
-    /// <summary>The same sender's same client id waits in the mailbox already: its message id is returned, nothing is stored twice.</summary>
+    /// <summary>
+    /// A newer copy of the same sender's same client id waits in the mailbox already (a resend that was written first):
+    /// its message id is returned, nothing is stored twice. (An older waiting copy is not a duplicate: the resend takes
+    /// its place and is <see cref="Stored"/>.)
+    /// </summary>
     Duplicate,
 
     /// <summary>The recipient's mailbox holds its quota of undelivered messages.</summary>

@@ -123,9 +123,14 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         // One statement, one commit. Each message gets a verdict: the recipient's mailbox full (counted up to the quota,
         // once per recipient); this sender's share of it full (counted only when the mailbox could hold that many); the
         // sender's stored messages for today spent (one row per sender and day, bumped by what this statement stores).
-        // A conflict (the same sender's client id already waiting, or the same message written twice) stores nothing.
-        // Rows go in ordered by (sender, client id), so two batches that share resends take their index locks in the
-        // same order and never deadlock; the order inside one commit changes nothing anyone can see.
+        // A resend of a message that waits (the same sender's client id) moves the waiting row to the resend's newer id:
+        // a sender that lost its connection (or the instance it was on) resends everything unanswered, in order, and
+        // some of those may have been stored before under their old ids while the rest were not; moved, they all stand
+        // in the mailbox in the order they were resent, which is the order they were first sent. A write that comes
+        // later with an older id (the old instance's, landing after the resend's) changes nothing, nor does the same
+        // message written twice. Rows go in ordered by (sender, client id), so two batches that share resends take
+        // their index locks in the same order and never deadlock; the order inside one commit changes nothing anyone
+        // can see.
         // Like the quota, the per-sender limits are exact to within the write batches in flight at once.
         await using (var cmd = db.CreateCommand("""
             WITH input AS (
@@ -149,10 +154,11 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
                     ELSE 0 END AS verdict
                 FROM input i JOIN mailboxes b USING (recipient) JOIN shares p USING (recipient, sender) LEFT JOIN spent d USING (sender)),
             stored AS (
-                INSERT INTO messages (recipient, id, sender, client_id, body, sent_at)
-                SELECT recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
-                ORDER BY sender, client_id
-                ON CONFLICT DO NOTHING
+                INSERT INTO messages AS m (recipient, id, sender, client_id, body, sent_at)
+                SELECT DISTINCT ON (sender, client_id) recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
+                ORDER BY sender, client_id, ord
+                ON CONFLICT (sender, client_id) DO UPDATE SET id = excluded.id, sent_at = excluded.sent_at
+                    WHERE m.recipient = excluded.recipient AND m.id < excluded.id
                 RETURNING id, sender),
             counted AS (
                 INSERT INTO sender_days (sender, day, stored) SELECT sender, $10, count(*) FROM stored GROUP BY sender
@@ -186,7 +192,7 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         }
         if (results.All(r => r is not null)) return [.. results.Select(r => r!.Value)];
 
-        // Not stored: a resend of a message that still waits (its first copy answers, whatever the limits say), or refused.
+        // Not stored: a copy older than the one that waits (which answers, whatever the limits say), or refused.
         var missing = Enumerable.Range(0, batch.Count).Where(k => results[k] is null).ToList();
         await using (var cmd = db.CreateCommand("""
             SELECT m.sender, m.client_id, m.id, m.sent_at FROM messages m

@@ -49,8 +49,8 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         };
         output.WriteLine($"window {options.DeliveryWindow}, ack grace {options.AckGrace.TotalMilliseconds} ms");
         var hub = new Hub(random.Next());
-        var instances = new[] { new Instance(hub, store, options), new Instance(hub, store, options) };
         var world = new World();
+        var instances = new[] { new Instance(hub, store, options, world), new Instance(hub, store, options, world) };
         var recipients = Enumerable.Range(0, 4).Select(i => $"r{i}").ToArray();
         var senders = Enumerable.Range(0, 4).Select(i => new Sender($"s{i}", instances[random.Next(2)], world)).ToList();
         var sockets = new List<Socket>();
@@ -152,6 +152,15 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
 
         public long CrossConnectionCopies => Interlocked.Read(ref _copies);
 
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        /// <summary>sender/client id → what happened to it, with milliseconds since the start: printed with a violation.</summary>
+        public ConcurrentDictionary<string, ConcurrentQueue<string>> History { get; } = new();
+
+        public void Note(string key, string what) => History.GetOrAdd(key, _ => new()).Enqueue($"{_clock.Elapsed.TotalMilliseconds:F1} ms {what}");
+
+        public string Story(string key) => key + ":\n    " + string.Join("\n    ", History.TryGetValue(key, out var notes) ? notes : []);
+
         public void CountCopy() => Interlocked.Increment(ref _copies);
     }
 
@@ -216,15 +225,19 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
             {
                 var sequence = _sequence[to] = _sequence.GetValueOrDefault(to) + 1;
                 _world.Sent[_name + "/" + clientId] = (to, _socket, sequence);
+                _world.Note(_name + "/" + clientId, $"sent to {to} on sender socket {_socket} as #{sequence}, instance {Instance.Name}");
                 _unanswered.Add((clientId, to));
                 (outbound, instance) = (_outbound, Instance);
             }
-            instance.Submit(outbound, new NewMessage(MessageIds.Next(TimeProvider.System), _name, Guid.Parse(clientId), to, "AAAA", DateTimeOffset.UtcNow));
+            var message = new NewMessage(MessageIds.Next(TimeProvider.System), _name, Guid.Parse(clientId), to, "AAAA", DateTimeOffset.UtcNow);
+            _world.Note(_name + "/" + clientId, $"message id {message.Id}");
+            instance.Submit(outbound, message);
         }
 
         private void Answered(int socket, Guid clientId, byte[] json)
         {
             var frame = JsonSerializer.Deserialize(json, SealpostJsonContext.Default.ServerFrame)!;
+            _world.Note(_name + "/" + clientId, $"answered on sender socket {socket}: {frame.Type} {frame.Code} {frame.MessageId}");
             lock (_gate)
             {
                 // Answers to a socket that died are lost with it; the resend on the new socket answers.
@@ -257,6 +270,9 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         private readonly AckStyle _style;
         private readonly HashSet<Guid> _seen = [];
         private readonly Dictionary<int, int> _lastSequence = [];
+        private readonly Dictionary<int, string> _lastKey = [];
+        private static int _connections;
+        private readonly int _connection = Interlocked.Increment(ref _connections);
         private SocketDelivery _delivery = null!;
 
         private Socket(string user, Instance instance, AckStyle style, World world, int seed)
@@ -305,6 +321,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
             if (frame.Type != FrameTypes.Message) return true;
             var id = Guid.Parse(frame.MessageId!);
             var key = frame.From + "/" + frame.ClientId;
+            _world.Note(key, $"delivered as {id} to connection {_connection} of {User} on instance {Instance.Name}");
             if (!_seen.Add(id)) _world.Violations.Add($"{id} came twice on one connection of {User}");
             if (!_world.Sent.TryGetValue(key, out var sent) || sent.To != User) _world.Violations.Add($"{key} reached {User}, who was not its recipient");
             else
@@ -312,9 +329,14 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
                 if (_lastSequence.TryGetValue(sent.Socket, out var last) && sent.Sequence <= last)
                 {
                     // A resend after the sender's instance died may repeat an earlier message (same client id): allowed.
-                    if (!_world.Delivered.ContainsKey(key)) _world.Violations.Add($"{User}: from sender socket {sent.Socket}, #{sent.Sequence} came after #{last}");
+                    if (!_world.Delivered.ContainsKey(key))
+                        _world.Violations.Add($"{User}: from sender socket {sent.Socket}, #{sent.Sequence} came after #{last} on connection {_connection}\n  {_world.Story(key)}\n  {_world.Story(_lastKey[sent.Socket])}");
                 }
-                else _lastSequence[sent.Socket] = sent.Sequence;
+                else
+                {
+                    _lastSequence[sent.Socket] = sent.Sequence;
+                    _lastKey[sent.Socket] = key;
+                }
                 if (!_world.Delivered.TryAdd(key, true)) _world.CountCopy();
             }
             switch (_style)
@@ -338,17 +360,20 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
     /// <summary>One messages instance: the real parts, wired as Program.cs wires them, to the model's bus.</summary>
     private sealed class Instance : IAsyncDisposable
     {
+        private static int _instances;
         private readonly CrashableStore _store;
 
-        public Instance(Hub hub, IMailboxStore store, SocketOptions options)
+        public Instance(Hub hub, IMailboxStore store, SocketOptions options, World world)
         {
-            _store = new CrashableStore(store);
+            _store = new CrashableStore(store, world, Name);
             Bus = new HubBus(hub, this);
             Registry = new ConnectionRegistry(Bus, Options.Create(options), TimeProvider.System);
             Writer = new MailboxWriter(_store, Options.Create(new MailboxOptions()), NullLogger<MailboxWriter>.Instance);
             Relay = new Relay(Registry, Bus, Writer, Options.Create(options), TimeProvider.System, NullLogger<Relay>.Instance);
             Services = new DeliveryServices(_store, Writer, Relay, Registry, Bus, options, TimeProvider.System, NullLogger.Instance);
         }
+
+        public string Name { get; } = "i" + Interlocked.Increment(ref _instances);
 
         public HubBus Bus { get; }
 
@@ -380,18 +405,28 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     /// <summary>The store as one instance sees it: after a crash, nothing it asks for happens.</summary>
-    private sealed class CrashableStore(IMailboxStore store) : IMailboxStore
+    private sealed class CrashableStore(IMailboxStore store, World world, string instance) : IMailboxStore
     {
         public volatile bool Crashed;
 
         private T Alive<T>(Func<T> work) => Crashed ? throw new NpgsqlException("the instance is dead") : work();
 
-        public Task<AcceptResult[]> StoreAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct) => Alive(() => store.StoreAsync(batch, ct));
+        public async Task<AcceptResult[]> StoreAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct)
+        {
+            foreach (var m in batch) world.Note(m.Sender + "/" + m.ClientId, $"{instance} writes {m.Id}");
+            var results = await Alive(() => store.StoreAsync(batch, ct));
+            for (var k = 0; k < batch.Count; k++) world.Note(batch[k].Sender + "/" + batch[k].ClientId, $"{instance} wrote {batch[k].Id}: {results[k].Status} {results[k].MessageId}");
+            return results;
+        }
 
         public Task DeleteAsync(IReadOnlyList<(string Recipient, Guid Id)> acked, CancellationToken ct) => Alive(() => store.DeleteAsync(acked, ct));
 
-        public Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct) =>
-            Alive(() => store.PendingAsync(recipient, exclude, limit, ct));
+        public async Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct)
+        {
+            var found = await Alive(() => store.PendingAsync(recipient, exclude, limit, ct));
+            foreach (var m in found) world.Note(m.Sender + "/" + m.ClientId, $"{instance} read {m.Id} from {recipient}'s mailbox");
+            return found;
+        }
 
         public Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
             Alive(() => store.StillPendingAsync(recipient, ids, ct));

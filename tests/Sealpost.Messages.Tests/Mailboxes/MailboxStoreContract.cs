@@ -41,17 +41,44 @@ public abstract class MailboxStoreContract
     }
 
     [Fact]
-    public async Task A_resend_of_a_waiting_message_answers_with_the_first_copy_and_stores_nothing()
+    public async Task A_resend_of_a_waiting_message_takes_its_place_and_stores_nothing_twice()
     {
         var store = await CreateStoreAsync();
         var clientId = Guid.NewGuid();
-        var first = await StoreOneAsync(store, Message("alice", "bob", clientId));
-        var again = await StoreOneAsync(store, Message("alice", "bob", clientId));
+        var first = Message("alice", "bob", clientId);
+        await StoreOneAsync(store, first);
+        var resend = Message("alice", "bob", clientId);
+        var again = await StoreOneAsync(store, resend);
         var otherSender = await StoreOneAsync(store, Message("carol", "bob", clientId));
 
-        Assert.Equal((AcceptStatus.Duplicate, first.MessageId, first.SentAt), (again.Status, again.MessageId, again.SentAt));
+        Assert.Equal((AcceptStatus.Stored, resend.Id, resend.SentAt), (again.Status, again.MessageId, again.SentAt));
         Assert.Equal(AcceptStatus.Stored, otherSender.Status);
-        Assert.Equal([first.MessageId, otherSender.MessageId], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.Id));
+        Assert.Equal([resend.Id, otherSender.MessageId], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.Id));
+        // The first copy's write landing late (its instance was slow, or died mid-commit) finds the resend and changes nothing.
+        var late = await StoreOneAsync(store, first);
+        Assert.Equal((AcceptStatus.Duplicate, resend.Id), (late.Status, late.MessageId));
+        Assert.Equal([resend.Id, otherSender.MessageId], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.Id));
+    }
+
+    /// <summary>
+    /// The order a sender's messages wait in survives a resend after a lost connection, whichever of their first copies
+    /// were stored: the first copy of the second message landed, that of the first did not.
+    /// </summary>
+    [Fact]
+    public async Task Resent_messages_wait_in_the_order_they_were_resent_whichever_first_copies_landed()
+    {
+        var store = await CreateStoreAsync();
+        var (one, two) = (Guid.NewGuid(), Guid.NewGuid());
+        var firstCopies = new[] { Message("alice", "bob", one), Message("alice", "bob", two) };
+        await StoreOneAsync(store, firstCopies[1]);
+
+        var resends = new[] { Message("alice", "bob", one), Message("alice", "bob", two) };
+        var results = await store.StoreAsync(resends, CancellationToken.None);
+        var late = await StoreOneAsync(store, firstCopies[0]);
+
+        Assert.Equal(resends.Select(r => (AcceptStatus.Stored, r.Id)), results.Select(r => (r.Status, r.MessageId)));
+        Assert.Equal((AcceptStatus.Duplicate, resends[0].Id), (late.Status, late.MessageId));
+        Assert.Equal([one, two], (await store.PendingAsync("bob", [], 10, CancellationToken.None)).Select(m => m.ClientId!.Value));
     }
 
     [Fact]
