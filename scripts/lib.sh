@@ -213,9 +213,11 @@ start_prometheus() {
   local dir=$1 port=$2 pidfile=$3 spec job target
   shift 3
   mkdir -p "$dir/data"
+  # The rules are copied next to the configuration: Prometheus may run as an account that cannot read the clone.
+  cp "$SEALPOST_ROOT/deploy/prometheus/alerts.yml" "$SEALPOST_ROOT/deploy/prometheus/records.yml" "$dir/"
   {
     printf 'global:\n  scrape_interval: %s\n  evaluation_interval: %s\n' "${SEALPOST_SCRAPE_INTERVAL:-5s}" "${SEALPOST_SCRAPE_INTERVAL:-5s}"
-    printf 'rule_files:\n  - %s/deploy/prometheus/alerts.yml\n  - %s/deploy/prometheus/records.yml\n' "$SEALPOST_ROOT" "$SEALPOST_ROOT"
+    printf 'rule_files:\n  - %s/alerts.yml\n  - %s/records.yml\n' "$dir" "$dir"
     printf 'scrape_configs:\n'
     for spec in "$@"; do
       job=${spec%%=*}

@@ -17,6 +17,8 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(OwnAccount))]
 [JsonSerializable(typeof(UpdateAccountRequest))]
 [JsonSerializable(typeof(RotateKeyRequest))]
+[JsonSerializable(typeof(SetIdentityRequest))]
+[JsonSerializable(typeof(DeviceList))]
 [JsonSerializable(typeof(DeleteAccountRequest))]
 [JsonSerializable(typeof(SessionsEnded))]
 [JsonSerializable(typeof(ClientFrame))]

@@ -18,7 +18,9 @@ public static partial class AccountEndpoints
         me.MapPatch("", UpdateMe).Accepts<UpdateAccountRequest>("application/json");
         me.MapDelete("", DeleteMe).Accepts<DeleteAccountRequest>("application/json");
         me.MapPut("/key", RotateKey).Accepts<RotateKeyRequest>("application/json");
+        me.MapPut("/identity", SetIdentity).Accepts<SetIdentityRequest>("application/json");
         accounts.MapGet("/{username}", GetPublicRecord);
+        accounts.MapGet("/{username}/devices", GetDevices);
         accounts.MapGet("/{username}/keys/{keyId:int}", GetKey);
         return app;
     }
@@ -60,6 +62,44 @@ public static partial class AccountEndpoints
         var key = account is null ? null : await store.FindKeyAsync(normalized, keyId, ct);
         if (key is not { } found) return NoSuchAccount();
         return TypedResults.Ok(ToPublic(account! with { PublicKey = found.PublicKey, KeyId = keyId, KeyChangedAt = found.CreatedAt }));
+    }
+
+    /// <summary>The identity key and each device's current key with its certificate (docs/devices.md): what a sender verifies.</summary>
+    private static async Task<Results<Ok<DeviceList>, ProblemHttpResult>> GetDevices(string username, AccountStore store, CancellationToken ct)
+    {
+        var normalized = AccountRules.NormalizeUsername(username);
+        if (normalized is null) return Problems.Validation("username", "3 to 32 characters: letters a-z, digits and underscore.");
+        var a = await store.FindAsync(normalized, ct);
+        if (a is null) return NoSuchAccount();
+        return TypedResults.Ok(new DeviceList(a.Username, Encode(a.IdentityKey),
+            [new PublicDevice(1, a.KeyId, AccountRules.EncodePublicKey(a.PublicKey), Encode(a.Certificate))]));
+    }
+
+    /// <summary>
+    /// Sets the account's identity key, once, with its certificate for the current key (device 1). The server checks
+    /// the certificate only to refuse garbage: trust is the clients', which pin the identity key. Needs the current
+    /// password, like every change to what contacts trust.
+    /// </summary>
+    private static async Task<Results<Ok<DeviceList>, ProblemHttpResult>> SetIdentity(
+        HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.SetIdentityRequest, ct);
+        if (problem is not null) return problem;
+        var errors = new FieldErrors();
+        var identity = AccountFields.Bytes(errors, "identity_key", body!.IdentityKey, IdentityKey.PublicKeySize, "An Ed25519 public key");
+        var certificate = AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
+        CurrentPassword(errors, body.CurrentPassword, "Required to set the identity key.");
+        if (errors.Any) return errors.ToProblem();
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
+        if (account is null) return NoSuchAccount();
+        if (account.IdentityKey is { } existing && !existing.AsSpan().SequenceEqual(identity)) return IdentityExists();
+        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, 1, (uint)account.KeyId, account.PublicKey), certificate))
+            return Problems.Validation("certificate", $"Does not verify under identity_key for device 1's key (key id {account.KeyId}).");
+        if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "identity key", s, ct) is { } refused) return refused;
+        if (!await s.Store.SetIdentityAsync(account.Id, identity!, account.KeyId, certificate!, ct))
+            return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The account's key or identity changed meanwhile; read them again and retry.");
+        if (account.IdentityKey is null) LogIdentitySet(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
+        return await GetDevices(account.Username, s.Store, ct);
     }
 
     private static async Task<Results<Ok<OwnAccount>, ProblemHttpResult>> GetMe(ClaimsPrincipal user, AccountStore store, CancellationToken ct)
@@ -125,14 +165,29 @@ public static partial class AccountEndpoints
         var errors = new FieldErrors();
         var key = AccountFields.PublicKey(errors, body!.PublicKey);
         CurrentPassword(errors, body.CurrentPassword, "Required to change the key.");
+        var certificate = body.Certificate is null ? null : AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
         if (errors.Any) return errors.ToProblem();
         var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
         if (account is null) return NoSuchAccount();
+        var rotates = !account.PublicKey.AsSpan().SequenceEqual(key);
+        // Once contacts can pin an identity, every new key of the account comes with the identity key's certificate.
+        if (rotates && account.IdentityKey is { } identity)
+        {
+            var next = new DeviceKey(account.Username, 1, (uint)account.KeyId + 1, key!);
+            if (certificate is null || !DeviceCertificate.Verify(identity, next, certificate))
+            {
+                return Problems.Validation("certificate", certificate is null
+                    ? $"Required: the account has an identity key; certify the new key as device 1's key id {account.KeyId + 1}."
+                    : $"Does not verify under the account's identity key for device 1's key id {account.KeyId + 1}.");
+            }
+        }
+        else if (rotates && certificate is not null) return Problems.Validation("certificate", "The account has no identity key to verify it; set one first.");
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "key rotation", s, ct) is { } refused) return refused;
-        if (!account.PublicKey.AsSpan().SequenceEqual(key))
+        if (rotates)
         {
             var sessionId = Guid.TryParse(user.FindFirstValue(TokenClaims.Session), out var sid) ? sid : Guid.Empty;
-            var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, key!, sessionId, ct);
+            var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, account.KeyId, key!, certificate, sessionId, ct);
+            if (keyId == 0) return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The key changed meanwhile; read it again and retry.");
             s.Sessions.Ended(account.Username, except: sessionId);
             LogKeyRotated(s.Logger, account.Username, keyId, ClientAddress.Of(request.HttpContext), ended);
         }
@@ -161,6 +216,11 @@ public static partial class AccountEndpoints
         return Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
     }
 
+    private static ProblemHttpResult IdentityExists() => Problems.Of(StatusCodes.Status409Conflict, "identity-exists",
+        "This account has another identity key already; starting a new identity is not possible yet.");
+
+    private static string? Encode(byte[]? bytes) => bytes is null ? null : AccountRules.EncodePublicKey(bytes);
+
     private static ProblemHttpResult UsernameTaken() => Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
 
     private static ProblemHttpResult NoSuchAccount() => Problems.Of(StatusCodes.Status404NotFound, "not-found", "No such account.");
@@ -185,6 +245,9 @@ public static partial class AccountEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Account {Username} deleted from {ClientAddress}; every session ended")]
     private static partial void LogDeleted(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Identity key set for {Username} from {ClientAddress}")]
+    private static partial void LogIdentitySet(ILogger logger, string username, string clientAddress);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Key rotated for {Username} to key id {KeyId} from {ClientAddress}; {EndedSessions} other sessions ended")]
     private static partial void LogKeyRotated(ILogger logger, string username, int keyId, string clientAddress, long endedSessions);

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Globalization;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
@@ -31,6 +32,16 @@ internal static class AccountFields
         if (key is null)
             errors.Add("public_key", value is null ? "Required." : "An X25519 public key: 32 bytes, base64url.");
         return key;
+    }
+
+    /// <summary>Exactly <paramref name="size"/> bytes in base64url (padding optional), e.g. an identity key or a certificate.</summary>
+    public static byte[]? Bytes(FieldErrors errors, string field, string? value, int size, string what)
+    {
+        var trimmed = value?.TrimEnd('=');
+        if (trimmed is not null && trimmed.Length <= 2 * size && Base64Url.IsValid(trimmed, out var length) && length == size)
+            return Base64Url.DecodeFromChars(trimmed);
+        errors.Add(field, value is null ? "Required." : $"{what}: {size} bytes, base64url.");
+        return null;
     }
 
     /// <summary>Empty means none. Control and bidirectional-override characters are refused: they disguise names.</summary>

@@ -2,7 +2,10 @@ using Npgsql;
 
 namespace Sealpost.Users.Accounts;
 
-/// <summary>A live account with its current public key.</summary>
+/// <summary>
+/// A live account with its current public key; its identity key and that key's certificate once the account set an
+/// identity (docs/devices.md).
+/// </summary>
 public sealed record AccountRecord(
     Guid Id,
     string Username,
@@ -11,13 +14,16 @@ public sealed record AccountRecord(
     byte[] PublicKey,
     int KeyId,
     DateTimeOffset KeyChangedAt,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    byte[]? IdentityKey = null,
+    byte[]? Certificate = null);
 
 /// <summary>Every SQL statement about accounts and their keys; all parameterised.</summary>
 public sealed class AccountStore(NpgsqlDataSource db)
 {
     private const string SelectLive = """
-        SELECT a.id, a.username, a.display_name, a.password_hash, k.public_key, a.key_id, a.key_changed_at, a.created_at
+        SELECT a.id, a.username, a.display_name, a.password_hash, k.public_key, a.key_id, a.key_changed_at, a.created_at,
+               a.identity_key, k.certificate
         FROM accounts a JOIN account_keys k ON k.account_id = a.id AND k.key_id = a.key_id
         WHERE a.deleted_at IS NULL AND a.username = $1
         """;
@@ -53,7 +59,8 @@ public sealed class AccountStore(NpgsqlDataSource db)
         if (!await reader.ReadAsync(ct)) return null;
         return new AccountRecord(
             reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-            (byte[])reader[4], reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7));
+            (byte[])reader[4], reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
+            reader.IsDBNull(8) ? null : (byte[])reader[8], reader.IsDBNull(9) ? null : (byte[])reader[9]);
     }
 
     /// <summary>A key the live account had (or has) under that id, and when it became current.</summary>
@@ -83,18 +90,43 @@ public sealed class AccountStore(NpgsqlDataSource db)
             """, ct, id, passwordHash);
 
     /// <summary>
-    /// Makes <paramref name="publicKey"/> current under the next key id and ends every session of the account but
-    /// <paramref name="keepSession"/>, in one statement. Returns the new key id and how many sessions ended.
+    /// Sets the account's identity key and the certificate of its current key <paramref name="keyId"/>, in one statement;
+    /// false when the account has another identity key already or its key is no longer <paramref name="keyId"/>.
     /// </summary>
-    public async Task<(int KeyId, long EndedSessions)> RotateKeyAsync(Guid id, byte[] publicKey, Guid keepSession, CancellationToken ct)
+    public async Task<bool> SetIdentityAsync(Guid id, byte[] identityKey, int keyId, byte[] certificate, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            WITH account AS (
+                UPDATE accounts SET identity_key = $2
+                WHERE id = $1 AND deleted_at IS NULL AND key_id = $3 AND (identity_key IS NULL OR identity_key = $2)
+                RETURNING id)
+            UPDATE account_keys SET certificate = $4 WHERE account_id = (SELECT id FROM account) AND key_id = $3
+            RETURNING 1
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = identityKey });
+        cmd.Parameters.Add(new() { Value = keyId });
+        cmd.Parameters.Add(new() { Value = certificate });
+        return await cmd.ExecuteScalarAsync(ct) is not null;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="publicKey"/> (with its <paramref name="certificate"/>, once the account has an identity)
+    /// current under the key id after <paramref name="currentKeyId"/> and ends every session of the account but
+    /// <paramref name="keepSession"/>, in one statement. Returns the new key id (0 when the key changed meanwhile) and
+    /// how many sessions ended.
+    /// </summary>
+    public async Task<(int KeyId, long EndedSessions)> RotateKeyAsync(
+        Guid id, int currentKeyId, byte[] publicKey, byte[]? certificate, Guid keepSession, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH bumped AS (
                 UPDATE accounts SET key_id = key_id + 1, key_changed_at = now()
-                WHERE id = $1 AND deleted_at IS NULL
+                WHERE id = $1 AND deleted_at IS NULL AND key_id = $4
                 RETURNING id, key_id, key_changed_at),
             added AS (
-                INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, key_id, $2, key_changed_at FROM bumped),
+                INSERT INTO account_keys (account_id, key_id, public_key, certificate, created_at)
+                SELECT id, key_id, $2, $5, key_changed_at FROM bumped),
             ended AS (
                 UPDATE sessions SET revoked_at = now()
                 WHERE account_id = $1 AND id <> $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM bumped)
@@ -104,6 +136,8 @@ public sealed class AccountStore(NpgsqlDataSource db)
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = publicKey });
         cmd.Parameters.Add(new() { Value = keepSession });
+        cmd.Parameters.Add(new() { Value = currentKeyId });
+        cmd.Parameters.Add(new() { Value = (object?)certificate ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         return (reader.GetInt32(0), reader.GetInt64(1));
