@@ -45,7 +45,10 @@ public static class EnvelopeV2
 
     private static ReadOnlySpan<byte> Magic => "SPE"u8;
 
-    public static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content)
+    public static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content) => Seal(sender, recipient, content, []);
+
+    /// <summary>A fixed <c>ikmE</c> makes the envelope reproducible; only the worked example uses it.</summary>
+    internal static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content, ReadOnlySpan<byte> ikmE)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(recipient);
@@ -63,7 +66,7 @@ public static class EnvelopeV2
         BinaryPrimitives.WriteUInt32BigEndian(span[16..], recipient.KeyId);
         var info = Info(sender.Username, sender.DeviceId, recipient.Username, recipient.DeviceId, recipient.KeyId);
         using var context = Hpke.SetupSender(
-            HpkeMode.Auth, recipient.PublicKey.Span, info, [], [], sender.PrivateKey.Span, [], span.Slice(HeaderSize, Hpke.EncapsulatedKeySize));
+            HpkeMode.Auth, recipient.PublicKey.Span, info, [], [], sender.PrivateKey.Span, ikmE, span.Slice(HeaderSize, Hpke.EncapsulatedKeySize));
         context.Seal(span[..HeaderSize], plaintext, span[CiphertextOffset..]);
         return envelope;
     }
@@ -124,7 +127,7 @@ public static class EnvelopeV2
     }
 
     // content type (1) || message id (16, big-endian UUID) || sent at (I2OSP(ms since 1970, 8)) || [SentCopy: len || recipient] || body
-    private static byte[] Inner(SealedContent content)
+    internal static byte[] Inner(SealedContent content)
     {
         if (content.SentAt < DateTimeOffset.UnixEpoch) throw new ArgumentException("A message cannot be sent before 1970.", nameof(content));
         var copy = content.Type == ContentType.SentCopy;
