@@ -9,26 +9,27 @@ public sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Re
 /// <summary>A message waiting in a mailbox. <see cref="ClientId"/> is null for messages stored before mailbox version 2.</summary>
 public sealed record StoredMessage(Guid Id, string Sender, Guid? ClientId, byte[] Body, DateTimeOffset SentAt);
 
+/// <summary>What became of a message given to the store. The values are fixed: PostgresMailboxStore's SQL returns them.</summary>
 public enum AcceptStatus
 {
     /// <summary>Stored now: durable, and new.</summary>
-    Stored,
+    Stored = 0,
 
     /// <summary>
     /// A newer copy of the same sender's same client id waits in the mailbox already (a resend that was written first):
     /// its message id is returned, nothing is stored twice. (An older waiting copy is not a duplicate: the resend takes
     /// its place and is <see cref="Stored"/>.)
     /// </summary>
-    Duplicate,
+    Duplicate = 1,
 
     /// <summary>The recipient's mailbox holds its quota of undelivered messages.</summary>
-    MailboxFull,
+    MailboxFull = 2,
 
     /// <summary>The recipient's mailbox holds <see cref="MailboxOptions.QuotaPerSender"/> undelivered messages from this sender.</summary>
-    SenderShareFull,
+    SenderShareFull = 3,
 
     /// <summary>This sender has had <see cref="MailboxOptions.StoredPerSenderPerDay"/> messages stored today.</summary>
-    SenderDailyLimit,
+    SenderDailyLimit = 4,
 }
 
 public readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, DateTimeOffset SentAt);

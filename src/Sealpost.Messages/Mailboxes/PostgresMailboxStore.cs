@@ -146,6 +146,9 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
                 FROM (SELECT recipient, sender, count(*) AS sending FROM input GROUP BY recipient, sender) p JOIN mailboxes b USING (recipient)),
             spent AS (
                 SELECT d.sender, d.stored FROM (SELECT DISTINCT sender FROM input) s JOIN sender_days d ON d.sender = s.sender AND d.day = $10),
+            -- A verdict is an AcceptStatus value: 0 Stored (if nothing conflicts), 2 MailboxFull, 3 SenderShareFull,
+            -- 4 SenderDailyLimit; a message that should have been stored but was not (a conflict) reports 2 until the
+            -- lookup below finds the copy that waits.
             verdicts AS (
                 SELECT i.*, CASE
                     WHEN b.waiting >= $7 THEN 2
@@ -181,13 +184,9 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
             while (await reader.ReadAsync(ct))
             {
                 var k = (int)reader.GetInt64(0) - 1;
-                switch (reader.GetInt32(1))
-                {
-                    case 0: results[k] = new(AcceptStatus.Stored, batch[k].Id, batch[k].SentAt); break;
-                    case 3: refused[k] = AcceptStatus.SenderShareFull; break;
-                    case 4: refused[k] = AcceptStatus.SenderDailyLimit; break;
-                    default: refused[k] = AcceptStatus.MailboxFull; break;
-                }
+                var status = (AcceptStatus)reader.GetInt32(1);
+                if (status == AcceptStatus.Stored) results[k] = new(AcceptStatus.Stored, batch[k].Id, batch[k].SentAt);
+                else refused[k] = status;
             }
         }
         if (results.All(r => r is not null)) return [.. results.Select(r => r!.Value)];

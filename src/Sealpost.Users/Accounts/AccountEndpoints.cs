@@ -9,6 +9,9 @@ namespace Sealpost.Users.Accounts;
 
 public static partial class AccountEndpoints
 {
+    /// <summary>Every account has one device today, whose keys are the account's keys (docs/devices.md).</summary>
+    private const uint OnlyDevice = 1;
+
     public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder app)
     {
         var accounts = app.MapGroup("/v1/accounts").WithTags("Accounts");
@@ -72,7 +75,7 @@ public static partial class AccountEndpoints
         var a = await store.FindAsync(normalized, ct);
         if (a is null) return NoSuchAccount();
         return TypedResults.Ok(new DeviceList(a.Username, Encode(a.IdentityKey),
-            [new PublicDevice(1, a.KeyId, AccountRules.EncodePublicKey(a.PublicKey), Encode(a.Certificate))]));
+            [new PublicDevice((int)OnlyDevice, a.KeyId, AccountRules.EncodePublicKey(a.PublicKey), Encode(a.Certificate))]));
     }
 
     /// <summary>
@@ -93,7 +96,7 @@ public static partial class AccountEndpoints
         var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
         if (account is null) return NoSuchAccount();
         if (account.IdentityKey is { } existing && !existing.AsSpan().SequenceEqual(identity)) return IdentityExists();
-        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, 1, (uint)account.KeyId, account.PublicKey), certificate))
+        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, OnlyDevice, (uint)account.KeyId, account.PublicKey), certificate))
             return Problems.Validation("certificate", $"Does not verify under identity_key for device 1's key (key id {account.KeyId}).");
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "identity key", s, ct) is { } refused) return refused;
         if (!await s.Store.SetIdentityAsync(account.Id, identity!, account.KeyId, certificate!, ct))
@@ -173,7 +176,7 @@ public static partial class AccountEndpoints
         // Once contacts can pin an identity, every new key of the account comes with the identity key's certificate.
         if (rotates && account.IdentityKey is { } identity)
         {
-            var next = new DeviceKey(account.Username, 1, (uint)account.KeyId + 1, key!);
+            var next = new DeviceKey(account.Username, OnlyDevice, (uint)account.KeyId + 1, key!);
             if (certificate is null || !DeviceCertificate.Verify(identity, next, certificate))
             {
                 return Problems.Validation("certificate", certificate is null

@@ -23,12 +23,10 @@ public sealed class SessionStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// Swaps a live refresh token for a new one. A token that was already swapped (a replay, so possibly stolen)
-    /// ends its session instead. Returns the session and username, or null.
-    /// </summary>
-    /// <summary>
-    /// Swaps the refresh token of a live session and moves its expiry to <paramref name="expiresAt"/>, but never past
-    /// <paramref name="maxAge"/> after the login: a session ends then however often it is refreshed.
+    /// Swaps the refresh token of a live session for a new one and moves its expiry to <paramref name="expiresAt"/>, but
+    /// never past <paramref name="maxAge"/> after the login: a session ends then however often it is refreshed. A token
+    /// that was already swapped (a replay, so possibly stolen) ends its session instead. Returns the session, username
+    /// and expiry, or null.
     /// </summary>
     public async Task<(Guid SessionId, string Username, DateTimeOffset ExpiresAt)?> RotateAsync(
         string refreshToken, string newRefreshToken, DateTimeOffset expiresAt, TimeSpan maxAge, CancellationToken ct)
