@@ -1,8 +1,13 @@
 namespace Sealpost.Protocol;
 
-public sealed record RegisterRequest(string? Username, string? Password, string? PublicKey, string? DisplayName);
+/// <summary>POST /v1/accounts: the account and its first device (id 1, named <see cref="DeviceName"/> or "device 1").</summary>
+public sealed record RegisterRequest(string? Username, string? Password, string? PublicKey, string? DisplayName, string? DeviceName = null);
 
-public sealed record LoginRequest(string? Username, string? Password);
+/// <summary>
+/// POST /v1/sessions: a session for one of the account's devices, <see cref="DeviceId"/>; absent means the account's
+/// lowest live device (device 1 unless it was removed), which is what clients from before linked devices send.
+/// </summary>
+public sealed record LoginRequest(string? Username, string? Password, int? DeviceId = null);
 
 public sealed record RefreshRequest(string? RefreshToken);
 
@@ -55,6 +60,54 @@ public sealed record SetIdentityRequest(string? IdentityKey, string? Certificate
 public sealed record DeviceList(string Username, string? IdentityKey, IReadOnlyList<PublicDevice> Devices);
 
 public sealed record PublicDevice(int DeviceId, int KeyId, string PublicKey, string? Certificate);
+
+/// <summary>GET /v1/accounts/me/devices: the caller's own devices, with the names only they see.</summary>
+public sealed record OwnDeviceList(string Username, string? IdentityKey, int CurrentDeviceId, IReadOnlyList<OwnDevice> Devices);
+
+public sealed record OwnDevice(int DeviceId, string Name, int KeyId, string PublicKey, string? Certificate, DateTimeOffset CreatedAt);
+
+/// <summary>PATCH /v1/accounts/me/devices/{deviceId}: a new name (1–64 characters).</summary>
+public sealed record RenameDeviceRequest(string? Name);
+
+/// <summary>POST /v1/links (no account yet): the new device's name and X25519 public key (base64url).</summary>
+public sealed record CreateLinkRequest(string? DeviceName, string? PublicKey);
+
+/// <summary>The answer to <see cref="CreateLinkRequest"/>: only the new device gets <see cref="PollToken"/>.</summary>
+public sealed record CreatedLink(string LinkId, string PollToken, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// GET /v1/links/{linkId}, as the account that will approve: what the new device asked with, and the device id it will
+/// get if approved (reserved for this link by this request), which the approving device signs into the certificate.
+/// </summary>
+public sealed record PendingLink(string LinkId, string DeviceName, string PublicKey, int DeviceId, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// POST /v1/links/{linkId}/approve: the certificate for the new device's key as (username, reserved device id, key id 1),
+/// and the link secret sealed to the link key (base64url; opaque to the server).
+/// </summary>
+public sealed record ApproveLinkRequest(string? Certificate, string? SealedSecret);
+
+/// <summary>POST /v1/links/{linkId}/poll: the new device asks whether it was approved.</summary>
+public sealed record PollLinkRequest(string? PollToken);
+
+/// <summary>
+/// The answer to a poll: <c>pending</c> (nothing else), or <c>approved</c> with the account, the new device's id, the
+/// sealed link secret and a session for the new device. Approved is answered once; the link is then used up.
+/// </summary>
+public sealed record LinkStatus(string Status, string? Username = null, int? DeviceId = null, string? SealedSecret = null, SessionResponse? Session = null)
+{
+    public const string Pending = "pending";
+    public const string Approved = "approved";
+}
+
+/// <summary>
+/// Published by the users service on Redis (<see cref="Channel"/>) when an account's devices change (one linked, one
+/// removed, the account deleted), so the messages instances forget the device list they cached for it.
+/// </summary>
+public sealed record DevicesChanged(string Username, int? Removed = null)
+{
+    public const string Channel = "sealpost:devices-changed";
+}
 
 public sealed record DeleteAccountRequest(string? CurrentPassword);
 

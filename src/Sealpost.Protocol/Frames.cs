@@ -27,6 +27,7 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
     public const string Internal = "internal";
     public const string Unauthorized = "unauthorized";
+    public const string StaleDevices = "stale_devices";
 }
 
 /// <summary>WebSocket close codes beyond RFC 6455's own (1001 going away, 1008 policy, 1009 too big).</summary>
@@ -47,7 +48,9 @@ public sealed record ClientFrame(
     string? Body = null,
     string? MessageId = null,
     IReadOnlyList<string>? MessageIds = null,
-    string? AccessToken = null);
+    string? AccessToken = null,
+    IReadOnlyList<DeviceEnvelope>? Envelopes = null,
+    IReadOnlyList<DeviceEnvelope>? Copies = null);
 
 /// <summary>Any frame the server sends; which fields are present depends on <see cref="Type"/>.</summary>
 public sealed record ServerFrame(
@@ -60,23 +63,41 @@ public sealed record ServerFrame(
     DateTimeOffset? SentAt = null,
     string? Code = null,
     string? Message = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    int? FromDevice = null,
+    IReadOnlyList<int>? RecipientDevices = null,
+    IReadOnlyList<int>? OwnDevices = null);
 
-public sealed record SendFrame(string Type, string Id, string To, string Body);
+/// <summary>
+/// One message for <see cref="To"/>: either one envelope in <see cref="Body"/> (for an account whose only device is
+/// device 1, as before linked devices), or one envelope per device of the recipient in <see cref="Envelopes"/> and one
+/// per other device of the sender in <see cref="Copies"/>. Accepted as one unit: every copy durable, or an error.
+/// </summary>
+public sealed record SendFrame(string Type, string Id, string To, string? Body = null,
+    IReadOnlyList<DeviceEnvelope>? Envelopes = null, IReadOnlyList<DeviceEnvelope>? Copies = null);
+
+/// <summary>An envelope for one device (<see cref="Device"/>), standard base64 as <c>body</c> is.</summary>
+public sealed record DeviceEnvelope(int Device, string Body);
 
 public sealed record AcceptedFrame(string Type, string Id, string MessageId, DateTimeOffset SentAt);
 
 /// <summary>
 /// A message for the recipient. <see cref="ClientId"/> is the id the sender chose for it: two frames with the same
-/// <see cref="From"/> and <see cref="ClientId"/> are one message (a resend), whatever their <see cref="MessageId"/>s.
+/// <see cref="From"/>, <see cref="FromDevice"/> and <see cref="ClientId"/> are one message (a resend), whatever their <see cref="MessageId"/>s.
 /// Absent on messages stored before version 2 of the mailbox; then <see cref="MessageId"/> alone identifies it.
+/// <see cref="FromDevice"/> is the sender's device (absent for device 1).
 /// </summary>
-public sealed record MessageFrame(string Type, string MessageId, string From, string? ClientId, string Body, DateTimeOffset SentAt);
+public sealed record MessageFrame(string Type, string MessageId, string From, string? ClientId, string Body, DateTimeOffset SentAt, int? FromDevice = null);
 
 /// <summary>Acknowledges one message (<see cref="MessageId"/>) or several at once (<see cref="MessageIds"/>, at most <see cref="Limits.AckIdsMax"/>).</summary>
 public sealed record AckFrame(string Type, string? MessageId = null, IReadOnlyList<string>? MessageIds = null);
 
-public sealed record ErrorFrame(string Type, string? Id, string Code, string Message);
+/// <summary>
+/// An error about one frame. For <c>stale_devices</c>, the devices the message must be sealed to now: the recipient's
+/// (<see cref="RecipientDevices"/>) and the sender's other devices (<see cref="OwnDevices"/>).
+/// </summary>
+public sealed record ErrorFrame(string Type, string? Id, string Code, string Message,
+    IReadOnlyList<int>? RecipientDevices = null, IReadOnlyList<int>? OwnDevices = null);
 
 /// <summary>Renews the access token on an open socket.</summary>
 public sealed record AuthFrame(string Type, string AccessToken);

@@ -10,4 +10,7 @@ public static class TokenClaims
 {
     /// <summary>The session the token belongs to (a UUID): when it ends, sockets opened with its tokens close.</summary>
     public const string Session = "sid";
+
+    /// <summary>The device the session belongs to (an integer, as a string); tokens without it are device 1's.</summary>
+    public const string Device = "dev";
 }

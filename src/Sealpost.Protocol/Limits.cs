@@ -11,6 +11,12 @@ public static class Limits
     public const int PublicKeyBytes = 32;
     public const int RequestBodyMaxBytes = 16 * 1024;
 
+    /// <summary>Most devices an account may have at once (docs/devices.md).</summary>
+    public const int DevicesMax = 6;
+
+    /// <summary>Longest device name, in characters.</summary>
+    public const int DeviceNameMaxLength = 64;
+
     /// <summary>Longest <c>body</c> of a <c>send</c> frame: 64 KiB of standard base64, so at most 48 KiB of envelope.</summary>
     public const int BodyMaxBase64Chars = 64 * 1024;
 
