@@ -33,26 +33,51 @@ public static class KeyFile
     private const long MaxMemoryKib = 4 * 1024 * 1024;
     private const long MaxPasses = 64;
 
+    private const int KeySize = 32;
+    private const string IdentityKind = "identity";
+
     private static ReadOnlySpan<byte> AadLabel => "sealpost/keyfile/v1\0"u8;
+    private static ReadOnlySpan<byte> IdentityAadLabel => "sealpost/identity-keyfile/v1\0"u8;
 
     public static void Save(string path, string username, X25519KeyPair keyPair, string passphrase, bool overwrite = false)
     {
+        ArgumentNullException.ThrowIfNull(keyPair);
+        Save(path, username, null, keyPair.PrivateKey, keyPair.PublicKey, passphrase, overwrite);
+    }
+
+    /// <summary>
+    /// Saves the account's Ed25519 identity key (docs/devices.md) the same way, marked <c>"kind": "identity"</c> and sealed
+    /// under its own label, so neither kind of file can be passed off as the other.
+    /// </summary>
+    public static void SaveIdentity(string path, string username, IdentityKey identity, string passphrase, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        var privateKey = identity.ExportPrivateKey();
+        try
+        {
+            Save(path, username, IdentityKind, privateKey, identity.PublicKey, passphrase, overwrite);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(privateKey);
+        }
+    }
+
+    private static void Save(string path, string username, string? kind, ReadOnlySpan<byte> privateKey, ReadOnlySpan<byte> publicKey, string passphrase, bool overwrite)
+    {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Username.Require(username, nameof(username));
-        ArgumentNullException.ThrowIfNull(keyPair);
         ArgumentException.ThrowIfNullOrEmpty(passphrase);
 
         var salt = RandomNumberGenerator.GetBytes(SaltSize);
         var nonce = RandomNumberGenerator.GetBytes(NonceSize);
-        var ciphertext = new byte[X25519KeyPair.KeySize + TagSize];
+        var ciphertext = new byte[KeySize + TagSize];
         Span<byte> key = stackalloc byte[32];
         try
         {
             DeriveKey(passphrase, salt, Argon2MemoryKib, Argon2Passes, key);
             using var aes = new AesGcm(key, TagSize);
-            aes.Encrypt(
-                nonce, keyPair.PrivateKey, ciphertext.AsSpan(0, X25519KeyPair.KeySize), ciphertext.AsSpan(X25519KeyPair.KeySize),
-                Aad(username, keyPair.PublicKey));
+            aes.Encrypt(nonce, privateKey, ciphertext.AsSpan(0, KeySize), ciphertext.AsSpan(KeySize), Aad(kind, username, publicKey));
         }
         finally
         {
@@ -63,8 +88,9 @@ public static class KeyFile
         {
             Format = Format,
             Version = Version,
+            Kind = kind,
             Username = username,
-            PublicKey = Base64Url.EncodeToString(keyPair.PublicKey),
+            PublicKey = Base64Url.EncodeToString(publicKey),
             Kdf = new KeyFileKdf { Algorithm = KdfName, MemoryKib = Argon2MemoryKib, Passes = Argon2Passes, Parallelism = 1, Salt = Base64Url.EncodeToString(salt) },
             Cipher = new KeyFileCipher { Algorithm = CipherName, Nonce = Base64Url.EncodeToString(nonce), Ciphertext = Base64Url.EncodeToString(ciphertext) },
         };
@@ -73,14 +99,42 @@ public static class KeyFile
 
     public static StoredKey Load(string path, string passphrase)
     {
+        var (username, privateKey) = Load(path, passphrase, null, X25519KeyPair.KeySize);
+        try
+        {
+            return new StoredKey(username, X25519KeyPair.FromPrivateKey(privateKey));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(privateKey);
+        }
+    }
+
+    /// <summary>Loads an identity key saved by <see cref="SaveIdentity"/>.</summary>
+    public static (string Username, IdentityKey Identity) LoadIdentity(string path, string passphrase)
+    {
+        var (username, privateKey) = Load(path, passphrase, IdentityKind, IdentityKey.PublicKeySize);
+        try
+        {
+            return (username, IdentityKey.FromPrivateKey(privateKey));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(privateKey);
+        }
+    }
+
+    // The private key, checked against the file's public key (derived again from it).
+    private static (string Username, byte[] PrivateKey) Load(string path, string passphrase, string? kind, int publicKeySize)
+    {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(passphrase);
 
         var document = Parse(path, Read(path));
         var username = document.Username;
-        if (!Username.IsValid(username))
+        if (!Username.IsValid(username) || document.Kind != kind)
             throw Damaged(path);
-        var publicKey = Decode(document.PublicKey, X25519KeyPair.KeySize, path);
+        var publicKey = Decode(document.PublicKey, publicKeySize, path);
         var kdf = document.Kdf ?? throw Damaged(path);
         var cipher = document.Cipher ?? throw Damaged(path);
         if (kdf.Algorithm != KdfName || kdf.Parallelism != 1 || cipher.Algorithm != CipherName
@@ -90,33 +144,42 @@ public static class KeyFile
         }
         var salt = Decode(kdf.Salt, SaltSize, path);
         var nonce = Decode(cipher.Nonce, NonceSize, path);
-        var ciphertext = Decode(cipher.Ciphertext, X25519KeyPair.KeySize + TagSize, path);
+        var ciphertext = Decode(cipher.Ciphertext, KeySize + TagSize, path);
 
         Span<byte> key = stackalloc byte[32];
-        Span<byte> privateKey = stackalloc byte[X25519KeyPair.KeySize];
+        var privateKey = new byte[KeySize];
         try
         {
             DeriveKey(passphrase, salt, kdf.MemoryKib.Value, kdf.Passes.Value, key);
             using var aes = new AesGcm(key, TagSize);
-            aes.Decrypt(
-                nonce, ciphertext.AsSpan(0, X25519KeyPair.KeySize), ciphertext.AsSpan(X25519KeyPair.KeySize), privateKey,
-                Aad(username!, publicKey));
-            var keyPair = X25519KeyPair.FromPrivateKey(privateKey);
-            if (!keyPair.PublicKey.SequenceEqual(publicKey))
+            aes.Decrypt(nonce, ciphertext.AsSpan(0, KeySize), ciphertext.AsSpan(KeySize), privateKey, Aad(kind, username!, publicKey));
+            var derived = kind == IdentityKind ? DerivedIdentityPublicKey(privateKey) : X25519KeyPair.FromPrivateKey(privateKey).PublicKey.ToArray();
+            if (!derived.AsSpan().SequenceEqual(publicKey))
                 throw Damaged(path);
-            return new StoredKey(username!, keyPair);
+            return (username!, privateKey);
         }
         catch (AuthenticationTagMismatchException)
         {
+            CryptographicOperations.ZeroMemory(privateKey);
             throw new KeyFileException(
                 KeyFileError.WrongPassphraseOrDamaged,
                 $"Wrong passphrase or damaged key file '{path}'. The two cannot be told apart: the file is sealed as a whole, so either makes it fail the same check.");
         }
+        catch
+        {
+            CryptographicOperations.ZeroMemory(privateKey);
+            throw;
+        }
         finally
         {
             CryptographicOperations.ZeroMemory(key);
-            CryptographicOperations.ZeroMemory(privateKey);
         }
+    }
+
+    private static byte[] DerivedIdentityPublicKey(ReadOnlySpan<byte> privateKey)
+    {
+        using var identity = IdentityKey.FromPrivateKey(privateKey);
+        return identity.PublicKey;
     }
 
     private static void DeriveKey(string passphrase, ReadOnlySpan<byte> salt, long memoryKib, long passes, Span<byte> key)
@@ -134,12 +197,13 @@ public static class KeyFile
         }
     }
 
-    /// <summary>aad = "sealpost/keyfile/v1" || 0x00 || len || username || public key.</summary>
-    private static byte[] Aad(string username, ReadOnlySpan<byte> publicKey)
+    /// <summary>aad = "sealpost/keyfile/v1" (identity keys: "sealpost/identity-keyfile/v1") || 0x00 || len || username || public key.</summary>
+    private static byte[] Aad(string? kind, string username, ReadOnlySpan<byte> publicKey)
     {
-        var aad = new byte[AadLabel.Length + 1 + username.Length + publicKey.Length];
-        AadLabel.CopyTo(aad);
-        var written = AadLabel.Length + Username.WriteLengthPrefixed(username, aad.AsSpan(AadLabel.Length));
+        var label = kind == IdentityKind ? IdentityAadLabel : AadLabel;
+        var aad = new byte[label.Length + 1 + username.Length + publicKey.Length];
+        label.CopyTo(aad);
+        var written = label.Length + Username.WriteLengthPrefixed(username, aad.AsSpan(label.Length));
         publicKey.CopyTo(aad.AsSpan(written));
         return aad;
     }
@@ -257,6 +321,7 @@ internal sealed class KeyFileDocument
 {
     public string? Format { get; set; }
     public int? Version { get; set; }
+    public string? Kind { get; set; }
     public string? Username { get; set; }
     public string? PublicKey { get; set; }
     public KeyFileKdf? Kdf { get; set; }

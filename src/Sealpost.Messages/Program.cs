@@ -19,7 +19,7 @@ builder.Services.AddDatabase();
 builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>().AddSingleton<MailboxWriter>();
 builder.Services.AddHttpClient<TokenValidator>(c => c.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(TokenValidator)));
-builder.Services.AddSingleton<TokenValidator>().AddSingleton<RecipientDirectory>();
+builder.Services.AddSingleton<TokenValidator>().AddSingleton<DeviceDirectory>();
 builder.Services.AddDeliveryBus(builder.Configuration);
 builder.Services.AddSingleton<ConnectionRegistry>().AddSingleton<Relay>().AddSingleton(SocketServicesFrom);
 builder.Services.AddHostedService<DatabaseMigrations<MailboxSweeper>>().AddHostedService<MailboxSweeper>();
@@ -40,4 +40,4 @@ static SocketServices SocketServicesFrom(IServiceProvider sp) => new(
         sp.GetRequiredService<ConnectionRegistry>(), sp.GetRequiredService<IDeliveryBus>(),
         sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SocketOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
         sp.GetRequiredService<ILogger<Connection>>()),
-    sp.GetRequiredService<RecipientDirectory>(), sp.GetRequiredService<TokenValidator>());
+    sp.GetRequiredService<DeviceDirectory>(), sp.GetRequiredService<TokenValidator>());

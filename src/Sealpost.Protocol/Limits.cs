@@ -26,6 +26,10 @@ public static class Limits
     /// <summary>Most message ids one <c>ack</c> frame may carry.</summary>
     public const int AckIdsMax = 256;
 
-    /// <summary>Largest WebSocket frame the server reads; beyond it the socket is closed with 1009.</summary>
-    public const int FrameMaxBytes = 80 * 1024;
+    /// <summary>
+    /// Largest WebSocket frame the server reads; beyond it the socket is closed with 1009. A send carries one envelope per
+    /// device of the recipient and of the sender (at most 2 × <see cref="DevicesMax"/> − 1), each up to
+    /// <see cref="BodyMaxBase64Chars"/>: the frame holds that with room for its JSON. The buffer grows only as a frame needs.
+    /// </summary>
+    public const int FrameMaxBytes = 2 * DevicesMax * BodyMaxBase64Chars;
 }

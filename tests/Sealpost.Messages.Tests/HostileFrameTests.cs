@@ -30,6 +30,16 @@ public sealed class HostileFrameTests(SealpostStack stack)
         { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a15","to":"' OR 1=1 --","body":"AAAA"}""", "unknown_recipient" },
         { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a16","to":"'; DROP TABLE messages; --","body":"AAAA"}""", "unknown_recipient" },
         { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a17","to":"nobody_by_this_name","body":"AAAA"}""", "unknown_recipient" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a18","to":"RECIPIENT","body":"AAAA","envelopes":[{"device":1,"body":"AAAA"}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a19","to":"RECIPIENT","envelopes":[]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1a","to":"RECIPIENT","envelopes":[{"device":0,"body":"AAAA"}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1b","to":"RECIPIENT","envelopes":[{"device":1,"body":"AAAA"},{"device":1,"body":"AAAA"}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1c","to":"RECIPIENT","envelopes":[{"device":"one","body":"AAAA"}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1d","to":"RECIPIENT","envelopes":[{"device":1}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1e","to":"RECIPIENT","envelopes":[null]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a1f","to":"RECIPIENT","body":"AAAA","copies":[{"device":2,"body":"AAAA"}]}""", "bad_frame" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a20","to":"RECIPIENT","envelopes":[{"device":1,"body":"AAAA"}],"copies":[{"device":2,"body":"AAAA"}]}""", "stale_devices" },
+        { """{"type":"send","id":"5b0a0f39-6d3c-4a55-9e0e-2a8f0c7f1a21","to":"RECIPIENT","envelopes":[{"device":2,"body":"AAAA"}]}""", "stale_devices" },
         { """{"type":"ack","message_id":"not a uuid"}""", "bad_frame" },
         { """{"type":"ack","message_id":{"$ne":null}}""", "bad_frame" },
         { """{"type":"auth","access_token":"forged"}""", "unauthorized" },
@@ -84,7 +94,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
         var user = await stack.Users.Api.NewUserAsync("huge");
         await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        await socket.SendTextAsync("{\"type\":\"send\",\"body\":\"" + new string('A', 200 * 1024) + "\"}");
+        await socket.SendTextAsync("{\"type\":\"send\",\"body\":\"" + new string('A', Protocol.Limits.FrameMaxBytes) + "\"}");
         await socket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);

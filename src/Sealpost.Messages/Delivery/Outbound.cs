@@ -1,18 +1,20 @@
+using Sealpost.Messages.Mailboxes;
+
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>
 /// What the relay knows of one sender socket: its write lane (so its messages commit in send order), its queues by
 /// recipient, and where answers go.
 /// </summary>
-public sealed class Outbound(int lane, Action<Guid, byte[]> answer)
+public sealed class Outbound(int lane, Action<NewMessage, byte[], bool> answer)
 {
     private const int IdleQueuesKept = 256;
     private readonly Dictionary<string, Relay.RecipientQueue> _queues = new(StringComparer.Ordinal);
 
     public int Lane { get; } = lane;
 
-    /// <summary>Delivers the answer (<c>accepted</c> or <c>error</c>) for the send with this client id.</summary>
-    public void Answer(Guid clientId, byte[] frame) => answer(clientId, frame);
+    /// <summary>Delivers the answer for one message: <c>accepted</c> (<paramref name="accepted"/> true) or <c>error</c>.</summary>
+    public void Answer(NewMessage message, byte[] frame, bool accepted) => answer(message, frame, accepted);
 
     public Relay.RecipientQueue QueueFor(string recipient)
     {

@@ -41,11 +41,16 @@ public sealed partial class RedisBus : IDeliveryBus
     private readonly ISubscriber _subscriber;
     private readonly Lazy<Relay> _relay;
     private readonly Lazy<Sockets.ConnectionRegistry> _registry;
+    private readonly Identity.DeviceDirectory _directory;
+    private readonly Mailboxes.IMailboxStore _store;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, ChannelMessageQueue> _users = new(StringComparer.Ordinal);
 
-    public RedisBus(IConnectionMultiplexer redis, Lazy<Relay> relay, Lazy<Sockets.ConnectionRegistry> registry, ILogger<RedisBus> logger)
+    public RedisBus(IConnectionMultiplexer redis, Lazy<Relay> relay, Lazy<Sockets.ConnectionRegistry> registry,
+        Identity.DeviceDirectory directory, Mailboxes.IMailboxStore store, ILogger<RedisBus> logger)
     {
+        _directory = directory;
+        _store = store;
         _redis = redis;
         _subscriber = redis.GetSubscriber();
         _relay = relay;
@@ -161,6 +166,8 @@ public sealed partial class RedisBus : IDeliveryBus
                 flushes.OnMessage(m => OnFlush(m.Message));
                 var sessions = await _subscriber.SubscribeAsync(RedisChannel.Literal(SessionsEnded.Channel)).ConfigureAwait(false);
                 sessions.OnMessage(m => OnSessionsEnded(m.Message));
+                var devices = await _subscriber.SubscribeAsync(RedisChannel.Literal(DevicesChanged.Channel)).ConfigureAwait(false);
+                devices.OnMessage(m => OnDevicesChangedAsync(m.Message));
                 return;
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
@@ -226,6 +233,32 @@ public sealed partial class RedisBus : IDeliveryBus
         if (ended?.Username is not null) _registry.Value.EndSessions(ended);
     }
 
+    // From the users service (JSON): forget the account's cached devices; a removed device's mailbox goes (every instance
+    // hears this and deletes, which is idempotent; a notice lost while Redis is away leaves the rows to expire).
+    private async Task OnDevicesChangedAsync(RedisValue value)
+    {
+        DevicesChanged? changed;
+        try
+        {
+            changed = JsonSerializer.Deserialize((byte[]?)value, SealpostJsonContext.Default.DevicesChanged);
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+        if (changed?.Username is null) return;
+        _directory.Forget(changed.Username);
+        if (changed.Removed is not { } removed || removed < 1) return;
+        try
+        {
+            await _store.DeleteMailboxAsync(Identity.DeviceAddress.Of(changed.Username, removed), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogRemovedMailboxFailed(_logger, e);
+        }
+    }
+
     private byte[] Payload(byte kind, Guid messageId, int extra)
     {
         var payload = new byte[HeaderBytes + extra];
@@ -250,6 +283,9 @@ public sealed partial class RedisBus : IDeliveryBus
     private static RedisChannel UserChannel(string username) => RedisChannel.Literal("sealpost:u:" + username);
 
     private static RedisChannel InstanceChannel(Guid instance) => RedisChannel.Literal("sealpost:i:" + instance.ToString("N"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting the mailbox of a removed device failed; its messages stay until they expire")]
+    private static partial void LogRemovedMailboxFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not answering; live delivery falls back to the mailbox and polling")]
     private static partial void LogBusFailed(ILogger logger, Exception e);

@@ -86,7 +86,7 @@ public sealed partial class Relay : IAsyncDisposable
                 _pending.TryRemove(messageId, out _);
                 pending.Resolved.TrySetResult();
                 MessagesMetrics.Accepted.Add(1, MessagesMetrics.AckedBeforeWrite);
-                pending.Sender.Answer(pending.Message.ClientId, FrameCodec.Accepted(pending.ClientIdText, messageId, pending.Message.SentAt));
+                pending.Sender.Answer(pending.Message, FrameCodec.Accepted(pending.ClientIdText, messageId, pending.Message.SentAt), accepted: true);
             }
             else pending.AckedWhileStoring = true;
         }
@@ -279,6 +279,7 @@ public sealed partial class Relay : IAsyncDisposable
         pending.State = Pending.Done;
         _pending.TryRemove(message.Id, out _);
         byte[] answer;
+        var accepted = result?.Status is AcceptStatus.Stored or AcceptStatus.Duplicate;
         switch (result?.Status)
         {
             case AcceptStatus.Stored:
@@ -318,7 +319,7 @@ public sealed partial class Relay : IAsyncDisposable
         // After the announcement: the queue's next message may go live only once sockets have heard of this one.
         Interlocked.Decrement(ref pending.Queue!.Storing);
         pending.Resolved.TrySetResult();
-        pending.Sender.Answer(message.ClientId, answer);
+        pending.Sender.Answer(message, answer, accepted);
     }
 
     private void AnnounceStored(string recipient, Guid messageId)

@@ -33,13 +33,13 @@ public sealed partial class SocketDelivery
     private long _readStartedAt;
     private bool _reported;
 
-    /// <param name="username">Whose messages these are.</param>
+    /// <param name="address">Whose messages these are: a device (<see cref="Identity.DeviceAddress"/>).</param>
     /// <param name="services">The instance's parts.</param>
     /// <param name="emit">Queues a frame for the socket; false when the socket cannot take it (it is being dropped).</param>
     /// <param name="close">Closes the socket with a code and reason (the instance is shutting down).</param>
-    public SocketDelivery(string username, DeliveryServices services, Func<byte[], bool> emit, Action<System.Net.WebSockets.WebSocketCloseStatus, string> close)
+    public SocketDelivery(string address, DeliveryServices services, Func<byte[], bool> emit, Action<System.Net.WebSockets.WebSocketCloseStatus, string> close)
     {
-        Username = username;
+        Address = address;
         _services = services;
         _emit = emit;
         Close = close;
@@ -65,10 +65,10 @@ public sealed partial class SocketDelivery
             _reported = true;
             problem += "; " + _state.Describe();
         }
-        LogStuck(_services.Logger, Username, problem);
+        LogStuck(_services.Logger, Address, problem);
     }
 
-    public string Username { get; }
+    public string Address { get; }
 
     /// <summary>The session whose token opened (or last renewed) the socket: when it ends, the socket closes.</summary>
     public Guid Session { get; set; }
@@ -87,7 +87,7 @@ public sealed partial class SocketDelivery
         var started = _services.Clock.GetTimestamp();
         try
         {
-            await _services.Relay.FlushAsync(Username, _stop.Token);
+            await _services.Relay.FlushAsync(Address, _stop.Token);
         }
         catch (OperationCanceledException)
         {
@@ -96,12 +96,12 @@ public sealed partial class SocketDelivery
         catch (Exception e)
         {
             // Never expected; the socket must start all the same.
-            LogStoreFailed(_services.Logger, e, Username);
+            LogStoreFailed(_services.Logger, e, Address);
         }
         var took = _services.Clock.GetElapsedTime(started);
-        if (took > SlowStart) LogSlowStart(_services.Logger, Username, took.TotalSeconds);
+        if (took > SlowStart) LogSlowStart(_services.Logger, Address, took.TotalSeconds);
         lock (_gate) _started = true;
-        LogStarted(_services.Logger, Username, took.TotalMilliseconds);
+        LogStarted(_services.Logger, Address, took.TotalMilliseconds);
         Kick();
     }
 
@@ -121,7 +121,7 @@ public sealed partial class SocketDelivery
             if (_closed) return OfferDecision.Ignore;
             decision = _state.OnOffer(messageId, origin, NowMs);
             if (decision == OfferDecision.Push && !_emit(frame)) _closed = true;
-            if (decision != OfferDecision.Push && _services.Logger.IsEnabled(LogLevel.Debug)) LogOffer(_services.Logger, Username, messageId, decision, _state.Describe());
+            if (decision != OfferDecision.Push && _services.Logger.IsEnabled(LogLevel.Debug)) LogOffer(_services.Logger, Address, messageId, decision, _state.Describe());
         }
         if (decision == OfferDecision.Push) MessagesMetrics.Delivered.Add(1, MessagesMetrics.Live);
         // If the news that it was stored never comes (its origin died), read the mailbox anyway after a while.
@@ -161,10 +161,10 @@ public sealed partial class SocketDelivery
             MessagesMetrics.Acknowledged.Add(1);
             if (from == DeliveryState.FromStore)
             {
-                _services.Writer.Delete(Username, id);
-                _services.Registry.NotifyAcked(Username, id, this);
+                _services.Writer.Delete(Address, id);
+                _services.Registry.NotifyAcked(Address, id, this);
             }
-            else if (from == _services.Bus.InstanceId) _services.Relay.OnAnswer(Answer.Acked, Username, id);
+            else if (from == _services.Bus.InstanceId) _services.Relay.OnAnswer(Answer.Acked, Address, id);
             else
             {
                 remote ??= [];
@@ -174,7 +174,7 @@ public sealed partial class SocketDelivery
         }
         // One bus message per origin for the acks of one frame.
         if (remote is not null)
-            foreach (var (origin, list) in remote) _services.Bus.Tell(origin, Answer.Acked, Username, list);
+            foreach (var (origin, list) in remote) _services.Bus.Tell(origin, Answer.Acked, Address, list);
         if (!freed) return;
         Interlocked.Exchange(ref _lastProgress, _services.Clock.GetTimestamp());
         Kick();
@@ -194,14 +194,14 @@ public sealed partial class SocketDelivery
         }
         try
         {
-            var still = await _services.Store.StillPendingAsync(Username, fromStore, ct);
+            var still = await _services.Store.StillPendingAsync(Address, fromStore, ct);
             lock (_gate) _state.KeepOnly(still);
             Interlocked.Exchange(ref _lastProgress, _services.Clock.GetTimestamp());
             Kick();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            LogStoreFailed(_services.Logger, e, Username);
+            LogStoreFailed(_services.Logger, e, Address);
         }
     }
 
@@ -239,15 +239,15 @@ public sealed partial class SocketDelivery
                     var origin = refused.Key;
                     if (origin == _services.Bus.InstanceId)
                     {
-                        foreach (var id in refused) _services.Relay.OnAnswer(Answer.Refused, Username, id);
+                        foreach (var id in refused) _services.Relay.OnAnswer(Answer.Refused, Address, id);
                     }
                     else if (await _services.Bus.IsAliveAsync(origin))
                     {
-                        foreach (var chunk in refused.Chunk(Limits.AckIdsMax)) _services.Bus.Tell(origin, Answer.Refused, Username, chunk);
+                        foreach (var chunk in refused.Chunk(Limits.AckIdsMax)) _services.Bus.Tell(origin, Answer.Refused, Address, chunk);
                     }
                     else
                     {
-                        LogGaveUp(_services.Logger, Username, origin);
+                        LogGaveUp(_services.Logger, Address, origin);
                         lock (_gate) _state.GiveUpOn(origin);
                     }
                 }
@@ -259,7 +259,7 @@ public sealed partial class SocketDelivery
             catch (Exception e)
             {
                 // Redis is away (the origin cannot be asked): the next round asks again.
-                LogAskFailed(_services.Logger, e, Username);
+                LogAskFailed(_services.Logger, e, Address);
             }
             Kick();
             lock (_gate)
@@ -269,7 +269,7 @@ public sealed partial class SocketDelivery
                     _patienceArmed = 0;
                     return;
                 }
-                if (round == PatientRoundsBeforeWarning) LogStillWaiting(_services.Logger, Username, _state.Describe());
+                if (round == PatientRoundsBeforeWarning) LogStillWaiting(_services.Logger, Address, _state.Describe());
             }
         }
     }
@@ -279,14 +279,14 @@ public sealed partial class SocketDelivery
         IReadOnlyList<StoredMessage> found;
         try
         {
-            found = await _services.Store.PendingAsync(Username, request.Exclude, request.Limit, _stop.Token);
+            found = await _services.Store.PendingAsync(Address, request.Exclude, request.Limit, _stop.Token);
         }
         catch (Exception e)
         {
             Interlocked.Exchange(ref _readStartedAt, 0);
             lock (_gate) _state.ReadFailed();
             if (e is OperationCanceledException && _stop.IsCancellationRequested) return;
-            LogStoreFailed(_services.Logger, e, Username);
+            LogStoreFailed(_services.Logger, e, Address);
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), _services.Clock, _stop.Token);
@@ -312,8 +312,8 @@ public sealed partial class SocketDelivery
             }
         }
         MessagesMetrics.Delivered.Add(outcome.Push.Count, MessagesMetrics.FromMailbox);
-        if (_services.Logger.IsEnabled(LogLevel.Debug)) LogRead(_services.Logger, Username, found.Count, outcome.Push.Count, outcome.Synced);
-        foreach (var id in outcome.AckAgain) _services.Writer.Delete(Username, id);
+        if (_services.Logger.IsEnabled(LogLevel.Debug)) LogRead(_services.Logger, Address, found.Count, outcome.Push.Count, outcome.Synced);
+        foreach (var id in outcome.AckAgain) _services.Writer.Delete(Address, id);
         Kick();
     }
 

@@ -6,8 +6,15 @@ using Sealpost.Protocol;
 
 namespace Sealpost.Messages.Identity;
 
-/// <summary>Who a valid access token names, until when, and for which session (<c>sid</c>; empty when it has none).</summary>
-public readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt, Guid Session);
+/// <summary>
+/// Who a valid access token names, on which device (<c>dev</c>; 1 when it has none), until when, and for which session
+/// (<c>sid</c>; empty when it has none).
+/// </summary>
+public readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt, Guid Session, int Device = DeviceAddress.FirstDevice)
+{
+    /// <summary>The device's name in the messages service (<see cref="DeviceAddress"/>).</summary>
+    public string Address => DeviceAddress.Of(Username, Device);
+}
 
 /// <summary>
 /// Verifies the users service's ES256 access tokens against its JWKS, fetched once and cached; an unknown key id
@@ -30,7 +37,11 @@ public sealed partial class TokenValidator(HttpClient http, IOptions<UsersOption
             result = await TryAsync(token);
         if (!result.IsValid || result.ClaimsIdentity.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { } username) return null;
         var session = Guid.TryParse(result.ClaimsIdentity.FindFirst(TokenClaims.Session)?.Value, out var sid) ? sid : Guid.Empty;
-        return new TokenIdentity(username, new DateTimeOffset(((JsonWebToken)result.SecurityToken).ValidTo, TimeSpan.Zero), session);
+        var device = DeviceAddress.FirstDevice;
+        if (result.ClaimsIdentity.FindFirst(TokenClaims.Device)?.Value is { } dev
+            && (!int.TryParse(dev, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out device) || device < 1))
+            return null;
+        return new TokenIdentity(username, new DateTimeOffset(((JsonWebToken)result.SecurityToken).ValidTo, TimeSpan.Zero), session, device);
     }
 
     private async Task<TokenValidationResult> TryAsync(string token)

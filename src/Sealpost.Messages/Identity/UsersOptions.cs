@@ -16,7 +16,10 @@ public sealed class UsersOptions
     [Required]
     public string Audience { get; set; } = "sealpost";
 
-    /// <summary>How long "this user exists" is believed without asking again.</summary>
+    /// <summary>
+    /// How long an account's device list is believed without asking again. Changes are announced on Redis and a send that
+    /// disagrees asks again, so this only bounds how long a missed announcement can matter.
+    /// </summary>
     public TimeSpan RecipientCacheTime { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How long "no such user" is believed: short, so a fresh registration is soon reachable.</summary>

@@ -47,6 +47,9 @@ public interface IMailboxStore
     /// <summary>Deletes these messages, each only if it is addressed to the recipient named with it.</summary>
     Task DeleteAsync(IReadOnlyList<(string Recipient, Guid Id)> acked, CancellationToken ct);
 
+    /// <summary>Deletes everything that waits for this recipient (a device that was removed).</summary>
+    Task DeleteMailboxAsync(string recipient, CancellationToken ct);
+
     /// <summary>The recipient's oldest waiting messages, leaving out those in <paramref name="exclude"/> (already in flight).</summary>
     Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct);
 

@@ -27,6 +27,13 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         return await cmd.ExecuteNonQueryAsync(ct);
     });
 
+    public Task DeleteMailboxAsync(string recipient, CancellationToken ct) => GuardAsync(async () =>
+    {
+        await using var cmd = db.CreateCommand("DELETE FROM messages WHERE recipient = $1");
+        cmd.Parameters.Add(new() { Value = recipient });
+        return await cmd.ExecuteNonQueryAsync(ct);
+    });
+
     public Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct) =>
         GuardAsync<IReadOnlyList<StoredMessage>>(async () =>
         {
@@ -128,7 +135,8 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         // some of those may have been stored before under their old ids while the rest were not; moved, they all stand
         // in the mailbox in the order they were resent, which is the order they were first sent. A write that comes
         // later with an older id (the old instance's, landing after the resend's) changes nothing, nor does the same
-        // message written twice. Rows go in ordered by (sender, client id), so two batches that share resends take
+        // message written twice. Each device's copy is its own row (the key is sender, client id and recipient device). Rows
+        // go in ordered by that key, so two batches that share resends take
         // their index locks in the same order and never deadlock; the order inside one commit changes nothing anyone
         // can see.
         // Like the quota, the per-sender limits are exact to within the write batches in flight at once.
@@ -158,10 +166,10 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
                 FROM input i JOIN mailboxes b USING (recipient) JOIN shares p USING (recipient, sender) LEFT JOIN spent d USING (sender)),
             stored AS (
                 INSERT INTO messages AS m (recipient, id, sender, client_id, body, sent_at)
-                SELECT DISTINCT ON (sender, client_id) recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
-                ORDER BY sender, client_id, ord
-                ON CONFLICT (sender, client_id) DO UPDATE SET id = excluded.id, sent_at = excluded.sent_at
-                    WHERE m.recipient = excluded.recipient AND m.id < excluded.id
+                SELECT DISTINCT ON (sender, client_id, recipient) recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
+                ORDER BY sender, client_id, recipient, ord
+                ON CONFLICT (sender, client_id, recipient) DO UPDATE SET id = excluded.id, sent_at = excluded.sent_at
+                    WHERE m.id < excluded.id
                 RETURNING id, sender),
             counted AS (
                 INSERT INTO sender_days (sender, day, stored) SELECT sender, $10, count(*) FROM stored GROUP BY sender
@@ -194,18 +202,20 @@ public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOp
         // Not stored: a copy older than the one that waits (which answers, whatever the limits say), or refused.
         var missing = Enumerable.Range(0, batch.Count).Where(k => results[k] is null).ToList();
         await using (var cmd = db.CreateCommand("""
-            SELECT m.sender, m.client_id, m.id, m.sent_at FROM messages m
-            JOIN unnest($1::text[], $2::uuid[]) AS w (sender, client_id) ON m.sender = w.sender AND m.client_id = w.client_id
+            SELECT m.sender, m.client_id, m.recipient, m.id, m.sent_at FROM messages m
+            JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS w (sender, client_id, recipient)
+                ON m.sender = w.sender AND m.client_id = w.client_id AND m.recipient = w.recipient
             """))
         {
             cmd.Parameters.Add(new() { Value = missing.Select(k => batch[k].Sender).ToArray() });
             cmd.Parameters.Add(new() { Value = missing.Select(k => batch[k].ClientId).ToArray() });
-            var existing = new Dictionary<(string, Guid), AcceptResult>();
+            cmd.Parameters.Add(new() { Value = missing.Select(k => batch[k].Recipient).ToArray() });
+            var existing = new Dictionary<(string, Guid, string), AcceptResult>();
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
-                existing[(reader.GetString(0), reader.GetGuid(1))] = new(AcceptStatus.Duplicate, reader.GetGuid(2), reader.GetFieldValue<DateTimeOffset>(3));
+                existing[(reader.GetString(0), reader.GetGuid(1), reader.GetString(2))] = new(AcceptStatus.Duplicate, reader.GetGuid(3), reader.GetFieldValue<DateTimeOffset>(4));
             foreach (var k in missing)
-                results[k] = existing.TryGetValue((batch[k].Sender, batch[k].ClientId), out var first) ? first : new(refused[k]!.Value, Guid.Empty, default);
+                results[k] = existing.TryGetValue((batch[k].Sender, batch[k].ClientId, batch[k].Recipient), out var first) ? first : new(refused[k]!.Value, Guid.Empty, default);
         }
         return [.. results.Select(r => r!.Value)];
     }

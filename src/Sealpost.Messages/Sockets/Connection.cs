@@ -12,7 +12,7 @@ using Sealpost.ServiceDefaults;
 namespace Sealpost.Messages.Sockets;
 
 /// <summary>The services a socket works with, bundled.</summary>
-public sealed record SocketServices(DeliveryServices Delivery, RecipientDirectory Directory, TokenValidator Tokens)
+public sealed record SocketServices(DeliveryServices Delivery, DeviceDirectory Directory, TokenValidator Tokens)
 {
     public SocketOptions Options => Delivery.Options;
 
@@ -42,6 +42,7 @@ public sealed partial class Connection
     private readonly CancellationTokenSource _stop = new();
     private readonly TokenBucket _ackBucket;
     private readonly Outbound _outbound;
+    private readonly ConcurrentDictionary<Guid, SendUnit> _units = new();
     private TokenBucket _bucket = null!;
     private int _queued;
     private int _writing;
@@ -61,15 +62,23 @@ public sealed partial class Connection
         _clock = services.Delivery.Clock;
         _logger = services.Logger;
         Username = identity.Username;
+        Device = identity.Device;
+        Address = identity.Address;
         ConnectionId = connectionId;
         _tokenExpiresAt = identity.ExpiresAt;
-        _delivery = new SocketDelivery(identity.Username, services.Delivery, Emit, Close) { Session = identity.Session };
+        _delivery = new SocketDelivery(Address, services.Delivery, Emit, Close) { Session = identity.Session };
         _pendingSends = new SemaphoreSlim(_options.MaxPendingSends, _options.MaxPendingSends);
         _ackBucket = new TokenBucket(_options.AcksPerSecond, _options.AcksPerSecond * 2.0, _clock);
         _outbound = new Outbound(Random.Shared.Next(), Answer);
     }
 
     public string Username { get; }
+
+    /// <summary>The device this socket was opened for (the token's <c>dev</c>).</summary>
+    public int Device { get; }
+
+    /// <summary>The device's name in this service (<see cref="DeviceAddress"/>): its mailbox and the sender of what it sends.</summary>
+    public string Address { get; }
 
     public string ConnectionId { get; }
 
@@ -125,8 +134,14 @@ public sealed partial class Connection
         Pump();
     }
 
-    private void Answer(Guid clientId, byte[] frame)
+    // One answer per message; a send of several copies is answered once, when every copy is.
+    private void Answer(NewMessage message, byte[] frame, bool accepted)
     {
+        if (_units.TryRemove(message.Id, out var unit))
+        {
+            if (unit.Answered(message.Id, frame, accepted) is not { } whole) return;
+            frame = whole;
+        }
         _pendingSends.Release();
         Reply(frame);
     }
@@ -324,42 +339,135 @@ public sealed partial class Connection
 
     private async ValueTask SendAsync(ClientFrame frame, CancellationToken ct)
     {
-        string? problem = null;
-        var code = ErrorCodes.BadFrame;
-        if (frame.Id is null || !Guid.TryParse(frame.Id, out var clientId)) problem = "\"id\" must be a UUID chosen by the client.";
-        else if (frame.To is null) problem = "\"to\" is required.";
-        else if (frame.Body is null) problem = "\"body\" is required.";
-        else if (frame.Body.Length > Limits.BodyMaxBase64Chars)
-            (code, problem) = (ErrorCodes.TooLarge, $"\"body\" is at most {Limits.BodyMaxBase64Chars} characters of base64.");
-        else if (frame.Body.Length == 0) problem = "\"body\" must not be empty.";
-        else if (!Base64.IsValid(frame.Body)) problem = "\"body\" must be standard base64.";
-        else if (AccountRules.NormalizeUsername(frame.To) is not { } to)
-            (code, problem) = (ErrorCodes.UnknownRecipient, "No account has that name.");
+        string code;
+        byte[]? refusal;
+        try
+        {
+            // Awaited here, not in the background: the relay must get one socket's sends in the order they came.
+            (code, refusal) = await RefusalAsync(frame, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogDirectoryFailed(_logger, e, ConnectionId);
+            code = ErrorCodes.Internal;
+            refusal = FrameCodec.Error(frame.Id, code, ServiceDefaultsExtensions.IsUnavailable(e) || e is HttpRequestException
+                ? "Storage is unavailable right now; send again with the same id."
+                : "The message could not be stored; send again with the same id.");
+        }
+        if (refusal is not null)
+        {
+            MessagesMetrics.Refuse(code);
+            Reply(refusal);
+            return;
+        }
+        await _pendingSends.WaitAsync(ct);
+        Submit(frame);
+    }
+
+    /// <summary>Why this send cannot go on (its error frame), or null when it can: its shape, its recipient, its devices.</summary>
+    private async ValueTask<(string Code, byte[]? Frame)> RefusalAsync(ClientFrame frame, CancellationToken ct)
+    {
+        (string, byte[]?) Refuse(string code, string text) => (code, FrameCodec.Error(frame.Id, code, text));
+        if (frame.Id is null || !Guid.TryParse(frame.Id, out _)) return Refuse(ErrorCodes.BadFrame, "\"id\" must be a UUID chosen by the client.");
+        if (frame.To is null) return Refuse(ErrorCodes.BadFrame, "\"to\" is required.");
+        if ((frame.Body is null) == (frame.Envelopes is null))
+            return Refuse(ErrorCodes.BadFrame, "A send carries \"body\" (one envelope) or \"envelopes\" (one per device of the recipient).");
+        if (frame.Body is { } body)
+        {
+            if (frame.Copies is not null) return Refuse(ErrorCodes.BadFrame, "\"copies\" come with \"envelopes\", not with \"body\".");
+            if (BodyProblem(body, "\"body\"") is { } problem) return Refuse(problem.Code, problem.Text);
+        }
         else
         {
-            try
+            foreach (var (list, field, most) in new[] { (frame.Envelopes!, "envelopes", Limits.DevicesMax), (frame.Copies ?? [], "copies", Limits.DevicesMax - 1) })
             {
-                // Awaited here, not in the background: the relay must get one socket's sends in the order they came.
-                if (!await _services.Directory.ExistsAsync(to, ct))
-                    (code, problem) = (ErrorCodes.UnknownRecipient, "No account has that name.");
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                LogDirectoryFailed(_logger, e, ConnectionId);
-                (code, problem) = (ErrorCodes.Internal,
-                    ServiceDefaultsExtensions.IsUnavailable(e) || e is HttpRequestException
-                        ? "Storage is unavailable right now; send again with the same id."
-                        : "The message could not be stored; send again with the same id.");
-            }
-            if (problem is null)
-            {
-                await _pendingSends.WaitAsync(ct);
-                _services.Delivery.Relay.Submit(_outbound, new NewMessage(MessageIds.Next(_clock), Username, clientId, to, frame.Body, Now()));
-                return;
+                if (field == "envelopes" && list.Count == 0 || list.Count > most)
+                    return Refuse(ErrorCodes.BadFrame, $"\"{field}\" holds {(field == "envelopes" ? 1 : 0)} to {most} envelopes, one per device.");
+                if (list.Any(e => e is null || e.Device < 1) || list.DistinctBy(e => e.Device).Count() != list.Count)
+                    return Refuse(ErrorCodes.BadFrame, $"Every envelope in \"{field}\" names a device (an integer from 1), each device once.");
+                foreach (var envelope in list)
+                    if (BodyProblem(envelope.Body, $"Each body in \"{field}\"") is { } problem) return Refuse(problem.Code, problem.Text);
             }
         }
-        MessagesMetrics.Refuse(code);
-        Reply(FrameCodec.Error(frame.Id, code, problem));
+        if (AccountRules.NormalizeUsername(frame.To) is not { } to) return Refuse(ErrorCodes.UnknownRecipient, "No account has that name.");
+
+        var directory = _services.Directory;
+        for (var asked = false; ; asked = true)
+        {
+            var recipients = asked ? await directory.RefreshAsync(to, ct) : await directory.DevicesAsync(to, ct);
+            if (recipients.Length == 0) return Refuse(ErrorCodes.UnknownRecipient, "No account has that name.");
+            var mine = to == Username ? recipients : asked ? await directory.RefreshAsync(Username, ct) : await directory.DevicesAsync(Username, ct);
+            if (!mine.Contains(Device))
+            {
+                if (asked) return Refuse(ErrorCodes.Unauthorized, "This device was removed from the account; it can no longer send.");
+                continue;
+            }
+            // A note to self goes to every device of mine, this one too; otherwise copies go to my other devices.
+            int[] others = to == Username ? [] : [.. mine.Where(d => d != Device)];
+            var matches = frame.Body is not null
+                ? recipients is [DeviceAddress.FirstDevice] && others.Length == 0
+                : SameDevices(frame.Envelopes!, recipients) && SameDevices(frame.Copies ?? [], others);
+            if (matches) return ("", null);
+            if (asked) return (ErrorCodes.StaleDevices, FrameCodec.StaleDevices(frame.Id, recipients, others));
+        }
+    }
+
+    private static bool SameDevices(IReadOnlyList<DeviceEnvelope> envelopes, int[] devices) =>
+        envelopes.Count == devices.Length && envelopes.All(e => devices.Contains(e.Device));
+
+    private static (string Code, string Text)? BodyProblem(string? body, string what) =>
+        body switch
+        {
+            null => (ErrorCodes.BadFrame, $"{what} is required."),
+            { Length: > Limits.BodyMaxBase64Chars } => (ErrorCodes.TooLarge, $"{what} is at most {Limits.BodyMaxBase64Chars} characters of base64."),
+            { Length: 0 } => (ErrorCodes.BadFrame, $"{what} must not be empty."),
+            _ when !Base64.IsValid(body) => (ErrorCodes.BadFrame, $"{what} must be standard base64."),
+            _ => null,
+        };
+
+    /// <summary>Hands a checked send to the relay: one message per copy, answered as one.</summary>
+    private void Submit(ClientFrame frame)
+    {
+        var clientId = Guid.Parse(frame.Id!);
+        var to = AccountRules.NormalizeUsername(frame.To!)!;
+        var now = Now();
+        var relay = _services.Delivery.Relay;
+        if (frame.Body is { } body)
+        {
+            relay.Submit(_outbound, new NewMessage(MessageIds.Next(_clock), Address, clientId, to, body, now));
+            return;
+        }
+        var messages = new List<NewMessage>(frame.Envelopes!.Count + (frame.Copies?.Count ?? 0));
+        foreach (var e in frame.Envelopes) messages.Add(new NewMessage(MessageIds.Next(_clock), Address, clientId, DeviceAddress.Of(to, e.Device), e.Body, now));
+        foreach (var c in frame.Copies ?? []) messages.Add(new NewMessage(MessageIds.Next(_clock), Address, clientId, DeviceAddress.Of(Username, c.Device), c.Body, now));
+        if (messages.Count > 1)
+        {
+            var unit = new SendUnit(messages[0].Id, messages.Count);
+            foreach (var m in messages) _units[m.Id] = unit;
+        }
+        foreach (var m in messages) relay.Submit(_outbound, m);
+    }
+
+    /// <summary>
+    /// The copies of one send (one per device): answered once every copy is, with the first envelope's <c>accepted</c>,
+    /// or with an error if any copy failed (then the client sends again, and copies that got through are duplicates).
+    /// </summary>
+    private sealed class SendUnit(Guid first, int copies)
+    {
+        private int _waiting = copies;
+        private byte[]? _accepted;
+        private byte[]? _error;
+
+        /// <summary>The answer for the whole send once the last copy is answered; null before.</summary>
+        public byte[]? Answered(Guid messageId, byte[] frame, bool accepted)
+        {
+            lock (this)
+            {
+                if (messageId == first && accepted) _accepted = frame;
+                if (!accepted) _error ??= frame;
+                return --_waiting == 0 ? _error ?? _accepted : null;
+            }
+        }
     }
 
     // PostgreSQL keeps microseconds: a message pushed live shows the same sent_at as its stored copy.
@@ -372,7 +480,7 @@ public sealed partial class Connection
     private async Task RenewAsync(string? token, CancellationToken ct)
     {
         var identity = await _services.Tokens.ValidateAsync(token, ct);
-        if (identity is not { } valid || valid.Username != Username)
+        if (identity is not { } valid || valid.Username != Username || valid.Device != Device)
         {
             Reply(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token is not valid for this user."));
             return;

@@ -26,7 +26,7 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     {
         var limit = options.Value.MaxSocketsPerUser;
         var added = false;
-        var user = _users.AddOrUpdate(connection.Username,
+        var user = _users.AddOrUpdate(connection.Address,
             name =>
             {
                 added = true;
@@ -38,26 +38,26 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
                 return added ? existing with { Connections = [.. existing.Connections, connection] } : existing;
             });
         if (!added) return null;
-        await SyncSubscriptionAsync(connection.Username);
+        await SyncSubscriptionAsync(connection.Address);
         return user.Bucket;
     }
 
     public async Task RemoveAsync(SocketDelivery connection)
     {
-        while (_users.TryGetValue(connection.Username, out var user))
+        while (_users.TryGetValue(connection.Address, out var user))
         {
             if (!user.Connections.Contains(connection)) return;
             var rest = user with { Connections = [.. user.Connections.Where(c => c != connection)] };
             bool done;
             if (rest.Count == 0)
             {
-                done = _users.TryRemove(new KeyValuePair<string, UserSockets>(connection.Username, user));
-                if (done) _budgets[connection.Username] = (user.Bucket, clock.GetTimestamp());
+                done = _users.TryRemove(new KeyValuePair<string, UserSockets>(connection.Address, user));
+                if (done) _budgets[connection.Address] = (user.Bucket, clock.GetTimestamp());
             }
-            else done = _users.TryUpdate(connection.Username, rest, user);
+            else done = _users.TryUpdate(connection.Address, rest, user);
             if (done) break;
         }
-        await SyncSubscriptionAsync(connection.Username);
+        await SyncSubscriptionAsync(connection.Address);
         ForgetOldBudgets();
     }
 
@@ -96,11 +96,16 @@ public sealed class ConnectionRegistry(IDeliveryBus bus, IOptions<SocketOptions>
     /// <summary>Sessions ended (logout, new password, key rotation, deleted account): their sockets here close with 4401.</summary>
     public void EndSessions(Protocol.SessionsEnded ended)
     {
-        if (!_users.TryGetValue(ended.Username, out var user)) return;
-        foreach (var connection in user.Connections)
+        // Every device of the user: a scan, but sessions end seldom (a logout, a new password, a removed device).
+        foreach (var (address, user) in _users)
         {
-            if (ended.Covers(connection.Session))
-                connection.Close((System.Net.WebSockets.WebSocketCloseStatus)Protocol.CloseCodes.TokenExpired, "The session ended (logged out, new password, new key or account deleted); log in again.");
+            if (!Identity.DeviceAddress.Belongs(address, ended.Username)) continue;
+            foreach (var connection in user.Connections)
+            {
+                if (ended.Covers(connection.Session))
+                    connection.Close((System.Net.WebSockets.WebSocketCloseStatus)Protocol.CloseCodes.TokenExpired,
+                        "The session ended (logged out, new password, new key, device removed or account deleted); log in again.");
+            }
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Sealpost.Messages.Identity;
 using Sealpost.Protocol;
 
 namespace Sealpost.Messages.Sockets;
@@ -26,13 +27,19 @@ public static class FrameCodec
         }
         catch (JsonException e)
         {
-            // The path names the field when a value has the wrong kind ("$.to"); otherwise the JSON itself is broken.
-            var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) && !path.Contains('[', StringComparison.Ordinal) && e.BytePositionInLine is not null
-                ? path[2..]
-                : null;
-            return (null, field is not null && e.Message.Contains("could not be converted", StringComparison.Ordinal)
-                ? $"\"{field}\" must be {(field == "message_ids" ? "an array of strings" : "a string")}."
-                : "The frame is not one well-formed JSON object (nesting at most 8 deep).");
+            // The path names the field when a value has the wrong kind ("$.to", "$.envelopes[0].device"); otherwise the
+            // JSON itself is broken.
+            var path = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) && e.BytePositionInLine is not null
+                && e.Message.Contains("could not be converted", StringComparison.Ordinal) ? p[2..] : null;
+            var root = path?[..(path.IndexOfAny(['[', '.']) is var end and >= 0 ? end : path.Length)];
+            return (null, root switch
+            {
+                "envelopes" or "copies" => $"\"{root}\" must be an array of objects with \"device\" (an integer) and \"body\" (a string).",
+                null => "The frame is not one well-formed JSON object (nesting at most 8 deep).",
+                _ when root != path => "The frame is not one well-formed JSON object (nesting at most 8 deep).",
+                "message_ids" => "\"message_ids\" must be an array of strings.",
+                _ => $"\"{root}\" must be a string.",
+            });
         }
         if (frame is null) return (null, "A frame is one JSON object.");
         return frame.Type is null ? (null, "\"type\" is required.") : (frame, null);
@@ -41,12 +48,25 @@ public static class FrameCodec
     public static byte[] Accepted(string id, Guid messageId, DateTimeOffset sentAt) =>
         Write(new AcceptedFrame(FrameTypes.Accepted, id, messageId.ToString(), sentAt), SealpostJsonContext.Default.AcceptedFrame);
 
-    /// <summary>A <c>message</c> frame around a body that is already standard base64 (as the sender sent it).</summary>
-    public static byte[] Message(Guid messageId, string from, Guid? clientId, string base64Body, DateTimeOffset sentAt) =>
-        Write(new MessageFrame(FrameTypes.Message, messageId.ToString(), from, clientId?.ToString(), base64Body, sentAt), SealpostJsonContext.Default.MessageFrame);
+    /// <summary>
+    /// A <c>message</c> frame around a body that is already standard base64 (as the sender sent it), from the sending
+    /// device's <see cref="DeviceAddress"/>.
+    /// </summary>
+    public static byte[] Message(Guid messageId, string sender, Guid? clientId, string base64Body, DateTimeOffset sentAt)
+    {
+        var (from, device) = DeviceAddress.Parse(sender);
+        return Write(new MessageFrame(FrameTypes.Message, messageId.ToString(), from, clientId?.ToString(), base64Body, sentAt,
+            device == DeviceAddress.FirstDevice ? null : device), SealpostJsonContext.Default.MessageFrame);
+    }
 
     public static byte[] Error(string? id, string code, string message) =>
         Write(new ErrorFrame(FrameTypes.Error, id, code, message), SealpostJsonContext.Default.ErrorFrame);
+
+    /// <summary><c>stale_devices</c>: the devices the message must be sealed to now.</summary>
+    public static byte[] StaleDevices(string id, IReadOnlyList<int> recipientDevices, IReadOnlyList<int> ownDevices) =>
+        Write(new ErrorFrame(FrameTypes.Error, id, ErrorCodes.StaleDevices,
+            "The devices you sealed to are not the current ones; verify the current lists and seal again (same id).", recipientDevices, ownDevices),
+            SealpostJsonContext.Default.ErrorFrame);
 
     public static readonly byte[] Synced = Write(new SyncedFrame(FrameTypes.Synced), SealpostJsonContext.Default.SyncedFrame);
 

@@ -31,6 +31,10 @@ public static partial class SocketEndpoints
                 "Send Authorization: Bearer <access_token>, or ?access_token= from a browser.");
         }
 
+        if (!await IsLiveDeviceAsync(services, identity, http.RequestAborted))
+            return Problems.Of(StatusCodes.Status401Unauthorized, "device-removed", "This device was removed from the account.",
+                "Link it again from one of the account's devices.");
+
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             KeepAliveInterval = options.KeepAliveInterval,
@@ -44,6 +48,22 @@ public static partial class SocketEndpoints
             LogClosed(logger, identity.Username);
         }
         return TypedResults.Empty;
+    }
+
+    // A removed device's access token is refused at once, not when it expires. If the users service cannot say, the
+    // token (signed, and at most minutes old) is trusted.
+    private static async Task<bool> IsLiveDeviceAsync(SocketServices services, Identity.TokenIdentity identity, CancellationToken ct)
+    {
+        try
+        {
+            // A device linked a moment ago may be missing from what was cached: asked again before refusing.
+            return (await services.Directory.DevicesAsync(identity.Username, ct)).Contains(identity.Device)
+                || (await services.Directory.RefreshAsync(identity.Username, ct)).Contains(identity.Device);
+        }
+        catch (HttpRequestException)
+        {
+            return true;
+        }
     }
 
     /// <summary>On shutdown every socket is closed with 1001 so its client reconnects, through HAProxy, to another instance.</summary>

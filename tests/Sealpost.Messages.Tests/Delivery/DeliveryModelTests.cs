@@ -214,7 +214,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         private (Outbound, int) NewSocket()
         {
             var socket = Interlocked.Increment(ref _sockets);
-            return (new Outbound(socket, (clientId, frame) => Answered(socket, clientId, frame)), socket);
+            return (new Outbound(socket, (message, frame, _) => Answered(socket, message.ClientId, frame)), socket);
         }
 
         private void Submit(string clientId, string to)
@@ -420,6 +420,8 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         }
 
         public Task DeleteAsync(IReadOnlyList<(string Recipient, Guid Id)> acked, CancellationToken ct) => Alive(() => store.DeleteAsync(acked, ct));
+
+        public Task DeleteMailboxAsync(string recipient, CancellationToken ct) => Alive(() => store.DeleteMailboxAsync(recipient, ct));
 
         public async Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct)
         {

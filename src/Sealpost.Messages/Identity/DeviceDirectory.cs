@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Options;
+using Sealpost.Protocol;
+
+namespace Sealpost.Messages.Identity;
+
+/// <summary>
+/// Answers "which devices does this account have?" (none: no such account) from the users service's public device
+/// list, cached, so nobody fills mailboxes of names that do not exist and every send is checked against the devices
+/// it must reach. The users service says on Redis when an account's devices change (<see cref="Forget"/>); a send
+/// that disagrees with the cache asks again before it is refused, so a missed notice costs a question, not a message.
+/// </summary>
+public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock)
+{
+    private const int MaxCached = 100_000;
+    private static readonly int[] NoAccount = [];
+    private readonly ConcurrentDictionary<string, (int[] Devices, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<int[]>> _asking = new(StringComparer.Ordinal);
+    private long _forgotten;
+
+    /// <summary>
+    /// The account's live device ids, ascending; empty when no account has that name. Throws
+    /// <see cref="HttpRequestException"/> when the users service cannot say.
+    /// </summary>
+    public Task<int[]> DevicesAsync(string username, CancellationToken ct)
+    {
+        if (_cache.TryGetValue(username, out var cached) && cached.Until > clock.GetUtcNow()) return Task.FromResult(cached.Devices);
+        // Many sends to a name not yet cached share one question instead of each asking the users service.
+        var asking = _asking.GetOrAdd(username, name => AskAsync(name));
+        return asking.WaitAsync(ct);
+    }
+
+    /// <summary>Asks the users service again, now (a send disagreed with what was cached).</summary>
+    public Task<int[]> RefreshAsync(string username, CancellationToken ct)
+    {
+        Forget(username);
+        return DevicesAsync(username, ct);
+    }
+
+    /// <summary>The account's devices changed: the next send to it asks the users service.</summary>
+    public void Forget(string username)
+    {
+        Interlocked.Increment(ref _forgotten);
+        _cache.TryRemove(username, out _);
+    }
+
+    private async Task<int[]> AskAsync(string username)
+    {
+        try
+        {
+            return await AskUsersServiceAsync(username);
+        }
+        finally
+        {
+            _asking.TryRemove(username, out _);
+        }
+    }
+
+    private async Task<int[]> AskUsersServiceAsync(string username)
+    {
+        var now = clock.GetUtcNow();
+        // An answer that was on its way while a change was announced is used once but not kept.
+        var forgotten = Interlocked.Read(ref _forgotten);
+        using var response = await http.GetAsync(new Uri(options.Value.BaseUrl, "/v1/accounts/" + Uri.EscapeDataString(username) + "/devices"));
+        int[] devices;
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            var list = await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.DeviceList)
+                ?? throw new HttpRequestException("users service answered an empty device list");
+            devices = [.. list.Devices.Select(d => d.DeviceId).Order()];
+        }
+        else if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest) devices = NoAccount;
+        else throw new HttpRequestException($"users service answered {(int)response.StatusCode}", null, response.StatusCode);
+
+        if (_cache.Count >= MaxCached) _cache.Clear();
+        if (Interlocked.Read(ref _forgotten) == forgotten)
+            _cache[username] = (devices, now + (devices.Length > 0 ? options.Value.RecipientCacheTime : options.Value.UnknownRecipientCacheTime));
+        return devices;
+    }
+}
