@@ -39,7 +39,7 @@ public sealed record SentMessage(string ClientId, string MessageId, string To, D
 /// One user's Sealpost client: account and session, own keys, pinned contacts, local history, and the message socket.
 /// All encryption happens here; the servers see only public keys and envelopes.
 /// </summary>
-public sealed class SealpostClient : IAsyncDisposable
+public sealed partial class SealpostClient : IAsyncDisposable
 {
     private readonly SealpostClientOptions _options;
     private readonly HttpClient _http;
@@ -85,8 +85,11 @@ public sealed class SealpostClient : IAsyncDisposable
     /// <summary>Reconnects and other things a person may want to know; never secrets or message text.</summary>
     public event Action<string>? Notice;
 
-    /// <summary>Creates a key pair here, saves the private key under the passphrase, registers only the public key, then logs in.</summary>
-    public async Task<OwnAccount> RegisterAsync(string username, string password, string? displayName, CancellationToken ct)
+    /// <summary>
+    /// Creates a key pair here, saves the private key under the passphrase, registers only the public key (as device 1,
+    /// named <paramref name="deviceName"/>), logs in, then makes and publishes the account's identity key.
+    /// </summary>
+    public async Task<OwnAccount> RegisterAsync(string username, string password, string? displayName, CancellationToken ct, string? deviceName = null)
     {
         var name = ContactBook.Normalize(username);
         if (Account is { } existing)
@@ -101,7 +104,7 @@ public sealed class SealpostClient : IAsyncDisposable
             temporary = Keys.SaveNew(name, pair);
             try
             {
-                own = await Users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, ct).ConfigureAwait(false);
+                own = await Users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, ct, deviceName).ConfigureAwait(false);
             }
             catch
             {
@@ -118,6 +121,7 @@ public sealed class SealpostClient : IAsyncDisposable
         Keys.Commit(temporary, (uint)own.KeyId, pair);
         SaveAccount(new AccountState { Server = _http.BaseAddress!.AbsoluteUri, Username = own.Username, KeyId = (uint)own.KeyId });
         Session.Save(await Users.LoginAsync(name, password, ct).ConfigureAwait(false), own.Username);
+        await EnsureIdentityAsync(password, ct).ConfigureAwait(false);
         return own;
     }
 
@@ -127,13 +131,14 @@ public sealed class SealpostClient : IAsyncDisposable
         var name = ContactBook.Normalize(username);
         if (Account is { } existing && existing.Username != name)
             throw new SealpostException(ErrorKind.Invalid, $"Profile '{Profile.Name}' belongs to {existing.Username}; use another --profile for {name}.");
-        var session = await Users.LoginAsync(name, password, ct).ConfigureAwait(false);
+        var session = await Users.LoginAsync(name, password, ct, Account?.DeviceId).ConfigureAwait(false);
         Profile.EnsureExists();
         Session.Save(session, name);
         var me = await Users.GetMeAsync(session.AccessToken, ct).ConfigureAwait(false);
         var account = Account ?? new AccountState { Username = me.Username, KeyId = (uint)me.KeyId };
         account.Server = _http.BaseAddress!.AbsoluteUri;
         SaveAccount(account);
+        await EnsureIdentityAsync(password, ct).ConfigureAwait(false);
         return me;
     }
 
@@ -163,7 +168,7 @@ public sealed class SealpostClient : IAsyncDisposable
         var token = await Session.GetAsync(ct).ConfigureAwait(false);
         await Users.ChangePasswordAsync(token.Value, currentPassword, newPassword, ct).ConfigureAwait(false);
         Session.Forget();
-        Session.Save(await Users.LoginAsync(account.Username, newPassword, ct).ConfigureAwait(false), account.Username);
+        Session.Save(await Users.LoginAsync(account.Username, newPassword, ct, account.DeviceId).ConfigureAwait(false), account.Username);
     }
 
     /// <summary>
@@ -209,6 +214,14 @@ public sealed class SealpostClient : IAsyncDisposable
     {
         var account = RequireAccount();
         var status = await Contacts.LookupAsync(username, ct).ConfigureAwait(false);
+        // Between accounts with identity keys the number comes from those, so it stays as devices come, go and rotate.
+        if (OwnIdentity(account) is { } ownIdentity && status.IdentityKey is { } theirs)
+        {
+            byte[] Identity(string encoded) => AccountRules.ParseBase64Url(encoded, IdentityKey.PublicKeySize)!;
+            return new SafetyNumberInfo(status, Fingerprint.Of(ownIdentity),
+                Fingerprint.SafetyNumber(account.Username, ownIdentity, status.Username, Identity(theirs)),
+                status.PendingIdentityKey is { } next ? Fingerprint.SafetyNumber(account.Username, ownIdentity, status.Username, Identity(next)) : null);
+        }
         var own = Keys.PublicKeyOf(account.KeyId);
         var pending = status.Pending is { } p
             ? Fingerprint.SafetyNumber(account.Username, own, status.Username, KeyInfo.Decode(p.PublicKey))
@@ -228,22 +241,32 @@ public sealed class SealpostClient : IAsyncDisposable
     private async Task<SentMessage> SendAsync(string to, MessagePayload payload, CancellationToken ct)
     {
         var account = RequireAccount();
+        var name = ContactBook.Normalize(to);
         var plaintext = payload.Encode();
-        var recipient = await Contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
-        var me = Keys.Get(account.KeyId);
-        var envelope = Envelope.Seal(
-            new EnvelopeParty(account.Username, account.KeyId, me.PrivateKey.ToArray()),
-            new EnvelopeRecipient(recipient.Username, recipient.TrustedKeyId, recipient.TrustedKey),
-            plaintext);
-
         var connection = await ConnectAsync(ct).ConfigureAwait(false);
-        var clientId = Guid.CreateVersion7().ToString();
-        var accepted = await connection.SendAsync(clientId, recipient.Username, Convert.ToBase64String(envelope), ct).ConfigureAwait(false);
+        var clientId = Guid.CreateVersion7();
+        AcceptedFrame accepted;
+        uint recipientKeyId;
+        for (var attempt = 1; ; attempt++)
+        {
+            // Sealed again after stale_devices: the device lists are fetched (and verified) anew each time.
+            (var frame, recipientKeyId) = await SealAsync(account, name, clientId, plaintext, ct).ConfigureAwait(false);
+            try
+            {
+                accepted = await connection.SendAsync(frame, ct).ConfigureAwait(false);
+                break;
+            }
+            catch (SealpostException e) when (e.Code == ErrorCodes.StaleDevices && attempt < StaleDeviceRetries)
+            {
+                Notice?.Invoke($"The devices of {name} or of your account changed while sending; sealing again for the current ones.");
+            }
+        }
         await History.AddAsync(new HistoryEntry
         {
             Id = accepted.MessageId,
+            ClientId = clientId.ToString(),
             Direction = MessageDirections.Out,
-            Peer = recipient.Username,
+            Peer = name,
             Text = payload.Text,
             FileName = payload.FileName,
             FileSize = payload.FileData?.Length,
@@ -251,9 +274,46 @@ public sealed class SealpostClient : IAsyncDisposable
             StoredAt = Now,
             Status = MessageStatus.Sent,
             SenderKeyId = account.KeyId,
-            RecipientKeyId = recipient.TrustedKeyId,
+            RecipientKeyId = recipientKeyId,
         }, ct).ConfigureAwait(false);
-        return new SentMessage(clientId, accepted.MessageId, recipient.Username, accepted.SentAt);
+        return new SentMessage(clientId.ToString(), accepted.MessageId, name, accepted.SentAt);
+    }
+
+    private const int StaleDeviceRetries = 3;
+
+    /// <summary>
+    /// One envelope per device of the recipient, each verified under the identity key pinned for them, and a copy for
+    /// each of my other devices (docs/devices.md, "Sending"). An account without an identity key (from before linked
+    /// devices) gets one envelope v1 to its trusted key. Returns the frame and the key id of the recipient's first device.
+    /// </summary>
+    private async Task<(SendFrame Frame, uint RecipientKeyId)> SealAsync(AccountState account, string to, Guid clientId, byte[] plaintext, CancellationToken ct)
+    {
+        var me = Keys.Get(account.KeyId);
+        var ownIdentity = OwnIdentity(account);
+        var toSelf = to == account.Username;
+        var recipients = await Contacts.RequireDevicesAsync(to, toSelf ? ownIdentity : null, ct).ConfigureAwait(false);
+        IReadOnlyList<TrustedDevice> others = ownIdentity is null || toSelf ? []
+            : [.. (await Contacts.RequireDevicesAsync(account.Username, ownIdentity, ct).ConfigureAwait(false))!.Where(d => d.DeviceId != account.DeviceId)];
+        var sentAt = Now;
+        var sender = new DeviceSender(account.Username, account.DeviceId, account.KeyId, me.PrivateKey.ToArray());
+        // v2 between accounts with identity keys; v1 when either has none (it opens with the keys pinned as before).
+        string Seal(string username, TrustedDevice device, ContentType type, bool v2) => Convert.ToBase64String(v2
+            ? EnvelopeV2.Seal(sender, new DeviceRecipient(username, device.DeviceId, device.KeyId, device.PublicKey),
+                new SealedContent(type, clientId, sentAt, type == ContentType.SentCopy ? to : null, plaintext))
+            : Envelope.Seal(new EnvelopeParty(account.Username, account.KeyId, me.PrivateKey.ToArray()), new EnvelopeRecipient(username, device.KeyId, device.PublicKey), plaintext));
+
+        var v2 = ownIdentity is not null && recipients is not null;
+        if (recipients is null)
+        {
+            var trusted = await Contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
+            recipients = [new TrustedDevice(1, trusted.TrustedKeyId, trusted.TrustedKey)];
+        }
+        List<DeviceEnvelope> envelopes = [.. recipients.Select(d => new DeviceEnvelope((int)d.DeviceId, Seal(to, d, ContentType.Message, v2)))];
+        List<DeviceEnvelope> copies = [.. others.Select(d => new DeviceEnvelope((int)d.DeviceId, Seal(account.Username, d, ContentType.SentCopy, v2: true)))];
+        var frame = envelopes is [{ Device: 1 } only] && copies.Count == 0
+            ? new SendFrame(FrameTypes.Send, clientId.ToString(), to, only.Body)
+            : new SendFrame(FrameTypes.Send, clientId.ToString(), to, null, envelopes, copies.Count > 0 ? copies : null);
+        return (frame, recipients[0].KeyId);
     }
 
     /// <summary>
@@ -331,7 +391,10 @@ public sealed class SealpostClient : IAsyncDisposable
         OwnAccount own;
         try
         {
-            own = await Users.RotateKeyAsync(token.Value, AccountRules.EncodePublicKey(pair.PublicKey), password, ct).ConfigureAwait(false);
+            // Once the account has an identity key, the new key comes with its certificate, for this device and the next key id.
+            var certificate = account.IdentityKey is null ? null : AccountRules.EncodePublicKey(DeviceCertificate.Sign(
+                Keys.Identity(), new DeviceKey(account.Username, account.DeviceId, account.KeyId + 1, pair.PublicKey.ToArray())));
+            own = await Users.RotateKeyAsync(token.Value, AccountRules.EncodePublicKey(pair.PublicKey), password, ct, certificate).ConfigureAwait(false);
         }
         catch
         {
@@ -420,6 +483,8 @@ public sealed class SealpostClient : IAsyncDisposable
         var bytes = new byte[frame.Body.Length];
         if (!Convert.TryFromBase64String(frame.Body, bytes, out var length)) return Reject("The body is not base64.");
         var envelope = bytes.AsSpan(0, length).ToArray();
+        if (envelope is [(byte)'S', (byte)'P', (byte)'E', EnvelopeV2.Version, ..]) return await OpenV2Async(frame, from, envelope, entry, Reject, ct).ConfigureAwait(false);
+        if (frame.FromDevice is { } device && device != 1) return Reject($"It claims to come from {from}'s device {device} but is an envelope v1, which only device 1 sends.");
         EnvelopeHeader header;
         try
         {
@@ -458,6 +523,75 @@ public sealed class SealpostClient : IAsyncDisposable
         entry.Problem = sender.Note;
         return entry;
     }
+
+    /// <summary>
+    /// Opens an envelope v2 (docs/devices.md): sealed to this device, from the device the server names, whose key's
+    /// certificate verifies under the sender's identity key. The sealed message id is the message's identity from here
+    /// on (so a replay under a new server id is a duplicate); a sent copy from another device of mine becomes an outgoing
+    /// entry for the original recipient.
+    /// </summary>
+    private async Task<HistoryEntry> OpenV2Async(MessageFrame frame, string from, byte[] envelope, HistoryEntry entry, Func<string, HistoryEntry> reject, CancellationToken ct)
+    {
+        var account = RequireAccount();
+        EnvelopeV2Header header;
+        try
+        {
+            header = EnvelopeV2.ReadHeader(envelope);
+        }
+        catch (CryptoException e)
+        {
+            return reject(e.Message);
+        }
+        entry.SenderKeyId = header.SenderKeyId;
+        entry.RecipientKeyId = header.RecipientKeyId;
+        entry.FromDevice = header.SenderDeviceId;
+        var claimed = (uint)(frame.FromDevice ?? 1);
+        if (header.SenderDeviceId != claimed) return reject($"The server says it came from {from}'s device {claimed}; the envelope says device {header.SenderDeviceId}.");
+        if (header.RecipientDeviceId != account.DeviceId) return reject($"It was sealed to your device {header.RecipientDeviceId}; this is device {account.DeviceId}.");
+        if (!Keys.Has(header.RecipientKeyId)) return reject($"It was sealed to your key id {header.RecipientKeyId}, which this device does not hold.");
+        var mine = Keys.Get(header.RecipientKeyId);
+        var (sender, problem) = await Contacts.ResolveDeviceKeyAsync(from, header.SenderDeviceId, header.SenderKeyId, from == account.Username ? OwnIdentity(account) : null, ct)
+            .ConfigureAwait(false);
+        if (sender is null) return reject(problem!);
+        SealedContent content;
+        try
+        {
+            content = EnvelopeV2.Open(envelope, account.Username, account.DeviceId, header.RecipientKeyId, mine.PrivateKey, from, header.SenderDeviceId, sender.PublicKey);
+        }
+        catch (CryptoException e)
+        {
+            return reject($"It does not open as a message from {from}'s device {header.SenderDeviceId}: {e.Message}");
+        }
+        entry.ClientId = content.MessageId.ToString();
+        entry.Status = sender.Trusted ? MessageStatus.Ok : MessageStatus.UnverifiedKey;
+        entry.Problem = sender.Note;
+        if (content.Type == ContentType.SentCopy)
+        {
+            if (from != account.Username || content.OriginalRecipient is null) return reject("A copy of a sent message that is not from another device of yours.");
+            entry.Direction = MessageDirections.Out;
+            entry.Peer = content.OriginalRecipient;
+            entry.Status = MessageStatus.Sent;
+        }
+        else if (content.Type != ContentType.Message)
+        {
+            entry.Problem = $"A message this version of Sealpost cannot show (content type {(byte)content.Type}); update Sealpost to read it.";
+            return entry;
+        }
+        if (MessagePayload.Decode(content.Body, out var unreadable) is not { } payload) return reject(unreadable!);
+        if (payload.DeliveredClientIds is not null)
+        {
+            entry.Status = MessageStatus.Receipt;
+            return entry;
+        }
+        entry.Text = payload.Text;
+        entry.FileName = payload.FileName;
+        entry.FileData = payload.FileData;
+        entry.FileSize = payload.FileData?.Length;
+        return entry;
+    }
+
+    private static byte[]? OwnIdentity(AccountState account) =>
+        account.IdentityKey is null ? null : AccountRules.ParseBase64Url(account.IdentityKey, IdentityKey.PublicKeySize);
 
     /// <summary>The socket, connected on first use and kept for the life of the client.</summary>
     public async Task<MessageConnection> ConnectAsync(CancellationToken ct)

@@ -50,6 +50,15 @@ public static class AccountRules
 
     public static string EncodePublicKey(ReadOnlySpan<byte> key) => Base64Url.EncodeToString(key);
 
+    /// <summary>Exactly <paramref name="size"/> bytes in base64url (padding optional), e.g. an identity key or a certificate; null otherwise.</summary>
+    public static byte[]? ParseBase64Url(string? value, int size)
+    {
+        var trimmed = value?.TrimEnd('=');
+        return trimmed is not null && trimmed.Length <= 2 * size && Base64Url.IsValid(trimmed, out var length) && length == size
+            ? Base64Url.DecodeFromChars(trimmed)
+            : null;
+    }
+
     // The top bit of an X25519 u-coordinate is ignored, so a key that differs only there is the same point.
     private static bool IsSamePoint(ReadOnlySpan<byte> key, ReadOnlySpan<byte> point) =>
         key[..31].SequenceEqual(point[..31]) && (key[31] & 0x7f) == (point[31] & 0x7f);

@@ -32,6 +32,17 @@ internal sealed class FakeDirectory : IKeyDirectory
         return Task.FromResult(Keys.TryGetValue(username, out var list) && keyId >= 1 && keyId <= list.Count ? Record(username, (int)keyId) : null);
     }
 
+    /// <summary>Device lists the server publishes; an account without one has its current key as device 1 and no identity.</summary>
+    public Dictionary<string, DeviceList> Devices { get; } = [];
+
+    public Task<DeviceList?> GetDevicesAsync(string username, CancellationToken ct) =>
+        Task.FromResult(Devices.TryGetValue(username, out var list) ? list
+            : Keys.TryGetValue(username, out var keys) ? new DeviceList(username, null, [new PublicDevice(1, keys.Count, AccountRules.EncodePublicKey(keys[^1]), null)])
+            : null);
+
+    public Task<PublicDevice?> GetDeviceKeyAsync(string username, uint deviceId, uint keyId, CancellationToken ct) =>
+        Task.FromResult(Devices.TryGetValue(username, out var list) ? list.Devices.FirstOrDefault(d => d.DeviceId == deviceId && d.KeyId == keyId) : null);
+
     private PublicAccount Record(string username, int keyId)
     {
         var key = Keys[username][keyId - 1];

@@ -14,13 +14,67 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
     private const string ProblemPrefix = "urn:sealpost:problem:";
     private const int BusyAttempts = 4;
 
-    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName),
+    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct, string? deviceName = null) =>
+        SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName, deviceName),
             SealpostJsonContext.Default.RegisterRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
-    public Task<SessionResponse> LoginAsync(string username, string password, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password),
+    /// <summary>A session for one of the account's devices (<paramref name="deviceId"/>; absent: the lowest live one).</summary>
+    public Task<SessionResponse> LoginAsync(string username, string password, CancellationToken ct, uint? deviceId = null) =>
+        SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password, (int?)deviceId),
             SealpostJsonContext.Default.LoginRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
+
+    /// <summary>Publishes the account's identity key with its certificate for the caller's device's current key (set once).</summary>
+    public Task<DeviceList> SetIdentityAsync(string accessToken, string identityKey, string certificate, string currentPassword, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/identity", accessToken, new SetIdentityRequest(identityKey, certificate, currentPassword),
+            SealpostJsonContext.Default.SetIdentityRequest, SealpostJsonContext.Default.DeviceList, ct)!;
+
+    /// <summary>The account's identity key and its devices' current keys with certificates, or null when there is no such account.</summary>
+    public async Task<DeviceList?> GetDevicesAsync(string username, CancellationToken ct)
+    {
+        var list = await OrNullAsync(SendAsync<object, DeviceList>(HttpMethod.Get, $"v1/accounts/{Uri.EscapeDataString(username)}/devices", null, null, null,
+            SealpostJsonContext.Default.DeviceList, ct)).ConfigureAwait(false);
+        if (list is not null && list.Username != username)
+            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s devices with another account's.");
+        return list;
+    }
+
+    /// <summary>One key a device of the account has had, with its certificate (also for removed devices), or null.</summary>
+    public async Task<PublicDevice?> GetDeviceKeyAsync(string username, uint deviceId, uint keyId, CancellationToken ct)
+    {
+        if (deviceId > int.MaxValue || keyId > int.MaxValue) return null;
+        var key = await OrNullAsync(SendAsync<object, PublicDevice>(HttpMethod.Get, $"v1/accounts/{Uri.EscapeDataString(username)}/devices/{deviceId}/keys/{keyId}",
+            null, null, null, SealpostJsonContext.Default.PublicDevice, ct)).ConfigureAwait(false);
+        if (key is not null && (key.DeviceId != deviceId || key.KeyId != keyId))
+            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s device {deviceId} key {keyId} with another key.");
+        return key;
+    }
+
+    public Task<OwnDeviceList> GetOwnDevicesAsync(string accessToken, CancellationToken ct) =>
+        SendAsync<object, OwnDeviceList>(HttpMethod.Get, "v1/accounts/me/devices", accessToken, null, null, SealpostJsonContext.Default.OwnDeviceList, ct)!;
+
+    public Task<OwnDevice> RenameDeviceAsync(string accessToken, uint deviceId, string name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, $"v1/accounts/me/devices/{deviceId}", accessToken, new RenameDeviceRequest(name),
+            SealpostJsonContext.Default.RenameDeviceRequest, SealpostJsonContext.Default.OwnDevice, ct)!;
+
+    public async Task RemoveDeviceAsync(string accessToken, uint deviceId, CancellationToken ct) =>
+        await SendAsync<object, object>(HttpMethod.Delete, $"v1/accounts/me/devices/{deviceId}", accessToken, null, null, null, ct).ConfigureAwait(false);
+
+    /// <summary>A new device asks to be linked (no account yet).</summary>
+    public Task<CreatedLink> CreateLinkAsync(string deviceName, string publicKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/links", null, new CreateLinkRequest(deviceName, publicKey),
+            SealpostJsonContext.Default.CreateLinkRequest, SealpostJsonContext.Default.CreatedLink, ct)!;
+
+    /// <summary>The approving device reads what the new device asked with, and the device id it will get.</summary>
+    public Task<PendingLink> GetLinkAsync(string accessToken, string linkId, CancellationToken ct) =>
+        SendAsync<object, PendingLink>(HttpMethod.Get, $"v1/links/{Uri.EscapeDataString(linkId)}", accessToken, null, null, SealpostJsonContext.Default.PendingLink, ct)!;
+
+    public async Task ApproveLinkAsync(string accessToken, string linkId, string certificate, string sealedSecret, CancellationToken ct) =>
+        await SendAsync<ApproveLinkRequest, object>(HttpMethod.Post, $"v1/links/{Uri.EscapeDataString(linkId)}/approve", accessToken,
+            new ApproveLinkRequest(certificate, sealedSecret), SealpostJsonContext.Default.ApproveLinkRequest, null, ct).ConfigureAwait(false);
+
+    public Task<LinkStatus> PollLinkAsync(string linkId, string pollToken, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"v1/links/{Uri.EscapeDataString(linkId)}/poll", null, new PollLinkRequest(pollToken),
+            SealpostJsonContext.Default.PollLinkRequest, SealpostJsonContext.Default.LinkStatus, ct)!;
 
     public Task<SessionResponse> RefreshAsync(string refreshToken, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/sessions/refresh", null, new RefreshRequest(refreshToken),
@@ -33,8 +87,8 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync<object, OwnAccount>(HttpMethod.Get, "v1/accounts/me", accessToken, null, null, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>Publishes a new public key; the server wants the account password too, and ends the account's other sessions.</summary>
-    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey, currentPassword),
+    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, CancellationToken ct, string? certificate = null) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey, currentPassword, certificate),
             SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>PATCH /v1/accounts/me with a new password; the server then ends every session of the account, this one too.</summary>
@@ -68,11 +122,14 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         return record;
     }
 
-    private async Task<PublicAccount?> GetOrNullAsync(string path, CancellationToken ct)
+    private Task<PublicAccount?> GetOrNullAsync(string path, CancellationToken ct) =>
+        OrNullAsync(SendAsync<object, PublicAccount>(HttpMethod.Get, path, null, null, null, SealpostJsonContext.Default.PublicAccount, ct));
+
+    private static async Task<T?> OrNullAsync<T>(Task<T?> request) where T : class
     {
         try
         {
-            return await SendAsync<object, PublicAccount>(HttpMethod.Get, path, null, null, null, SealpostJsonContext.Default.PublicAccount, ct).ConfigureAwait(false);
+            return await request.ConfigureAwait(false);
         }
         catch (SealpostException e) when (e.Kind == ErrorKind.NotFound)
         {

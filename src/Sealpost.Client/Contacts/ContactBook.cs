@@ -27,8 +27,13 @@ public sealed record KeyInfo(uint KeyId, string PublicKey, string Fingerprint)
         AccountRules.ParsePublicKey(publicKey) ?? throw new SealpostException(ErrorKind.Crypto, "A stored public key is malformed; contacts.json is damaged.");
 }
 
-/// <summary>Where a contact stands: the trusted key, and a changed key waiting for the user when there is one.</summary>
-public sealed record ContactStatus(string Username, string? DisplayName, ContactState State, uint TrustedKeyId, string TrustedPublicKey, string TrustedFingerprint, KeyInfo? Pending)
+/// <summary>
+/// Where a contact stands: the trusted key, and a changed key waiting for the user when there is one. For an account
+/// with an identity key, <see cref="IdentityKey"/> is the one pinned (fingerprints and safety numbers come from it) and
+/// <see cref="PendingIdentityKey"/> a different one the server shows, waiting for the user.
+/// </summary>
+public sealed record ContactStatus(string Username, string? DisplayName, ContactState State, uint TrustedKeyId, string TrustedPublicKey, string TrustedFingerprint, KeyInfo? Pending,
+    string? IdentityKey = null, string? PendingIdentityKey = null)
 {
     public byte[] TrustedKey => KeyInfo.Decode(TrustedPublicKey);
 }
@@ -44,7 +49,16 @@ public interface IKeyDirectory
 
     /// <summary>The record as it was under an older key id, or null when there is no such key.</summary>
     Task<PublicAccount?> GetKeyAsync(string username, uint keyId, CancellationToken ct);
+
+    /// <summary>The identity key and the devices' current keys with certificates, or null when there is no such account.</summary>
+    Task<DeviceList?> GetDevicesAsync(string username, CancellationToken ct);
+
+    /// <summary>One key of one device (also of a removed device) with its certificate, or null.</summary>
+    Task<PublicDevice?> GetDeviceKeyAsync(string username, uint deviceId, uint keyId, CancellationToken ct);
 }
+
+/// <summary>A device to seal to: its certificate verified under the identity key pinned for its account.</summary>
+public sealed record TrustedDevice(uint DeviceId, uint KeyId, byte[] PublicKey);
 
 /// <summary>
 /// Trust on first use: the first key seen for a contact is pinned; a different key later is recorded as pending
@@ -60,11 +74,38 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
 
     public IReadOnlyList<Contact> All() => [.. Load().Contacts.Values];
 
-    /// <summary>Fetches the contact's current record and compares it with the pin (pinning it if this is the first time). Never throws for a changed key.</summary>
+    /// <summary>
+    /// Fetches the contact's current record and compares it with the pin (pinning it if this is the first time). Never
+    /// throws for a changed key. For an account with an identity key, the identity key is what is pinned: a new device
+    /// key it certified (a rotation) is taken without asking, a new identity key is a change.
+    /// </summary>
     public async Task<ContactStatus> LookupAsync(string username, CancellationToken ct)
     {
         var account = await FetchAccountAsync(username, ct).ConfigureAwait(false);
-        return await ObserveAsync(account, ct).ConfigureAwait(false);
+        var list = await directory.GetDevicesAsync(account.Username, ct).ConfigureAwait(false);
+        if (list?.IdentityKey is null) return await ObserveAsync(account, ct).ConfigureAwait(false);
+        var first = Get(account.Username) is null;
+        byte[] identity;
+        try
+        {
+            identity = await PinIdentityAsync(list, ct).ConfigureAwait(false);
+        }
+        catch (SealpostException e) when (e.Kind == ErrorKind.KeyChanged)
+        {
+            return (await ObserveAsync(account, ct).ConfigureAwait(false)) with { State = ContactState.Changed };
+        }
+        var key = ParseServerKey(account);
+        if (list.Devices.Select(d => Verify(account.Username, identity, d)).Any(d => d is not null && d.KeyId == (uint)account.KeyId && d.PublicKey.SequenceEqual(key)))
+        {
+            await UpdateAsync(account.Username, c =>
+            {
+                c.Keys[(uint)account.KeyId] = PinnedKey((uint)account.KeyId, key);
+                c.TrustedKeyId = (uint)account.KeyId;
+                c.Pending = null;
+            }, ct).ConfigureAwait(false);
+        }
+        var status = await ObserveAsync(account, ct).ConfigureAwait(false);
+        return first && status.State == ContactState.Pinned ? status with { State = ContactState.New } : status;
     }
 
     /// <summary>Like <see cref="LookupAsync"/>, but a changed key throws <see cref="KeyChangedException"/>: the check before sealing.</summary>
@@ -82,7 +123,9 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     {
         var name = Normalize(username);
         var seen = Get(name)?.Pending;
+        var seenIdentity = Get(name)?.PendingIdentityKey;
         var account = await FetchAccountAsync(name, ct).ConfigureAwait(false);
+        var devices = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false);
         var key = ParseServerKey(account);
         using var held = await folder.LockAsync(ct).ConfigureAwait(false);
         var document = Load();
@@ -102,6 +145,12 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
         contact.TrustedKeyId = (uint)account.KeyId;
         contact.Pending = null;
         contact.Verified = true;
+        // The identity key shown now is the one accepted: the user compared safety numbers, which come from it.
+        if (devices?.IdentityKey is { } identity && (seenIdentity is null || seenIdentity == identity))
+        {
+            contact.IdentityKey = identity;
+            contact.PendingIdentityKey = null;
+        }
         Save(document);
         return StatusOf(contact, ContactState.Verified);
     }
@@ -177,6 +226,122 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
         return new SenderKey(key, false, $"sealed with {name}'s key id {keyId}, which you have not trusted yet: compare fingerprints, then run 'sealpost trust {name}'");
     }
 
+    /// <summary>
+    /// The devices to seal a message for <paramref name="username"/> to, each verified under the account's identity key:
+    /// <paramref name="ownIdentity"/> for one's own account, otherwise the key pinned for the contact (pinned now on first
+    /// use; a different one throws <see cref="ErrorKind.KeyChanged"/> until the user trusts it). A device whose
+    /// certificate does not verify (one the server added) throws <see cref="ErrorKind.Crypto"/>: nothing is sealed to it,
+    /// and since the server takes a message only for every device, nothing is sent. Null when the account has no
+    /// identity key (an account from before linked devices): seal to its trusted key as before.
+    /// </summary>
+    public async Task<IReadOnlyList<TrustedDevice>?> RequireDevicesAsync(string username, byte[]? ownIdentity, CancellationToken ct)
+    {
+        var name = Normalize(username);
+        var list = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false)
+            ?? throw new SealpostException(ErrorKind.NotFound, $"There is no account named {name}.");
+        if (list.IdentityKey is null && ownIdentity is null) return null;
+        var identity = ownIdentity ?? await PinIdentityAsync(list, ct).ConfigureAwait(false);
+        var devices = new List<TrustedDevice>(list.Devices.Count);
+        foreach (var device in list.Devices)
+        {
+            devices.Add(Verify(name, identity, device)
+                ?? throw new SealpostException(ErrorKind.Crypto,
+                    $"{name}'s device {device.DeviceId} is not signed by {name}'s identity key: not sending to it. The server lists a device " +
+                    $"that nobody holding {name}'s identity key approved, so nothing was sent to {name}. If {name} did not just link a device, " +
+                    "the server may be trying to read your messages."));
+        }
+        return devices;
+    }
+
+    /// <summary>
+    /// The key that opens a message from device <paramref name="deviceId"/> of <paramref name="username"/> sealed with its key
+    /// <paramref name="keyId"/>: fetched from the server and trusted only as far as its certificate verifies under the
+    /// identity key pinned for the account (or <paramref name="ownIdentity"/>, for one's own devices). Null with a reason when
+    /// it cannot be verified at all.
+    /// </summary>
+    public async Task<(SenderKey? Key, string? Problem)> ResolveDeviceKeyAsync(string username, uint deviceId, uint keyId, byte[]? ownIdentity, CancellationToken ct)
+    {
+        var name = Normalize(username);
+        var key = await directory.GetDeviceKeyAsync(name, deviceId, keyId, ct).ConfigureAwait(false);
+        if (key is null) return (null, $"{name} has no device {deviceId} with key id {keyId} (or no account): the sender cannot be verified.");
+        byte[] identity;
+        var trusted = true;
+        if (ownIdentity is not null) identity = ownIdentity;
+        else
+        {
+            var list = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false);
+            if (list?.IdentityKey is null) return (null, $"{name} has no identity key, yet the message claims to come from one of {name}'s devices.");
+            try
+            {
+                identity = await PinIdentityAsync(list, ct).ConfigureAwait(false);
+            }
+            catch (SealpostException e) when (e.Kind == ErrorKind.KeyChanged)
+            {
+                // Opened with the new identity key, but not trusted until the user says so.
+                identity = DecodeIdentity(list);
+                trusted = false;
+            }
+        }
+        if (Verify(name, identity, key) is not { } device)
+            return (null, $"{name}'s device {deviceId} (key id {keyId}) is not signed by {name}'s identity key: the server may have slipped in a device of its own.");
+        return (new SenderKey(device.PublicKey, trusted, trusted ? null : $"{name}'s identity key changed: compare safety numbers, then run 'sealpost trust {name}'"), null);
+    }
+
+    private static TrustedDevice? Verify(string username, byte[] identity, PublicDevice device)
+    {
+        var key = AccountRules.ParsePublicKey(device.PublicKey);
+        var certificate = AccountRules.ParseBase64Url(device.Certificate, Sealpost.Crypto.IdentityKey.SignatureSize);
+        if (key is null || certificate is null || device.DeviceId < 1 || device.KeyId < 1) return null;
+        var claimed = new Sealpost.Crypto.DeviceKey(username, (uint)device.DeviceId, (uint)device.KeyId, key);
+        return Sealpost.Crypto.DeviceCertificate.Verify(identity, claimed, certificate) ? new TrustedDevice(claimed.DeviceId, claimed.KeyId, key) : null;
+    }
+
+    /// <summary>
+    /// Compares the account's identity key with the one pinned for the contact, pinning it on first use. A contact pinned
+    /// before it had an identity key carries over when the identity key signed a key already pinned for it; otherwise the
+    /// new identity key waits for the user (<see cref="TrustAsync"/>) like a changed key.
+    /// </summary>
+    private async Task<byte[]> PinIdentityAsync(DeviceList list, CancellationToken ct)
+    {
+        var identity = DecodeIdentity(list);
+        var encoded = list.IdentityKey!;
+        var name = list.Username;
+        using var held = await folder.LockAsync(ct).ConfigureAwait(false);
+        var document = Load();
+        if (!document.Contacts.TryGetValue(name, out var contact))
+        {
+            var first = list.Devices.Select(d => Verify(name, identity, d)).FirstOrDefault(d => d is not null)
+                ?? throw new SealpostException(ErrorKind.Crypto, $"None of {name}'s devices is signed by {name}'s identity key; nothing was pinned.");
+            contact = new Contact { Username = name, TrustedKeyId = first.KeyId, IdentityKey = encoded };
+            contact.Keys[first.KeyId] = PinnedKey(first.KeyId, first.PublicKey);
+            document.Contacts[name] = contact;
+        }
+        else if (contact.IdentityKey == encoded) contact.PendingIdentityKey = null;
+        else if (contact.IdentityKey is null && list.Devices.Any(d => Verify(name, identity, d) is { } v
+                     && contact.Keys.TryGetValue(v.KeyId, out var pinned) && pinned.Source == ContactKeySources.Pinned
+                     && pinned.PublicKey == AccountRules.EncodePublicKey(v.PublicKey)))
+        {
+            contact.IdentityKey = encoded;
+            contact.PendingIdentityKey = null;
+        }
+        else
+        {
+            contact.PendingIdentityKey = encoded;
+            Save(document);
+            throw new SealpostException(ErrorKind.KeyChanged,
+                $"The identity key of {name} has changed (pinned {(contact.IdentityKey is null ? "none" : Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(contact.IdentityKey, name)))}; " +
+                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}). Compare safety numbers with them, then run 'sealpost trust {name}'.");
+        }
+        Save(document);
+        return identity;
+    }
+
+    private static byte[] DecodeIdentity(DeviceList list) => DecodeIdentity(list.IdentityKey!, list.Username);
+
+    private static byte[] DecodeIdentity(string identityKey, string username) =>
+        AccountRules.ParseBase64Url(identityKey, Sealpost.Crypto.IdentityKey.PublicKeySize)
+        ?? throw new SealpostException(ErrorKind.Crypto, $"The server sent an unusable identity key for {username}.");
+
     private ContactStatus Observe(ContactsDocument document, PublicAccount account, byte[] key)
     {
         var name = account.Username;
@@ -224,9 +389,10 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     private static ContactStatus StatusOf(Contact contact, ContactState state)
     {
         var trusted = contact.Keys[contact.TrustedKeyId];
+        var fingerprint = contact.IdentityKey is { } identity ? Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(identity, contact.Username)) : KeyInfo.Of(trusted).Fingerprint;
         return new ContactStatus(
-            contact.Username, contact.DisplayName, state, contact.TrustedKeyId, trusted.PublicKey, KeyInfo.Of(trusted).Fingerprint,
-            contact.Pending is null ? null : KeyInfo.Of(contact.Pending));
+            contact.Username, contact.DisplayName, contact.PendingIdentityKey is null ? state : ContactState.Changed, contact.TrustedKeyId, trusted.PublicKey, fingerprint,
+            contact.Pending is null ? null : KeyInfo.Of(contact.Pending), contact.IdentityKey, contact.PendingIdentityKey);
     }
 
     private static byte[] ParseServerKey(PublicAccount account) =>

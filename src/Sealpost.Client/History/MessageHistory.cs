@@ -33,9 +33,11 @@ public sealed class MessageHistory(ProfileFolder folder)
         ArgumentNullException.ThrowIfNull(entry);
         using var held = await folder.LockAsync(ct).ConfigureAwait(false);
         var document = Load();
+        // The same message again: by the server's id, or (a resend, a replay, a sent copy that came twice) by the
+        // sender's own id for it.
         if (document.Messages.Exists(e => e.Id == entry.Id && e.Direction == entry.Direction)
-            || (entry.ClientId is not null && entry.Direction == MessageDirections.In
-                && document.Messages.Exists(e => e.Direction == MessageDirections.In && e.ClientId == entry.ClientId && e.Peer == entry.Peer))) return false;
+            || (entry.ClientId is not null
+                && document.Messages.Exists(e => e.Direction == entry.Direction && e.ClientId == entry.ClientId && e.Peer == entry.Peer))) return false;
         document.Messages.Add(entry);
         folder.Write(folder.HistoryFile, document, LocalJsonContext.Default.HistoryDocument);
         return true;

@@ -13,6 +13,45 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
 {
     private readonly Dictionary<uint, X25519KeyPair> _unlocked = [];
     private readonly Lock _gate = new();
+    private IdentityKey? _identity;
+
+    public bool HasIdentity => File.Exists(folder.IdentityFile);
+
+    /// <summary>The account's identity key, unlocking its file with the passphrase if needed.</summary>
+    public IdentityKey Identity()
+    {
+        lock (_gate)
+        {
+            if (_identity is not null) return _identity;
+        }
+        if (!HasIdentity)
+            throw new SealpostException(ErrorKind.Crypto, $"This device holds no identity key ({folder.IdentityFile} is missing); link it from another device of the account.");
+        IdentityKey identity;
+        try
+        {
+            identity = KeyFile.LoadIdentity(folder.IdentityFile, passphrase()).Identity;
+        }
+        catch (KeyFileException e)
+        {
+            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+        }
+        lock (_gate) return _identity ??= identity;
+    }
+
+    /// <summary>Writes the identity key (a new one, or one received when this device was linked).</summary>
+    public void SaveIdentity(string username, IdentityKey identity)
+    {
+        folder.EnsureExists();
+        try
+        {
+            KeyFile.SaveIdentity(folder.IdentityFile, username, identity, passphrase());
+        }
+        catch (KeyFileException e)
+        {
+            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+        }
+        lock (_gate) _identity = identity;
+    }
 
     public bool Has(uint keyId) => File.Exists(folder.KeyFile(keyId));
 

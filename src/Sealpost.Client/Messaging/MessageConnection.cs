@@ -100,10 +100,19 @@ public sealed class MessageConnection : IAsyncDisposable
     }
 
     /// <summary>Sends an envelope and waits for <c>accepted</c>, across reconnects; a refusal that retrying cannot fix throws.</summary>
-    public async Task<AcceptedFrame> SendAsync(string clientId, string to, string body, CancellationToken ct)
+    public Task<AcceptedFrame> SendAsync(string clientId, string to, string body, CancellationToken ct) =>
+        SendAsync(new SendFrame(FrameTypes.Send, clientId, to, body), ct);
+
+    /// <summary>
+    /// Sends one message (one envelope, or one per device) and waits for <c>accepted</c>, across reconnects; a refusal that
+    /// retrying cannot fix throws (<c>stale_devices</c> with <see cref="SealpostException.Code"/> set: seal again).
+    /// </summary>
+    public async Task<AcceptedFrame> SendAsync(SendFrame frame, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(frame);
         ThrowIfFaulted();
-        var json = JsonSerializer.SerializeToUtf8Bytes(new SendFrame(FrameTypes.Send, clientId, to, body), SealpostJsonContext.Default.SendFrame);
+        var clientId = frame.Id;
+        var json = JsonSerializer.SerializeToUtf8Bytes(frame, SealpostJsonContext.Default.SendFrame);
         var pending = new PendingSend(json, Interlocked.Increment(ref _sequence));
         if (!_pending.TryAdd(clientId, pending)) throw new InvalidOperationException($"A send with client id {clientId} is already in flight.");
         try
@@ -442,7 +451,7 @@ public sealed class MessageConnection : IAsyncDisposable
             ErrorCodes.UnknownRecipient => ErrorKind.NotFound,
             ErrorCodes.Unauthorized => ErrorKind.Auth,
             ErrorCodes.TooLarge or ErrorCodes.BadFrame => ErrorKind.Invalid,
-            ErrorCodes.MailboxFull or ErrorCodes.RateLimited => ErrorKind.Refused,
+            ErrorCodes.MailboxFull or ErrorCodes.RateLimited or ErrorCodes.StaleDevices => ErrorKind.Refused,
             _ => ErrorKind.Network,
         };
         return new SealpostException(kind, $"The server refused the message ({error.Code}): {error.Message}") { Code = error.Code };

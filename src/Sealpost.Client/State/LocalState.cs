@@ -11,12 +11,23 @@ public sealed class ClientConfig
     public string? ServerCertificate { get; set; }
 }
 
-/// <summary><c>account.json</c>: who this profile is, on which server, and the id of its current key.</summary>
+/// <summary><c>account.json</c>: who this profile is, on which server, which device of the account, and its current key id.</summary>
 public sealed class AccountState
 {
     public string Server { get; set; } = "";
     public string Username { get; set; } = "";
+
+    /// <summary>This profile's device of the account (1 for profiles from before linked devices).</summary>
+    public uint DeviceId { get; set; } = 1;
+
+    /// <summary>The id of this device's current key.</summary>
     public uint KeyId { get; set; }
+
+    /// <summary>
+    /// The account's identity key (base64url), once published; its private half is in <c>keys/identity.key</c>. Null for
+    /// an account from before linked devices until this profile publishes one (at the next login).
+    /// </summary>
+    public string? IdentityKey { get; set; }
 
     /// <summary>Set when this profile deleted its account; the keys and history stay, the account does not.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
@@ -54,6 +65,15 @@ public sealed class Contact
 
     /// <summary>A key the server published that differs from the trusted one; refused for sending until trusted.</summary>
     public ContactKey? Pending { get; set; }
+
+    /// <summary>
+    /// The contact's identity key (base64url), pinned on first use or accepted with <c>trust</c>: a device is sealed to
+    /// only if this key signed its certificate. Null for a contact whose account has no identity key (yet).
+    /// </summary>
+    public string? IdentityKey { get; set; }
+
+    /// <summary>An identity key the server published that differs from the pinned one; sending is refused until trusted.</summary>
+    public string? PendingIdentityKey { get; set; }
 }
 
 public sealed class ContactKey
@@ -118,6 +138,9 @@ public sealed class HistoryEntry
 
     public uint? SenderKeyId { get; set; }
     public uint? RecipientKeyId { get; set; }
+
+    /// <summary>The sender's device (incoming messages from an account with linked devices; absent means device 1).</summary>
+    public uint? FromDevice { get; set; }
 
     /// <summary>The envelope (standard base64) of a rejected message, kept so it can be examined.</summary>
     public string? Envelope { get; set; }

@@ -39,6 +39,9 @@ public sealed class ProfileFolder
     /// <summary>The key file of this profile's own key with the given id.</summary>
     public string KeyFile(uint keyId) => Path.Combine(KeysFolder, $"{keyId}.key");
 
+    /// <summary>The account's identity key (Ed25519), sealed under the passphrase like the device keys.</summary>
+    public string IdentityFile => Path.Combine(KeysFolder, "identity.key");
+
     /// <summary><c>$SEALPOST_HOME</c>, else <c>~/.sealpost</c>.</summary>
     public static string DefaultHome(Func<string, string?> environment)
     {
