@@ -13,15 +13,13 @@ public sealed class DeviceDirectoryTests(UsersCluster cluster)
 {
     private UsersApi Api => cluster.Api;
 
-    private static string B64(byte[] bytes) => AccountRules.EncodePublicKey(bytes);
-
     private Task<HttpResponseMessage> SetIdentityAsync(TestUser user, IdentityKey identity, byte[] certificate, string? password = null) =>
         Api.SendAsync(HttpMethod.Put, "v1/accounts/me/identity", user.AccessToken, JsonSerializer.Serialize(
-            new SetIdentityRequest(B64(identity.PublicKey), B64(certificate), password ?? user.Password), SealpostJsonContext.Default.SetIdentityRequest));
+            new SetIdentityRequest(Linking.B64(identity.PublicKey), Linking.B64(certificate), password ?? user.Password), SealpostJsonContext.Default.SetIdentityRequest));
 
     private Task<HttpResponseMessage> RotateAsync(TestUser user, byte[] key, byte[]? certificate) =>
         Api.SendAsync(HttpMethod.Put, "v1/accounts/me/key", user.AccessToken, JsonSerializer.Serialize(
-            new RotateKeyRequest(B64(key), user.Password, certificate is null ? null : B64(certificate)), SealpostJsonContext.Default.RotateKeyRequest));
+            new RotateKeyRequest(Linking.B64(key), user.Password, certificate is null ? null : Linking.B64(certificate)), SealpostJsonContext.Default.RotateKeyRequest));
 
     private async Task<DeviceList> DevicesAsync(string username) =>
         (await Api.Http.GetFromJsonAsync($"v1/accounts/{username}/devices", SealpostJsonContext.Default.DeviceList))!;
@@ -41,11 +39,11 @@ public sealed class DeviceDirectoryTests(UsersCluster cluster)
 
         // What a contact does: pin the identity key, verify the device's certificate under it.
         var listed = await DevicesAsync(user.Username);
-        var pinned = Decode(listed.IdentityKey!);
+        var pinned = Linking.Decode(listed.IdentityKey!);
         Assert.Equal(identity.PublicKey, pinned);
         var device = Assert.Single(listed.Devices);
-        Assert.Equal((1, 1, B64(user.PublicKey)), (device.DeviceId, device.KeyId, device.PublicKey));
-        Assert.True(DeviceCertificate.Verify(pinned, new DeviceKey(user.Username, 1, 1, user.PublicKey), Decode(device.Certificate!)));
+        Assert.Equal((1, 1, Linking.B64(user.PublicKey)), (device.DeviceId, device.KeyId, device.PublicKey));
+        Assert.True(DeviceCertificate.Verify(pinned, new DeviceKey(user.Username, 1, 1, user.PublicKey), Linking.Decode(device.Certificate!)));
 
         // Another identity is refused: the server cannot be asked to swap what contacts pinned.
         using var other = IdentityKey.Generate();
@@ -102,8 +100,8 @@ public sealed class DeviceDirectoryTests(UsersCluster cluster)
         using (var rotated = await RotateAsync(user, next, certificate)) await UsersApi.EnsureAsync(rotated, HttpStatusCode.OK);
 
         var device = Assert.Single((await DevicesAsync(user.Username)).Devices);
-        Assert.Equal((2, B64(next)), (device.KeyId, device.PublicKey));
-        Assert.True(DeviceCertificate.Verify(identity.PublicKey, new DeviceKey(user.Username, 1, 2, next), Decode(device.Certificate!)));
+        Assert.Equal((2, Linking.B64(next)), (device.KeyId, device.PublicKey));
+        Assert.True(DeviceCertificate.Verify(identity.PublicKey, new DeviceKey(user.Username, 1, 2, next), Linking.Decode(device.Certificate!)));
         // Without an identity, a certificate is refused rather than stored unverified.
         var plain = await Api.NewUserAsync("idn");
         using var unverifiable = await RotateAsync(plain, UsersApi.NewPublicKey(), new byte[64]);
@@ -119,8 +117,6 @@ public sealed class DeviceDirectoryTests(UsersCluster cluster)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
     }
-
-    private static byte[] Decode(string base64Url) => System.Buffers.Text.Base64Url.DecodeFromChars(base64Url);
 
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;

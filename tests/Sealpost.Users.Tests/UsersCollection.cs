@@ -21,6 +21,16 @@ internal static class Db
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Changes stored rows directly, as a test's stand-in for time passing.</summary>
+    public static async Task ExecuteAsync(UsersCluster cluster, string sql, params object[] values)
+    {
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        foreach (var value in values) cmd.Parameters.Add(new NpgsqlParameter { Value = value });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     /// <summary>A digest of every stored account field, to show hostile requests changed nothing.</summary>
     public static async Task<string> SnapshotAsync(UsersCluster cluster)
     {

@@ -3,14 +3,16 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
+using Sealpost.Users.Devices;
 using Sealpost.Users.Passwords;
+using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users.Accounts;
 
 public static partial class AccountEndpoints
 {
-    /// <summary>Every account has one device today, whose keys are the account's keys (docs/devices.md).</summary>
-    private const uint OnlyDevice = 1;
+    /// <summary>The device an account is registered with, and its name unless the request gives one.</summary>
+    private const string FirstDeviceName = "device 1";
 
     public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder app)
     {
@@ -23,7 +25,6 @@ public static partial class AccountEndpoints
         me.MapPut("/key", RotateKey).Accepts<RotateKeyRequest>("application/json");
         me.MapPut("/identity", SetIdentity).Accepts<SetIdentityRequest>("application/json");
         accounts.MapGet("/{username}", GetPublicRecord);
-        accounts.MapGet("/{username}/devices", GetDevices);
         accounts.MapGet("/{username}/keys/{keyId:int}", GetKey);
         return app;
     }
@@ -38,11 +39,12 @@ public static partial class AccountEndpoints
         AccountFields.Password(errors, "password", body.Password);
         var key = AccountFields.PublicKey(errors, body.PublicKey);
         var displayName = AccountFields.DisplayName(errors, body.DisplayName);
+        var deviceName = body.DeviceName is null ? FirstDeviceName : AccountFields.DeviceName(errors, "device_name", body.DeviceName);
         if (errors.Any) return errors.ToProblem();
         // The name's existence is public (GET /v1/accounts/{name}), so refusing it before the hash reveals nothing.
         if (await s.Store.NameTakenAsync(username!, ct)) return UsernameTaken();
 
-        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, ct);
+        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, deviceName!, ct);
         if (created is null) return UsernameTaken();
         LogRegistered(s.Logger, created.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
@@ -51,35 +53,28 @@ public static partial class AccountEndpoints
     private static async Task<Results<Ok<PublicAccount>, ProblemHttpResult>> GetPublicRecord(string username, AccountStore store, CancellationToken ct)
     {
         var normalized = AccountRules.NormalizeUsername(username);
-        if (normalized is null) return Problems.Validation("username", "3 to 32 characters: letters a-z, digits and underscore.");
+        if (normalized is null) return BadUsername();
         var account = await store.FindAsync(normalized, ct);
         return account is null ? NoSuchAccount() : TypedResults.Ok(ToPublic(account));
     }
 
-    /// <summary>A key the account had under an older key id, to verify messages sealed before a rotation.</summary>
+    /// <summary>
+    /// A key the account's lowest live device had under an older key id, to verify messages sealed before a rotation:
+    /// what clients from before linked devices ask (other devices' keys: <c>/devices/{id}/keys/{key id}</c>).
+    /// </summary>
     private static async Task<Results<Ok<PublicAccount>, ProblemHttpResult>> GetKey(string username, int keyId, AccountStore store, CancellationToken ct)
     {
         var normalized = AccountRules.NormalizeUsername(username);
-        if (normalized is null) return Problems.Validation("username", "3 to 32 characters: letters a-z, digits and underscore.");
+        if (normalized is null) return BadUsername();
         var account = await store.FindAsync(normalized, ct);
-        var key = account is null ? null : await store.FindKeyAsync(normalized, keyId, ct);
-        if (key is not { } found) return NoSuchAccount();
+        var found = account is null ? null : await store.FindKeyAsync(normalized, null, keyId, ct);
+        if (found is null) return NoSuchAccount();
         return TypedResults.Ok(ToPublic(account! with { PublicKey = found.PublicKey, KeyId = keyId, KeyChangedAt = found.CreatedAt }));
     }
 
-    /// <summary>The identity key and each device's current key with its certificate (docs/devices.md): what a sender verifies.</summary>
-    private static async Task<Results<Ok<DeviceList>, ProblemHttpResult>> GetDevices(string username, AccountStore store, CancellationToken ct)
-    {
-        var normalized = AccountRules.NormalizeUsername(username);
-        if (normalized is null) return Problems.Validation("username", "3 to 32 characters: letters a-z, digits and underscore.");
-        var a = await store.FindAsync(normalized, ct);
-        if (a is null) return NoSuchAccount();
-        return TypedResults.Ok(new DeviceList(a.Username, Encode(a.IdentityKey),
-            [new PublicDevice((int)OnlyDevice, a.KeyId, AccountRules.EncodePublicKey(a.PublicKey), Encode(a.Certificate))]));
-    }
-
     /// <summary>
-    /// Sets the account's identity key, once, with its certificate for the current key (device 1). The server checks
+    /// Sets the account's identity key, once, with its certificate for the caller's device's current key (again with
+    /// the same identity: certifies that device's key, as a device made before the identity needs). The server checks
     /// the certificate only to refuse garbage: trust is the clients', which pin the identity key. Needs the current
     /// password, like every change to what contacts trust.
     /// </summary>
@@ -93,21 +88,22 @@ public static partial class AccountEndpoints
         var certificate = AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
         CurrentPassword(errors, body.CurrentPassword, "Required to set the identity key.");
         if (errors.Any) return errors.ToProblem();
-        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct, CallerClaims.Device(user));
         if (account is null) return NoSuchAccount();
         if (account.IdentityKey is { } existing && !existing.AsSpan().SequenceEqual(identity)) return IdentityExists();
-        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, OnlyDevice, (uint)account.KeyId, account.PublicKey), certificate))
-            return Problems.Validation("certificate", $"Does not verify under identity_key for device 1's key (key id {account.KeyId}).");
+        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, (uint)account.DeviceId, (uint)account.KeyId, account.PublicKey), certificate))
+            return Problems.Validation("certificate", $"Does not verify under identity_key for device {account.DeviceId}'s key (key id {account.KeyId}).");
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "identity key", s, ct) is { } refused) return refused;
-        if (!await s.Store.SetIdentityAsync(account.Id, identity!, account.KeyId, certificate!, ct))
+        if (!await s.Store.SetIdentityAsync(account.Id, identity!, account.DeviceId, account.KeyId, certificate!, ct))
             return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The account's key or identity changed meanwhile; read them again and retry.");
         if (account.IdentityKey is null) LogIdentitySet(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
-        return await GetDevices(account.Username, s.Store, ct);
+        return await DeviceEndpoints.GetPublic(account.Username, s.Store, s.Devices, ct);
     }
 
+    /// <summary>The caller's record, with the key of the device it uses (as every <c>/me</c> answer).</summary>
     private static async Task<Results<Ok<OwnAccount>, ProblemHttpResult>> GetMe(ClaimsPrincipal user, AccountStore store, CancellationToken ct)
     {
-        var account = await store.FindAsync(user.Identity!.Name!, ct);
+        var account = await store.FindAsync(user.Identity!.Name!, ct, CallerClaims.Device(user));
         return account is null ? NoSuchAccount() : TypedResults.Ok(ToOwn(account));
     }
 
@@ -125,7 +121,7 @@ public static partial class AccountEndpoints
         }
         if (errors.Any) return errors.ToProblem();
 
-        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct, CallerClaims.Device(user));
         if (account is null) return NoSuchAccount();
         if (body.Password is not null)
         {
@@ -135,7 +131,7 @@ public static partial class AccountEndpoints
             LogPasswordChanged(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         }
         if (body.DisplayName is not null) await s.Store.SetDisplayNameAsync(account.Id, displayName, ct);
-        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct))!));
+        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct, account.DeviceId))!));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteMe(
@@ -151,14 +147,16 @@ public static partial class AccountEndpoints
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "deletion", s, ct) is { } refused) return refused;
         await s.Store.DeleteAsync(account.Id, ct);
         s.Sessions.Ended(account.Username);
+        s.Sessions.DevicesChanged(account.Username);
         LogDeleted(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.NoContent();
     }
 
     /// <summary>
     /// Needs the current password, like a password change: a stolen access token alone must not replace the key
-    /// contacts encrypt to. A new key ends every other session of the account; sending the current key again changes
-    /// nothing, so a retried rotation is harmless.
+    /// contacts encrypt to. The key is the caller's device's (<c>dev</c>); a new one ends every other session of that
+    /// device (other devices keep their own keys); sending the current key again changes nothing, so a retried
+    /// rotation is harmless.
     /// </summary>
     private static async Task<Results<Ok<OwnAccount>, ProblemHttpResult>> RotateKey(
         HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
@@ -170,31 +168,30 @@ public static partial class AccountEndpoints
         CurrentPassword(errors, body.CurrentPassword, "Required to change the key.");
         var certificate = body.Certificate is null ? null : AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
         if (errors.Any) return errors.ToProblem();
-        var account = await s.Store.FindAsync(user.Identity!.Name!, ct);
+        var account = await s.Store.FindAsync(user.Identity!.Name!, ct, CallerClaims.Device(user));
         if (account is null) return NoSuchAccount();
         var rotates = !account.PublicKey.AsSpan().SequenceEqual(key);
         // Once contacts can pin an identity, every new key of the account comes with the identity key's certificate.
         if (rotates && account.IdentityKey is { } identity)
         {
-            var next = new DeviceKey(account.Username, OnlyDevice, (uint)account.KeyId + 1, key!);
+            var next = new DeviceKey(account.Username, (uint)account.DeviceId, (uint)account.KeyId + 1, key!);
             if (certificate is null || !DeviceCertificate.Verify(identity, next, certificate))
             {
                 return Problems.Validation("certificate", certificate is null
-                    ? $"Required: the account has an identity key; certify the new key as device 1's key id {account.KeyId + 1}."
-                    : $"Does not verify under the account's identity key for device 1's key id {account.KeyId + 1}.");
+                    ? $"Required: the account has an identity key; certify the new key as device {account.DeviceId}'s key id {account.KeyId + 1}."
+                    : $"Does not verify under the account's identity key for device {account.DeviceId}'s key id {account.KeyId + 1}.");
             }
         }
         else if (rotates && certificate is not null) return Problems.Validation("certificate", "The account has no identity key to verify it; set one first.");
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "key rotation", s, ct) is { } refused) return refused;
         if (rotates)
         {
-            var sessionId = Guid.TryParse(user.FindFirstValue(TokenClaims.Session), out var sid) ? sid : Guid.Empty;
-            var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, account.KeyId, key!, certificate, sessionId, ct);
+            var (keyId, ended) = await s.Store.RotateKeyAsync(account.Id, account.DeviceId, account.KeyId, key!, certificate, CallerClaims.Session(user), ct);
             if (keyId == 0) return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The key changed meanwhile; read it again and retry.");
-            s.Sessions.Ended(account.Username, except: sessionId);
-            LogKeyRotated(s.Logger, account.Username, keyId, ClientAddress.Of(request.HttpContext), ended);
+            s.Sessions.Ended(account.Username, ended);
+            LogKeyRotated(s.Logger, account.Username, account.DeviceId, keyId, ClientAddress.Of(request.HttpContext), ended.Length);
         }
-        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct))!));
+        return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct, account.DeviceId))!));
     }
 
     private static void CurrentPassword(FieldErrors errors, string? value, string required)
@@ -222,11 +219,11 @@ public static partial class AccountEndpoints
     private static ProblemHttpResult IdentityExists() => Problems.Of(StatusCodes.Status409Conflict, "identity-exists",
         "This account has another identity key already; starting a new identity is not possible yet.");
 
-    private static string? Encode(byte[]? bytes) => bytes is null ? null : AccountRules.EncodePublicKey(bytes);
-
     private static ProblemHttpResult UsernameTaken() => Problems.Of(StatusCodes.Status409Conflict, "username-taken", "That username is taken.");
 
-    private static ProblemHttpResult NoSuchAccount() => Problems.Of(StatusCodes.Status404NotFound, "not-found", "No such account.");
+    public static ProblemHttpResult BadUsername() => Problems.Validation("username", "3 to 32 characters: letters a-z, digits and underscore.");
+
+    public static ProblemHttpResult NoSuchAccount() => Problems.Of(StatusCodes.Status404NotFound, "not-found", "No such account.");
 
     private static PublicAccount ToPublic(AccountRecord a) =>
         new(a.Username, a.DisplayName, AccountRules.EncodePublicKey(a.PublicKey), a.KeyId, a.KeyChangedAt, Fingerprint.Of(a.PublicKey));
@@ -252,6 +249,6 @@ public static partial class AccountEndpoints
     [LoggerMessage(Level = LogLevel.Information, Message = "Identity key set for {Username} from {ClientAddress}")]
     private static partial void LogIdentitySet(ILogger logger, string username, string clientAddress);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Key rotated for {Username} to key id {KeyId} from {ClientAddress}; {EndedSessions} other sessions ended")]
-    private static partial void LogKeyRotated(ILogger logger, string username, int keyId, string clientAddress, long endedSessions);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Key rotated for {Username} to key id {KeyId} of device {DeviceId} from {ClientAddress}; {EndedSessions} other sessions of the device ended")]
+    private static partial void LogKeyRotated(ILogger logger, string username, int deviceId, int keyId, string clientAddress, int endedSessions);
 }

@@ -35,22 +35,46 @@ internal static class AccountFields
     }
 
     /// <summary>Exactly <paramref name="size"/> bytes in base64url (padding optional), e.g. an identity key or a certificate.</summary>
-    public static byte[]? Bytes(FieldErrors errors, string field, string? value, int size, string what)
+    public static byte[]? Bytes(FieldErrors errors, string field, string? value, int size, string what) =>
+        Bytes(errors, field, value, size, size, $"{what}: {size} bytes, base64url.");
+
+    /// <summary><paramref name="minSize"/> to <paramref name="maxSize"/> bytes in base64url (padding optional); else the error <paramref name="rule"/>.</summary>
+    public static byte[]? Bytes(FieldErrors errors, string field, string? value, int minSize, int maxSize, string rule)
     {
         var trimmed = value?.TrimEnd('=');
-        if (trimmed is not null && trimmed.Length <= 2 * size && Base64Url.IsValid(trimmed, out var length) && length == size)
+        if (trimmed is not null && trimmed.Length <= Base64Url.GetEncodedLength(maxSize)
+            && Base64Url.IsValid(trimmed, out var length) && length >= minSize && length <= maxSize)
             return Base64Url.DecodeFromChars(trimmed);
-        errors.Add(field, value is null ? "Required." : $"{what}: {size} bytes, base64url.");
+        errors.Add(field, value is null ? "Required." : rule);
         return null;
     }
 
     /// <summary>Empty means none. Control and bidirectional-override characters are refused: they disguise names.</summary>
-    public static string? DisplayName(FieldErrors errors, string? value)
+    public static string? DisplayName(FieldErrors errors, string? value) =>
+        string.IsNullOrEmpty(value) ? null : Name(errors, "display_name", value, Limits.DisplayNameMaxLength);
+
+    /// <summary>A device's name: 1 to 64 characters, under the rules of a display name.</summary>
+    public static string? DeviceName(FieldErrors errors, string field, string? value)
     {
-        if (string.IsNullOrEmpty(value)) return null;
-        if (value.Length > Limits.DisplayNameMaxLength)
+        if (!string.IsNullOrEmpty(value)) return Name(errors, field, value, Limits.DeviceNameMaxLength);
+        errors.Add(field, value is null ? "Required." : $"1 to {Limits.DeviceNameMaxLength} characters.");
+        return null;
+    }
+
+    /// <summary>A positive integer id from a route (a device id, a key id); null and an error otherwise.</summary>
+    public static int? Id(FieldErrors errors, string field, string value)
+    {
+        if (value.Length <= 10 && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id >= 1) return id;
+        errors.Add(field, "An integer from 1.");
+        return null;
+    }
+
+    /// <summary>A name people read: at most <paramref name="maxLength"/> UTF-16 code units, no control or text-direction characters, not only white space.</summary>
+    private static string? Name(FieldErrors errors, string field, string value, int maxLength)
+    {
+        if (value.Length > maxLength)
         {
-            errors.Add("display_name", $"At most {Limits.DisplayNameMaxLength} characters.");
+            errors.Add(field, $"At most {maxLength} characters.");
             return null;
         }
         for (var i = 0; i < value.Length; i++)
@@ -60,13 +84,13 @@ internal static class AccountFields
             if (lonely || char.IsControl(c) || c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')
                 || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.LineSeparator || c == '\u2029')
             {
-                errors.Add("display_name", "Control and text-direction characters are not allowed.");
+                errors.Add(field, "Control and text-direction characters are not allowed.");
                 return null;
             }
         }
         if (string.IsNullOrWhiteSpace(value))
         {
-            errors.Add("display_name", "Must not be only white space.");
+            errors.Add(field, "Must not be only white space.");
             return null;
         }
         return value;

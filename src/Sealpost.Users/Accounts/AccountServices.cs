@@ -1,7 +1,8 @@
+using Sealpost.Users.Devices;
 using Sealpost.Users.Passwords;
 using Sealpost.Users.Sessions;
 
 namespace Sealpost.Users.Accounts;
 
 /// <summary>What the account routes need, bundled with <c>[AsParameters]</c>.</summary>
-public sealed record AccountServices(AccountStore Store, PasswordHasher Hasher, PasswordCheck Passwords, SessionEvents Sessions, ILogger<AccountStore> Logger);
+public sealed record AccountServices(AccountStore Store, DeviceStore Devices, PasswordHasher Hasher, PasswordCheck Passwords, SessionEvents Sessions, ILogger<AccountStore> Logger);

@@ -1,10 +1,11 @@
 using Npgsql;
+using Sealpost.Users.Devices;
 
 namespace Sealpost.Users.Accounts;
 
 /// <summary>
-/// A live account with its current public key; its identity key and that key's certificate once the account set an
-/// identity (docs/devices.md).
+/// A live account with one live device's current key (<see cref="DeviceId"/>): the device asked for, or the account's
+/// lowest live device; the account's identity key and that key's certificate once there are (docs/devices.md).
 /// </summary>
 public sealed record AccountRecord(
     Guid Id,
@@ -16,28 +17,38 @@ public sealed record AccountRecord(
     DateTimeOffset KeyChangedAt,
     DateTimeOffset CreatedAt,
     byte[]? IdentityKey = null,
-    byte[]? Certificate = null);
+    byte[]? Certificate = null,
+    int DeviceId = 1);
 
 /// <summary>Every SQL statement about accounts and their keys; all parameterised.</summary>
 public sealed class AccountStore(NpgsqlDataSource db)
 {
+    // $2 NULL: the lowest live device, which is what clients from before linked devices mean by "the account's key".
     private const string SelectLive = """
-        SELECT a.id, a.username, a.display_name, a.password_hash, k.public_key, a.key_id, a.key_changed_at, a.created_at,
-               a.identity_key, k.certificate
-        FROM accounts a JOIN account_keys k ON k.account_id = a.id AND k.key_id = a.key_id
+        SELECT a.id, a.username, a.display_name, a.password_hash, k.public_key, d.key_id, k.created_at, a.created_at,
+               a.identity_key, k.certificate, d.device_id
+        FROM accounts a
+        JOIN LATERAL (
+            SELECT device_id, key_id FROM devices
+            WHERE account_id = a.id AND removed_at IS NULL AND ($2::int IS NULL OR device_id = $2)
+            ORDER BY device_id LIMIT 1) d ON true
+        JOIN account_keys k ON k.account_id = a.id AND k.device_id = d.device_id AND k.key_id = d.key_id
         WHERE a.deleted_at IS NULL AND a.username = $1
         """;
 
-    /// <summary>Creates the account with key id 1; null when the name is taken (or was ever taken).</summary>
-    public async Task<AccountRecord?> CreateAsync(Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, CancellationToken ct)
+    /// <summary>Creates the account with its device 1 named <paramref name="deviceName"/> and key id 1; null when the name is taken (or was ever taken).</summary>
+    public async Task<AccountRecord?> CreateAsync(
+        Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, string deviceName, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH created AS (
-                INSERT INTO accounts (id, username, display_name, password_hash, key_id, key_changed_at)
-                VALUES ($1, $2, $3, $4, 1, now())
+                INSERT INTO accounts (id, username, display_name, password_hash)
+                VALUES ($1, $2, $3, $4)
                 ON CONFLICT (username) DO NOTHING
-                RETURNING id, created_at)
-            INSERT INTO account_keys (account_id, key_id, public_key, created_at) SELECT id, 1, $5, created_at FROM created
+                RETURNING id, created_at),
+            device AS (
+                INSERT INTO devices (account_id, device_id, name, key_id, created_at) SELECT id, 1, $6, 1, created_at FROM created)
+            INSERT INTO account_keys (account_id, device_id, key_id, public_key, created_at) SELECT id, 1, 1, $5, created_at FROM created
             RETURNING created_at
             """);
         cmd.Parameters.Add(new() { Value = id });
@@ -45,35 +56,43 @@ public sealed class AccountStore(NpgsqlDataSource db)
         cmd.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = passwordHash });
         cmd.Parameters.Add(new() { Value = publicKey });
+        cmd.Parameters.Add(new() { Value = deviceName });
         // The statement's own answer is the new record: no second read.
         if (await cmd.ExecuteScalarAsync(ct) is not DateTime createdAt) return null;
         var at = new DateTimeOffset(createdAt, TimeSpan.Zero);
         return new AccountRecord(id, username, displayName, passwordHash, publicKey, 1, at, at);
     }
 
-    public async Task<AccountRecord?> FindAsync(string username, CancellationToken ct)
+    /// <summary>The live account with the current key of its live device <paramref name="deviceId"/>, or of its lowest live device when null.</summary>
+    public async Task<AccountRecord?> FindAsync(string username, CancellationToken ct, int? deviceId = null)
     {
         await using var cmd = db.CreateCommand(SelectLive);
         cmd.Parameters.Add(new() { Value = username });
+        cmd.Parameters.Add(new() { Value = (object?)deviceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
         return new AccountRecord(
             reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
             (byte[])reader[4], reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
-            reader.IsDBNull(8) ? null : (byte[])reader[8], reader.IsDBNull(9) ? null : (byte[])reader[9]);
+            reader.IsDBNull(8) ? null : (byte[])reader[8], reader.IsDBNull(9) ? null : (byte[])reader[9], reader.GetInt32(10));
     }
 
-    /// <summary>A key the live account had (or has) under that id, and when it became current.</summary>
-    public async Task<(byte[] PublicKey, DateTimeOffset CreatedAt)?> FindKeyAsync(string username, int keyId, CancellationToken ct)
+    /// <summary>
+    /// A key the live account's device <paramref name="deviceId"/> had (or has) under that id, removed devices included
+    /// (their messages must still verify); with no device, the lowest live device's.
+    /// </summary>
+    public async Task<DeviceKeyRecord?> FindKeyAsync(string username, int? deviceId, int keyId, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
-            SELECT k.public_key, k.created_at FROM accounts a JOIN account_keys k ON k.account_id = a.id
-            WHERE a.deleted_at IS NULL AND a.username = $1 AND k.key_id = $2
+            SELECT k.device_id, k.key_id, k.public_key, k.certificate, k.created_at FROM accounts a JOIN account_keys k ON k.account_id = a.id
+            WHERE a.deleted_at IS NULL AND a.username = $1 AND k.key_id = $3
+              AND k.device_id = coalesce($2, (SELECT min(device_id) FROM devices WHERE account_id = a.id AND removed_at IS NULL))
             """);
         cmd.Parameters.Add(new() { Value = username });
+        cmd.Parameters.Add(new() { Value = (object?)deviceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         cmd.Parameters.Add(new() { Value = keyId });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ((byte[])reader[0], reader.GetFieldValue<DateTimeOffset>(1)) : null;
+        return await reader.ReadAsync(ct) ? DeviceKeyRecord.Read(reader) : null;
     }
 
     public Task SetDisplayNameAsync(Guid id, string? displayName, CancellationToken ct) =>
@@ -90,57 +109,62 @@ public sealed class AccountStore(NpgsqlDataSource db)
             """, ct, id, passwordHash);
 
     /// <summary>
-    /// Sets the account's identity key and the certificate of its current key <paramref name="keyId"/>, in one statement;
-    /// false when the account has another identity key already or its key is no longer <paramref name="keyId"/>.
+    /// Sets the account's identity key and the certificate of its device's current key <paramref name="keyId"/>, in one
+    /// statement; false when the account has another identity key already, or the device is gone or its key is no
+    /// longer <paramref name="keyId"/>.
     /// </summary>
-    public async Task<bool> SetIdentityAsync(Guid id, byte[] identityKey, int keyId, byte[] certificate, CancellationToken ct)
+    public async Task<bool> SetIdentityAsync(Guid id, byte[] identityKey, int deviceId, int keyId, byte[] certificate, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH account AS (
-                UPDATE accounts SET identity_key = $2
-                WHERE id = $1 AND deleted_at IS NULL AND key_id = $3 AND (identity_key IS NULL OR identity_key = $2)
-                RETURNING id)
-            UPDATE account_keys SET certificate = $4 WHERE account_id = (SELECT id FROM account) AND key_id = $3
+                UPDATE accounts a SET identity_key = $2
+                WHERE a.id = $1 AND a.deleted_at IS NULL AND (a.identity_key IS NULL OR a.identity_key = $2)
+                  AND EXISTS (SELECT 1 FROM devices WHERE account_id = $1 AND device_id = $5 AND key_id = $3 AND removed_at IS NULL)
+                RETURNING a.id)
+            UPDATE account_keys SET certificate = $4 WHERE account_id = (SELECT id FROM account) AND device_id = $5 AND key_id = $3
             RETURNING 1
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = identityKey });
         cmd.Parameters.Add(new() { Value = keyId });
         cmd.Parameters.Add(new() { Value = certificate });
+        cmd.Parameters.Add(new() { Value = deviceId });
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
     /// <summary>
     /// Makes <paramref name="publicKey"/> (with its <paramref name="certificate"/>, once the account has an identity)
-    /// current under the key id after <paramref name="currentKeyId"/> and ends every session of the account but
-    /// <paramref name="keepSession"/>, in one statement. Returns the new key id (0 when the key changed meanwhile) and
-    /// how many sessions ended.
+    /// the current key of device <paramref name="deviceId"/> under the key id after <paramref name="currentKeyId"/>, and
+    /// ends every other session of that device but <paramref name="keepSession"/>, in one statement. Returns the new
+    /// key id (0 when the key changed meanwhile) and the sessions that ended.
     /// </summary>
-    public async Task<(int KeyId, long EndedSessions)> RotateKeyAsync(
-        Guid id, int currentKeyId, byte[] publicKey, byte[]? certificate, Guid keepSession, CancellationToken ct)
+    public async Task<(int KeyId, Guid[] EndedSessions)> RotateKeyAsync(
+        Guid id, int deviceId, int currentKeyId, byte[] publicKey, byte[]? certificate, Guid keepSession, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH bumped AS (
-                UPDATE accounts SET key_id = key_id + 1, key_changed_at = now()
-                WHERE id = $1 AND deleted_at IS NULL AND key_id = $4
-                RETURNING id, key_id, key_changed_at),
+                UPDATE devices SET key_id = key_id + 1
+                WHERE account_id = $1 AND device_id = $6 AND key_id = $4 AND removed_at IS NULL
+                  AND EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND deleted_at IS NULL)
+                RETURNING key_id),
             added AS (
-                INSERT INTO account_keys (account_id, key_id, public_key, certificate, created_at)
-                SELECT id, key_id, $2, $5, key_changed_at FROM bumped),
+                INSERT INTO account_keys (account_id, device_id, key_id, public_key, certificate, created_at)
+                SELECT $1, $6, key_id, $2, $5, now() FROM bumped),
             ended AS (
                 UPDATE sessions SET revoked_at = now()
-                WHERE account_id = $1 AND id <> $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM bumped)
-                RETURNING 1)
-            SELECT coalesce((SELECT key_id FROM bumped), 0), (SELECT count(*) FROM ended)
+                WHERE account_id = $1 AND device_id = $6 AND id <> $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM bumped)
+                RETURNING id)
+            SELECT coalesce((SELECT key_id FROM bumped), 0), array(SELECT id FROM ended)
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = publicKey });
         cmd.Parameters.Add(new() { Value = keepSession });
         cmd.Parameters.Add(new() { Value = currentKeyId });
         cmd.Parameters.Add(new() { Value = (object?)certificate ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
+        cmd.Parameters.Add(new() { Value = deviceId });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
-        return (reader.GetInt32(0), reader.GetInt64(1));
+        return (reader.GetInt32(0), reader.GetFieldValue<Guid[]>(1));
     }
 
     /// <summary>Whether the name belongs to an account, live or deleted (a deleted account's name stays taken).</summary>

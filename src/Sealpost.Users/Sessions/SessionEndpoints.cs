@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Users.Accounts;
+using Sealpost.Users.Devices;
 using Sealpost.Users.Monitoring;
 using Sealpost.Users.Passwords;
 
@@ -38,6 +39,7 @@ public static partial class SessionEndpoints
         if (body.Username is null) errors.Add("username", "Required.");
         if (body.Password is null) errors.Add("password", "Required.");
         else if (body.Password.Length > Limits.PasswordMaxLength * 2) errors.Add("password", "Too long.");
+        if (body.DeviceId is < 1) errors.Add("device_id", "A device id: an integer from 1.");
         if (errors.Any) return errors.ToProblem();
 
         var client = http.Connection.RemoteIpAddress;
@@ -63,13 +65,25 @@ public static partial class SessionEndpoints
         }
         await RehashIfWeakAsync(account!, body.Password!, accounts, hasher, ct);
 
+        // Only someone who knows the password learns which devices exist.
         var refreshToken = SessionStore.NewRefreshToken();
-        var refreshExpires = DateTimeOffset.UtcNow.AddDays(Math.Min(options.RefreshTokenDays, options.SessionMaxDays));
-        var sessionId = await sessions.CreateAsync(account!.Id, refreshToken, refreshExpires, ct);
-        var (accessToken, expiresAt) = issuer.Issue(account.Username, sessionId);
+        var refreshExpires = options.FirstRefreshExpiry();
+        if (await sessions.CreateAsync(account!.Id, body.DeviceId, refreshToken, refreshExpires, ct) is not var (sessionId, deviceId))
+        {
+            UsersMetrics.Logins.Add(1, UsersMetrics.Failed);
+            LogLoginNoSuchDevice(logger, account.Username, body.DeviceId ?? 0, ClientAddress.Of(http));
+            return DeviceEndpoints.NoSuchDevice();
+        }
         UsersMetrics.Logins.Add(1, UsersMetrics.Succeeded);
-        LogLoginSucceeded(logger, account.Username, ClientAddress.Of(http), sessionId);
-        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires));
+        LogLoginSucceeded(logger, account.Username, ClientAddress.Of(http), sessionId, deviceId);
+        return TypedResults.Ok(Respond(issuer, account.Username, sessionId, deviceId, refreshToken, refreshExpires));
+    }
+
+    /// <summary>A new access token for the session of <paramref name="deviceId"/>, with its refresh token: what a login, a refresh and a linked device's poll answer.</summary>
+    public static SessionResponse Respond(TokenIssuer issuer, string username, Guid sessionId, int deviceId, string refreshToken, DateTimeOffset refreshExpires)
+    {
+        var (accessToken, expiresAt) = issuer.Issue(username, sessionId, deviceId);
+        return new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, refreshExpires);
     }
 
     /// <summary>A hash weaker than today's cost is renewed; when every hashing slot is busy that waits for a later login.</summary>
@@ -104,15 +118,14 @@ public static partial class SessionEndpoints
             LogRefreshFailed(logger, client);
             return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-refresh-token", "The refresh token is not valid; log in again.");
         }
-        var (accessToken, expiresAt) = issuer.Issue(session.Username, session.SessionId);
         LogRefreshed(logger, session.Username, client, session.SessionId);
-        return TypedResults.Ok(new SessionResponse(accessToken, "Bearer", expiresAt, refreshToken, session.ExpiresAt));
+        return TypedResults.Ok(Respond(issuer, session.Username, session.SessionId, session.DeviceId, refreshToken, session.ExpiresAt));
     }
 
     private static async Task<NoContent> Logout(
         HttpContext http, ClaimsPrincipal user, SessionStore sessions, SessionEvents events, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
-        if (Guid.TryParse(user.FindFirstValue(TokenClaims.Session), out var sessionId))
+        if (CallerClaims.Session(user) is var sessionId && sessionId != Guid.Empty)
         {
             await sessions.RevokeAsync(sessionId, ct);
             events.Ended(user.Identity!.Name!, only: sessionId);
@@ -121,8 +134,11 @@ public static partial class SessionEndpoints
         return TypedResults.NoContent();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Login succeeded for {Username} from {ClientAddress}, session {SessionId}")]
-    private static partial void LogLoginSucceeded(ILogger logger, string username, string clientAddress, Guid sessionId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Login succeeded for {Username} from {ClientAddress}, session {SessionId} of device {DeviceId}")]
+    private static partial void LogLoginSucceeded(ILogger logger, string username, string clientAddress, Guid sessionId, int deviceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Login for {Username} asked for device {DeviceId}, which the account does not have live, from {ClientAddress}")]
+    private static partial void LogLoginNoSuchDevice(ILogger logger, string username, int deviceId, string clientAddress);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login failed for {Username} from {ClientAddress}")]
     private static partial void LogLoginFailed(ILogger logger, string username, string clientAddress);

@@ -6,7 +6,8 @@ namespace Sealpost.Users.Sessions;
 
 /// <summary>
 /// Tells the messages instances that sessions ended (<see cref="SessionsEnded"/> on Redis), so a socket opened with a
-/// logged-out or revoked session closes at once instead of living until its access token expires. Without Redis
+/// logged-out or revoked session closes at once instead of living until its access token expires, and that an
+/// account's devices changed (<see cref="Protocol.DevicesChanged"/>), so they forget the device list they cached. Without Redis
 /// (<c>Redis:Configuration</c> empty: one machine, some tests) nothing is told, and such a socket ends with its token
 /// (at most 10 minutes). Fire and forget: a notice lost while Redis is away costs the same as no Redis.
 /// </summary>
@@ -25,7 +26,21 @@ public sealed partial class SessionEvents
         _redis = ConnectionMultiplexer.ConnectAsync(options);
     }
 
-    public void Ended(string username, Guid? only = null, Guid? except = null)
+    public void Ended(string username, Guid? only = null, Guid? except = null) =>
+        Publish(SessionsEnded.Channel, JsonSerializer.SerializeToUtf8Bytes(new SessionsEnded(username, only, except), SealpostJsonContext.Default.SessionsEnded), username);
+
+    /// <summary>These sessions of the user ended (a device's, when it is removed or rotates its key): one notice each.</summary>
+    public void Ended(string username, IEnumerable<Guid> sessions)
+    {
+        foreach (var session in sessions) Ended(username, only: session);
+    }
+
+    /// <summary>The user's devices changed (<see cref="DevicesChanged"/>): a device linked, one removed, the account deleted.</summary>
+    public void DevicesChanged(string username, int? removed = null) =>
+        Publish(Protocol.DevicesChanged.Channel,
+            JsonSerializer.SerializeToUtf8Bytes(new Protocol.DevicesChanged(username, removed), SealpostJsonContext.Default.DevicesChanged), username);
+
+    private void Publish(string channel, byte[] payload, string username)
     {
         if (_redis is null) return;
         if (!_redis.IsCompletedSuccessfully)
@@ -33,10 +48,9 @@ public sealed partial class SessionEvents
             LogNotTold(_logger, _redis.Exception?.GetBaseException(), username);
             return;
         }
-        var payload = JsonSerializer.SerializeToUtf8Bytes(new SessionsEnded(username, only, except), SealpostJsonContext.Default.SessionsEnded);
         try
         {
-            _redis.Result.GetSubscriber().Publish(RedisChannel.Literal(SessionsEnded.Channel), payload, CommandFlags.FireAndForget);
+            _redis.Result.GetSubscriber().Publish(RedisChannel.Literal(channel), payload, CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -44,6 +58,6 @@ public sealed partial class SessionEvents
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell the messages instances that sessions of {Username} ended; their sockets close when their tokens expire")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell the messages instances that sessions or devices of {Username} changed; their sockets close when their tokens expire, their device lists when they expire")]
     private static partial void LogNotTold(ILogger logger, Exception? e, string username);
 }

@@ -4,8 +4,8 @@ using Npgsql;
 namespace Sealpost.Users.Sessions;
 
 /// <summary>
-/// Hourly housekeeping: forgets ended sessions and stale login failures, so neither table grows without bound
-/// (the failures table can be fed names an attacker chooses).
+/// Hourly housekeeping: forgets ended sessions, expired links and stale login failures, so no table grows without
+/// bound (the failures and links tables can be fed by anyone).
 /// </summary>
 public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginThrottleOptions> throttle, ILogger<SessionSweeper> logger) : BackgroundService
 {
@@ -19,6 +19,8 @@ public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginTh
                 await using var batch = db.CreateBatch();
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(
                     "DELETE FROM sessions WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'"));
+                // A link is kept a day past its expiry, like an ended session, for the logs' sake; then its id is unknown.
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM links WHERE expires_at < now() - interval '1 day'"));
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(
                     "DELETE FROM login_failures WHERE last_failure < now() - $1 AND blocked_until < now()")
                 {

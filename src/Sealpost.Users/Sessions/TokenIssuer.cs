@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -5,12 +6,12 @@ using Sealpost.Protocol;
 
 namespace Sealpost.Users.Sessions;
 
-/// <summary>Mints short-lived ES256 access tokens: <c>sub</c> is the username, <c>sid</c> the session.</summary>
+/// <summary>Mints short-lived ES256 access tokens: <c>sub</c> is the username, <c>sid</c> the session, <c>dev</c> its device.</summary>
 public sealed class TokenIssuer(SigningKey key, TokenOptions options, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();
 
-    public (string Token, DateTimeOffset ExpiresAt) Issue(string username, Guid sessionId)
+    public (string Token, DateTimeOffset ExpiresAt) Issue(string username, Guid sessionId, int deviceId)
     {
         var now = clock.GetUtcNow();
         var expires = now.AddMinutes(options.AccessTokenMinutes);
@@ -22,7 +23,11 @@ public sealed class TokenIssuer(SigningKey key, TokenOptions options, TimeProvid
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
             SigningCredentials = key.Credentials,
-            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, username), new Claim(TokenClaims.Session, sessionId.ToString())]),
+            Subject = new ClaimsIdentity([
+                new Claim(JwtRegisteredClaimNames.Sub, username),
+                new Claim(TokenClaims.Session, sessionId.ToString()),
+                new Claim(TokenClaims.Device, deviceId.ToString(CultureInfo.InvariantCulture)),
+            ]),
         });
         return (token, expires);
     }

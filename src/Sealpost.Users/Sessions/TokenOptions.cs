@@ -27,4 +27,7 @@ public sealed class TokenOptions
     /// <summary>A session ends this long after its login, however often it is refreshed: then the password is asked again.</summary>
     [Range(1, 3650)]
     public int SessionMaxDays { get; set; } = 90;
+
+    /// <summary>When a new session's first refresh token expires: never past the session's own end.</summary>
+    public DateTimeOffset FirstRefreshExpiry() => DateTimeOffset.UtcNow.AddDays(Math.Min(RefreshTokenDays, SessionMaxDays));
 }
