@@ -38,7 +38,7 @@ public static class OpenApiDescription
                 operation.Responses.TryAdd("401", Problem("No valid access token (a missing, expired or revoked one)."));
             }
             operation.Responses.TryAdd("default", Problem(
-                "An error as problem details (RFC 9457): 400 invalid input (with field errors), 404, 409, 413, 415, 429 " +
+                "An error as problem details (RFC 9457): 400 invalid input (with field errors), 404, 409, 410, 413, 415, 429 " +
                 "(with Retry-After), 503 when the database is unreachable. docs/api.md lists them per route."));
             return Task.CompletedTask;
         });

@@ -91,7 +91,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
             [.. Users.Instances.Select(i => i.Port)], [.. Messages.Select(m => m.Port)],
             new Dictionary<string, string>
             {
-                ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000",
+                ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000", ["SEALPOST_LINKS_PER_HOUR"] = "1000000",
                 ["SEALPOST_TLS_BIND"] = $"127.0.0.1:{TlsPort}", ["SEALPOST_TLS_CERT"] = Path.Combine(tls, "haproxy.pem"),
             },
             HaproxyPort);

@@ -72,6 +72,24 @@ public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
         await elsewhere.LoginAsync(other);
     }
 
+    [Fact]
+    public async Task Links_are_routed_to_the_users_service_and_limited_per_client_address()
+    {
+        await using var haproxy = await StartHaproxyAsync(new() { ["SEALPOST_LINKS_PER_HOUR"] = "2" });
+        var hammering = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.8"))));
+        var elsewhere = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.9"))));
+
+        var first = await hammering.StartAsync();
+        await hammering.StartAsync();
+        using var third = await hammering.CreateRawAsync("laptop", AccountRules.EncodePublicKey(UsersApi.NewPublicKey()));
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(third)).GetProperty("type").GetString());
+        Assert.NotNull(third.Headers.RetryAfter?.Delta);
+        // Polling is not limited: the new device polls until someone approves it.
+        for (var i = 0; i < 5; i++) Assert.Equal(LinkStatus.Pending, (await hammering.PollAsync(first)).Status);
+        await elsewhere.StartAsync();
+    }
+
     /// <summary>
     /// Eight client addresses, eight requests in flight each, send bogus logins (well-formed unknown names: each would cost an Argon2id hash) as fast
     /// as they are answered, at the config's own limits. Reports what it saw; asserts only outcomes, never timings.

@@ -12,23 +12,19 @@ public sealed class UsersCollection : ICollectionFixture<UsersCluster>
 
 internal static class Db
 {
-    public static async Task<long> CountAsync(UsersCluster cluster, string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        foreach (var value in values) cmd.Parameters.Add(new NpgsqlParameter { Value = value });
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public static async Task<long> CountAsync(UsersCluster cluster, string sql, params object[] values) =>
+        Convert.ToInt64(await ScalarAsync(cluster.ConnectionString, sql, values), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Changes stored rows directly, as a test's stand-in for time passing.</summary>
-    public static async Task ExecuteAsync(UsersCluster cluster, string sql, params object[] values)
+    public static Task ExecuteAsync(UsersCluster cluster, string sql, params object[] values) => ScalarAsync(cluster.ConnectionString, sql, values);
+
+    public static async Task<object?> ScalarAsync(string connectionString, string sql, params object[] values)
     {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, connection);
         foreach (var value in values) cmd.Parameters.Add(new NpgsqlParameter { Value = value });
-        await cmd.ExecuteNonQueryAsync();
+        return await cmd.ExecuteScalarAsync();
     }
 
     /// <summary>A digest of every stored account field, to show hostile requests changed nothing.</summary>
