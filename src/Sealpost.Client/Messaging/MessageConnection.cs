@@ -387,7 +387,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 if (_pending.TryGetValue(id, out var send)) send.Complete(new SendOutcome(new AcceptedFrame(FrameTypes.Accepted, id, messageId, sentAt), null));
                 break;
             case FrameTypes.Error when frame.Code is { } code:
-                var error = new ErrorFrame(FrameTypes.Error, frame.Id, code, frame.Message ?? "");
+                var error = new ErrorFrame(FrameTypes.Error, frame.Id, code, frame.Message ?? "", frame.RecipientDevices, frame.OwnDevices);
                 ServerError?.Invoke(code);
                 if (error.Id is { } errorId && _pending.TryGetValue(errorId, out var failed)) failed.Complete(new SendOutcome(null, error));
                 else Notice?.Invoke($"The server reported {error.Code}: {error.Message}");
@@ -454,7 +454,12 @@ public sealed class MessageConnection : IAsyncDisposable
             ErrorCodes.MailboxFull or ErrorCodes.RateLimited or ErrorCodes.StaleDevices => ErrorKind.Refused,
             _ => ErrorKind.Network,
         };
-        return new SealpostException(kind, $"The server refused the message ({error.Code}): {error.Message}") { Code = error.Code };
+        var devices = error.Code == ErrorCodes.StaleDevices
+            ? $" (it lists the recipient's devices {Ids(error.RecipientDevices)} and your other devices {Ids(error.OwnDevices)})"
+            : "";
+        return new SealpostException(kind, $"The server refused the message ({error.Code}): {error.Message}{devices}") { Code = error.Code };
+
+        static string Ids(IReadOnlyList<int>? ids) => ids is null or [] ? "none" : string.Join(", ", ids);
     }
 
     private static string Sanitize(string text) => new([.. text.Take(200).Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)]);

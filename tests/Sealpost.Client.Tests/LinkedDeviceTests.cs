@@ -1,0 +1,214 @@
+using System.Net;
+using System.Net.WebSockets;
+using Npgsql;
+using Sealpost.Client.State;
+using Sealpost.Crypto;
+using Sealpost.Testing;
+
+namespace Sealpost.Client.Tests;
+
+/// <summary>
+/// Linked devices through the public surface (docs/devices.md): the SDK against the whole stack, HAProxy in front of two
+/// users and two messages instances. Each device is its own profile, as on two machines.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncDisposable
+{
+    private readonly List<TempHome> _homes = [];
+    private readonly List<SealpostClient> _clients = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients) await client.DisposeAsync();
+        foreach (var home in _homes) home.Dispose();
+    }
+
+    private SealpostClient NewClient()
+    {
+        var home = new TempHome();
+        _homes.Add(home);
+        var client = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = home.Profile(), Passphrase = () => CliRunner.Passphrase });
+        _clients.Add(client);
+        return client;
+    }
+
+    private async Task<SealpostClient> RegisterAsync(string prefix)
+    {
+        var client = NewClient();
+        await client.RegisterAsync(TestEnvironment.UniqueUsername(prefix), CliRunner.Password, null, default);
+        return client;
+    }
+
+    /// <summary>Links a new profile to <paramref name="existing"/>'s account as the design says: code on the new device, approval on the old.</summary>
+    private async Task<SealpostClient> LinkAsync(SealpostClient existing, string name = "laptop")
+    {
+        var device = NewClient();
+        var request = await device.RequestLinkAsync(name, default);
+        var offer = await existing.InspectLinkAsync(request.Code.ToString(), default);
+        Assert.Equal(name, offer.DeviceName);
+        Assert.Equal(request.Fingerprint, offer.Fingerprint);
+        var completing = device.CompleteLinkAsync(request, default);
+        await existing.ApproveLinkAsync(offer, default);
+        var account = await completing.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(existing.Account!.Username, account.Username);
+        Assert.Equal(offer.DeviceId, account.DeviceId);
+        return device;
+    }
+
+    /// <summary>What waits for a device, read as `sealpost inbox` does: a client of its own, connected for this.</summary>
+    private async Task<List<HistoryEntry>> InboxAsync(SealpostClient device)
+    {
+        await using var reader = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = device.Profile, Passphrase = () => CliRunner.Passphrase });
+        return [.. await reader.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default)];
+    }
+
+    private static string Name(SealpostClient client) => client.Account!.Username;
+
+    [Fact]
+    public async Task A_linked_device_gets_every_message_sent_after_linking_and_each_device_acknowledges_for_itself()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        await alice.SendAsync(Name(bob), "before linking", default);
+
+        var laptop = await LinkAsync(bob);
+        // Both offline: the messages wait in two mailboxes.
+        await alice.SendAsync(Name(bob), "after linking", default);
+        Assert.Equal(["before linking", "after linking"], (await InboxAsync(bob)).Select(e => e.Text));
+        // The phone's acks did not delete the laptop's copy.
+        Assert.Equal(["after linking"], (await InboxAsync(laptop)).Select(e => e.Text));
+        await alice.SendAsync(Name(bob), "to both again", default);
+        Assert.Equal(["to both again"], (await InboxAsync(laptop)).Select(e => e.Text));
+        Assert.Equal(["to both again"], (await InboxAsync(bob)).Select(e => e.Text));
+        Assert.Equal(0, await stack.MailboxCountAsync(Name(bob)));
+        Assert.Equal(0, await stack.MailboxCountAsync(Name(bob) + "/2"));
+    }
+
+    [Fact]
+    public async Task My_sent_messages_appear_on_my_other_device_and_replies_reach_both()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        var laptop = await LinkAsync(alice);
+
+        await alice.SendAsync(Name(bob), "sent from the phone", default);
+        await bob.SendAsync(Name(alice), "a reply", default);
+
+        var onLaptop = await InboxAsync(laptop);
+        var copy = Assert.Single(onLaptop, e => e.Direction == MessageDirections.Out);
+        Assert.Equal("sent from the phone", copy.Text);
+        Assert.Equal(Name(bob), copy.Peer);
+        Assert.Equal(MessageStatus.Sent, copy.Status);
+        Assert.Equal(1u, copy.FromDevice);
+        var reply = Assert.Single(onLaptop, e => e.Direction == MessageDirections.In);
+        Assert.Equal(("a reply", MessageStatus.Ok), (reply.Text, reply.Status));
+        Assert.Equal(["a reply"], (await InboxAsync(alice)).Select(e => e.Text));
+        // The copy is not delivered twice: a second fetch finds nothing.
+        Assert.Empty(await InboxAsync(laptop));
+    }
+
+    [Fact]
+    public async Task A_removed_device_receives_nothing_and_its_token_is_refused()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        var laptop = await LinkAsync(bob);
+        await alice.SendAsync(Name(bob), "waiting for the laptop", default);
+        var laptopToken = (await laptop.Session.GetAsync(default)).Value;
+
+        await bob.RemoveDeviceAsync(2, default);
+        await alice.SendAsync(Name(bob), "after the removal", default);
+
+        Assert.Equal(["waiting for the laptop", "after the removal"], (await InboxAsync(bob)).Select(e => e.Text));
+        Assert.Equal([1], (await bob.DevicesAsync(default)).Devices.Select(d => d.DeviceId));
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + laptopToken);
+        socket.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(stack.SocketUrl(), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.Unauthorized, socket.HttpStatusCode);
+        await Assert.ThrowsAsync<SealpostException>(() => InboxAsync(laptop));
+        Assert.Equal(0, await SettledMailboxAsync(Name(bob) + "/2"));
+    }
+
+    [Fact]
+    public async Task A_device_the_server_slips_in_is_refused_by_the_sender_with_a_clear_message()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        await alice.SendAsync(Name(bob), "before the ghost", default);
+
+        // The server's operator (or an attacker in its database) adds a device to bob's account with a key of their own.
+        await using (var db = new NpgsqlConnection(stack.Users.ConnectionString))
+        {
+            await db.OpenAsync();
+            await using var insert = new NpgsqlCommand("""
+                WITH a AS (SELECT id FROM accounts WHERE username = $1),
+                d AS (INSERT INTO devices (account_id, device_id, name, key_id) SELECT id, 7, 'ghost', 1 FROM a RETURNING account_id)
+                INSERT INTO account_keys (account_id, device_id, key_id, public_key) SELECT account_id, 7, 1, $2 FROM d
+                """, db);
+            insert.Parameters.Add(new NpgsqlParameter { Value = Name(bob) });
+            insert.Parameters.Add(new NpgsqlParameter { Value = X25519KeyPair.Generate().PublicKey.ToArray() });
+            Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+        }
+
+        var refused = await Assert.ThrowsAsync<SealpostException>(() => alice.SendAsync(Name(bob), "never to the ghost", default));
+
+        Assert.Equal(ErrorKind.Crypto, refused.Kind);
+        Assert.Contains($"{Name(bob)}'s device 7 is not signed by {Name(bob)}'s identity key", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await stack.MailboxCountAsync(Name(bob) + "/7"));
+        Assert.Equal(["before the ghost"], (await InboxAsync(bob)).Select(e => e.Text));
+    }
+
+    [Fact]
+    public async Task A_send_sealed_for_an_old_device_list_gets_stale_devices_and_the_client_seals_again()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        await LinkAsync(bob);
+        var access = await alice.Session.GetAsync(default);
+        await using var raw = await SocketClient.ConnectAsync(stack.SocketUrl(0), access.Value);
+
+        // Sealed as if bob still had one device.
+        var id = Guid.NewGuid().ToString();
+        await raw.SendTextAsync($$"""{"type":"send","id":"{{id}}","to":"{{Name(bob)}}","envelopes":[{"device":1,"body":"AAAA"}]}""");
+        var stale = await raw.NextAsync(f => f.TryGetProperty("id", out var i) && i.GetString() == id);
+        var sent = await alice.SendAsync(Name(bob), "to both devices", default);
+
+        Assert.Equal("stale_devices", stale.GetProperty("code").GetString());
+        Assert.Equal([1, 2], stale.GetProperty("recipient_devices").EnumerateArray().Select(d => d.GetInt32()));
+        Assert.Empty(stale.GetProperty("own_devices").EnumerateArray());
+        // Only the client's send is stored, once per device; the stale frame stored nothing.
+        Assert.Equal(1, await stack.MailboxCountAsync(Name(bob)));
+        Assert.Equal(1, await stack.MailboxCountAsync(Name(bob) + "/2"));
+        Assert.NotNull(sent.MessageId);
+    }
+
+    [Fact]
+    public async Task A_link_code_works_once()
+    {
+        var bob = await RegisterAsync("bob");
+        var device = NewClient();
+        var request = await device.RequestLinkAsync("tablet", default);
+        var offer = await bob.InspectLinkAsync(request.Code.ToString(), default);
+        await bob.ApproveLinkAsync(offer, default);
+        await device.CompleteLinkAsync(request, default).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var again = await Assert.ThrowsAsync<SealpostException>(() => bob.InspectLinkAsync(request.Code.ToString(), default));
+        var other = NewClient();
+        var replayed = await Assert.ThrowsAnyAsync<Exception>(() => other.CompleteLinkAsync(request, default));
+
+        Assert.Contains("link", again.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.NotNull(replayed);
+    }
+
+    private async Task<long> SettledMailboxAsync(string address)
+    {
+        var count = await stack.MailboxCountAsync(address);
+        for (var i = 0; i < 50 && count != 0; i++)
+        {
+            await Task.Delay(100);
+            count = await stack.MailboxCountAsync(address);
+        }
+        return count;
+    }
+}
