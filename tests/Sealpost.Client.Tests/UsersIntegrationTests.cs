@@ -96,13 +96,13 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
     }
 
     [Fact]
-    public async Task A_rotated_key_is_noticed_by_a_contact_and_refused_until_trusted()
+    public async Task A_rotated_key_certified_by_the_identity_key_is_taken_without_a_key_change()
     {
         var (alice, _, _) = await RegisteredAsync("alice");
         var (bob, bobHome, bobName) = await RegisteredAsync("bob");
 
         Assert.Contains("Pinned now", (await alice.ExpectAsync(ExitCodes.Ok, "lookup", bobName)).Out, StringComparison.Ordinal);
-        await alice.ExpectAsync(ExitCodes.Ok, "lookup", bobName);
+        var before = await alice.ExpectAsync(ExitCodes.Ok, "fingerprint", bobName, "--json");
 
         var rotated = await bob.ExpectAsync(ExitCodes.Ok, "rotate-key", "--json");
         using (var json = JsonDocument.Parse(rotated.Out)) Assert.Equal(2, json.RootElement.GetProperty("key_id").GetInt32());
@@ -110,22 +110,16 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
         Assert.True(File.Exists(bobHome.Profile().KeyFile(2)));
         await bob.ExpectAsync(ExitCodes.Ok, "whoami");
 
-        var changed = await alice.ExpectAsync(ExitCodes.KeyChanged, "lookup", bobName);
-        Assert.Contains("KEY CHANGED", changed.Out, StringComparison.Ordinal);
-        var fingerprint = await alice.ExpectAsync(ExitCodes.KeyChanged, "fingerprint", bobName, "--json");
-        using (var json = JsonDocument.Parse(fingerprint.Out))
-        {
-            Assert.Equal("changed", json.RootElement.GetProperty("state").GetString());
-            Assert.Equal(2, json.RootElement.GetProperty("pending").GetProperty("key_id").GetInt32());
-        }
-
-        await alice.ExpectAsync(ExitCodes.Ok, "trust", bobName);
+        // The new key's certificate verifies under the identity key alice pinned, whose fingerprint is the one people compare.
         var after = await alice.ExpectAsync(ExitCodes.Ok, "lookup", bobName, "--json");
+        var fingerprint = await alice.ExpectAsync(ExitCodes.Ok, "fingerprint", bobName, "--json");
         using (var json = JsonDocument.Parse(after.Out))
         {
-            Assert.Equal("verified", json.RootElement.GetProperty("state").GetString());
+            Assert.Equal("pinned", json.RootElement.GetProperty("state").GetString());
             Assert.Equal(2, json.RootElement.GetProperty("key_id").GetInt32());
         }
+        using (JsonDocument was = JsonDocument.Parse(before.Out), now = JsonDocument.Parse(fingerprint.Out))
+            Assert.Equal(was.RootElement.GetProperty("fingerprint").GetString(), now.RootElement.GetProperty("fingerprint").GetString());
     }
 
     [Fact]

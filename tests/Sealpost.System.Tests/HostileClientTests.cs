@@ -120,7 +120,8 @@ public sealed class HostileClientTests(FaultStack stack) : IAsyncLifetime
         await raw.SendAsync(Encoding.ASCII.GetBytes(handshake));
         var head = new byte[1024];
         var read = await raw.ReceiveAsync(head);
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+        Assert.True(Encoding.ASCII.GetString(head, 0, read).StartsWith("HTTP/1.1 101", StringComparison.Ordinal),
+            Encoding.ASCII.GetString(head, 0, read) + "\n" + stack.Messages[0].RecentWarnings);
 
         const int sent = 100;
         await using (var flooder = await SocketClient.ConnectAsync(stack.SocketUrl(1), sender.AccessToken))

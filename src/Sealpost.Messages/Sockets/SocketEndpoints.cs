@@ -32,8 +32,11 @@ public static partial class SocketEndpoints
         }
 
         if (!await IsLiveDeviceAsync(services, identity, http.RequestAborted))
+        {
+            LogDeviceRefused(logger, identity.Username, identity.Device);
             return Problems.Of(StatusCodes.Status401Unauthorized, "device-removed", "This device was removed from the account.",
                 "Link it again from one of the account's devices.");
+        }
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
@@ -75,6 +78,9 @@ public static partial class SocketEndpoints
             foreach (var socket in registry.All()) socket.Close(WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket refused for {Username}: device {Device} is not one of the account's devices")]
+    private static partial void LogDeviceRefused(ILogger logger, string username, int device);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket opened for {Username} from {ClientAddress}")]
     private static partial void LogOpened(ILogger logger, string username, string clientAddress);
