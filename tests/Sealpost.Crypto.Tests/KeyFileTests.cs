@@ -30,6 +30,32 @@ public sealed class KeyFileTests : IDisposable
     }
 
     [Fact]
+    public void An_identity_key_loads_back_and_neither_kind_of_file_passes_for_the_other()
+    {
+        using var identity = IdentityKey.Generate();
+        var identityPath = Path.Combine(_directory, "keys", "identity.key");
+        KeyFile.SaveIdentity(identityPath, "alice", identity, Passphrase);
+        KeyFile.Save(KeyPath, "alice", _keyPair, Passphrase);
+
+        var (username, loaded) = KeyFile.LoadIdentity(identityPath, Passphrase);
+        using (loaded)
+        {
+            Assert.Equal("alice", username);
+            Assert.Equal(identity.PublicKey, loaded.PublicKey);
+            Assert.True(IdentityKey.Verify(identity.PublicKey, "signed"u8, loaded.Sign("signed"u8)));
+        }
+        Assert.Equal("identity", JsonNode.Parse(File.ReadAllText(identityPath))!["kind"]!.GetValue<string>());
+        Assert.Equal(KeyFileError.Damaged, Assert.Throws<KeyFileException>(() => KeyFile.Load(identityPath, Passphrase)).Error);
+        Assert.Equal(KeyFileError.Damaged, Assert.Throws<KeyFileException>(() => KeyFile.LoadIdentity(KeyPath, Passphrase)).Error);
+        // Relabelled by hand, an identity file still fails: its seal is under the identity label.
+        var relabelled = JsonNode.Parse(File.ReadAllText(identityPath))!.AsObject();
+        relabelled.Remove("kind");
+        File.WriteAllText(KeyPath + ".x", relabelled.ToJsonString());
+        Assert.Throws<KeyFileException>(() => KeyFile.Load(KeyPath + ".x", Passphrase));
+        Assert.Equal(KeyFileError.WrongPassphraseOrDamaged, Assert.Throws<KeyFileException>(() => KeyFile.LoadIdentity(identityPath, "wrong passphrase")).Error);
+    }
+
+    [Fact]
     public void The_file_is_self_describing_and_does_not_hold_the_private_key_in_clear()
     {
         KeyFile.Save(KeyPath, "alice", _keyPair, Passphrase);
