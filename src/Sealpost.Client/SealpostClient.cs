@@ -305,6 +305,10 @@ public sealed partial class SealpostClient : IAsyncDisposable
         var v2 = ownIdentity is not null && recipients is not null;
         if (recipients is null)
         {
+            // Such a recipient verifies a v1 envelope with the account's key by key id, which names device 1's keys only.
+            if (account.DeviceId != 1)
+                throw new SealpostException(ErrorKind.Refused,
+                    $"{to} uses a client without linked devices (their account has no identity key), which can verify messages from your first device only; send from that device, or ask {to} to update.");
             var trusted = await Contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
             recipients = [new TrustedDevice(1, trusted.TrustedKeyId, trusted.TrustedKey)];
         }
