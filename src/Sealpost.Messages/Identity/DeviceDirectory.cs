@@ -15,7 +15,8 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
 {
     private const int MaxCached = 100_000;
     private static readonly int[] NoAccount = [];
-    private readonly ConcurrentDictionary<string, (int[] Devices, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    // The answer is kept as a completed task: a send checks two lists, and a hit then allocates nothing.
+    private readonly ConcurrentDictionary<string, (Task<int[]> Devices, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task<int[]>> _asking = new(StringComparer.Ordinal);
     private long _forgotten;
 
@@ -25,7 +26,7 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
     /// </summary>
     public Task<int[]> DevicesAsync(string username, CancellationToken ct)
     {
-        if (_cache.TryGetValue(username, out var cached) && cached.Until > clock.GetUtcNow()) return Task.FromResult(cached.Devices);
+        if (_cache.TryGetValue(username, out var cached) && cached.Until > clock.GetUtcNow()) return cached.Devices;
         // Many sends to a name not yet cached share one question instead of each asking the users service.
         var asking = _asking.GetOrAdd(username, name => AskAsync(name));
         return asking.WaitAsync(ct);
@@ -75,7 +76,7 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
 
         if (_cache.Count >= MaxCached) _cache.Clear();
         if (Interlocked.Read(ref _forgotten) == forgotten)
-            _cache[username] = (devices, now + (devices.Length > 0 ? options.Value.RecipientCacheTime : options.Value.UnknownRecipientCacheTime));
+            _cache[username] = (Task.FromResult(devices), now + (devices.Length > 0 ? options.Value.RecipientCacheTime : options.Value.UnknownRecipientCacheTime));
         return devices;
     }
 }

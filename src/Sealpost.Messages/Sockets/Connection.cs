@@ -341,10 +341,11 @@ public sealed partial class Connection
     {
         string code;
         byte[]? refusal;
+        string? to = null;
         try
         {
             // Awaited here, not in the background: the relay must get one socket's sends in the order they came.
-            (code, refusal) = await RefusalAsync(frame, ct);
+            (code, refusal, to) = await RefusalAsync(frame, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -361,13 +362,16 @@ public sealed partial class Connection
             return;
         }
         await _pendingSends.WaitAsync(ct);
-        Submit(frame);
+        Submit(frame, to!);
     }
 
-    /// <summary>Why this send cannot go on (its error frame), or null when it can: its shape, its recipient, its devices.</summary>
-    private async ValueTask<(string Code, byte[]? Frame)> RefusalAsync(ClientFrame frame, CancellationToken ct)
+    /// <summary>
+    /// Why this send cannot go on (its error frame), or null and the recipient's normalized name when it can: its shape,
+    /// its recipient, its devices.
+    /// </summary>
+    private async ValueTask<(string Code, byte[]? Frame, string? To)> RefusalAsync(ClientFrame frame, CancellationToken ct)
     {
-        (string, byte[]?) Refuse(string code, string text) => (code, FrameCodec.Error(frame.Id, code, text));
+        (string, byte[]?, string?) Refuse(string code, string text) => (code, FrameCodec.Error(frame.Id, code, text), null);
         if (frame.Id is null || !Guid.TryParse(frame.Id, out _)) return Refuse(ErrorCodes.BadFrame, "\"id\" must be a UUID chosen by the client.");
         if (frame.To is null) return Refuse(ErrorCodes.BadFrame, "\"to\" is required.");
         if ((frame.Body is null) == (frame.Envelopes is null))
@@ -407,8 +411,8 @@ public sealed partial class Connection
             var matches = frame.Body is not null
                 ? recipients is [DeviceAddress.FirstDevice] && others.Length == 0
                 : SameDevices(frame.Envelopes!, recipients) && SameDevices(frame.Copies ?? [], others);
-            if (matches) return ("", null);
-            if (asked) return (ErrorCodes.StaleDevices, FrameCodec.StaleDevices(frame.Id, recipients, others));
+            if (matches) return ("", null, to);
+            if (asked) return (ErrorCodes.StaleDevices, FrameCodec.StaleDevices(frame.Id, recipients, others), null);
         }
     }
 
@@ -426,10 +430,9 @@ public sealed partial class Connection
         };
 
     /// <summary>Hands a checked send to the relay: one message per copy, answered as one.</summary>
-    private void Submit(ClientFrame frame)
+    private void Submit(ClientFrame frame, string to)
     {
         var clientId = Guid.Parse(frame.Id!);
-        var to = AccountRules.NormalizeUsername(frame.To!)!;
         var now = Now();
         var relay = _services.Delivery.Relay;
         if (frame.Body is { } body)
