@@ -83,7 +83,7 @@ public sealed partial class CliApp
                 ["device_id"] = offer.DeviceId,
                 ["device_name"] = offer.DeviceName,
                 ["fingerprint"] = offer.Fingerprint,
-            }, $"Approved. '{name}' is now device {offer.DeviceId} of {username}; its 'sealpost link' finishes by itself. " +
+            }, $"Approved. '{name}' (fingerprint {offer.Fingerprint}) is now device {offer.DeviceId} of {username}; its 'sealpost link' finishes by itself. " +
                "It receives what is sent to you from now on, and copies of what you send.");
             return ExitCodes.Ok;
         });
