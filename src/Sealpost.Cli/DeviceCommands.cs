@@ -117,10 +117,11 @@ public sealed partial class CliApp
                 })]),
             };
             var text = new List<string> { $"Devices of {list.Username} (* this one):" };
+            var width = rows.Max(row => (int?)TerminalText.Escape(row.Device.Name).Length) ?? 0;
             foreach (var (device, fingerprint, certified) in rows)
             {
                 var mark = device.DeviceId == list.CurrentDeviceId ? "*" : " ";
-                text.Add($"{mark} {device.DeviceId,2}  {TerminalText.Escape(device.Name)}  fingerprint {fingerprint}  since {device.CreatedAt.UtcDateTime:yyyy-MM-dd}" +
+                text.Add($"{mark} {device.DeviceId,2}  {TerminalText.Escape(device.Name).PadRight(width)}  fingerprint {fingerprint}  since {device.CreatedAt.UtcDateTime:yyyy-MM-dd}" +
                          (certified == false ? "  NOT SIGNED BY YOUR IDENTITY KEY: nobody sends to it; remove it" : ""));
             }
             Print(r, json, string.Join('\n', text));
