@@ -166,6 +166,8 @@ public sealed partial class CliApp
         root.Subcommands.Add(LogoutCommand());
         root.Subcommands.Add(PasswdCommand());
         root.Subcommands.Add(DeleteAccountCommand());
+        root.Subcommands.Add(LinkCommand());
+        root.Subcommands.Add(DevicesCommand());
         root.Subcommands.Add(EnvelopeCommand());
         return root;
     }
@@ -245,6 +247,21 @@ public sealed partial class CliApp
         }
     }
 
+    /// <summary>The passphrase for a new key file (register, link): typed twice, checked before anything is sent.</summary>
+    private string NewPassphrase() => Secret("SEALPOST_PASSPHRASE", "New passphrase for your private key: ", PassphraseRule, confirm: true);
+
+    /// <summary>
+    /// A device name given on the command line, checked here by the server's rule (1 to 64 characters, no control or
+    /// text-direction characters) so that a mistake is said before any prompt; null stays null.
+    /// </summary>
+    private static string? CheckDeviceName(string? name, string option)
+    {
+        if (name is null) return null;
+        if (name.Length is 0 or > Limits.DeviceNameMaxLength || string.IsNullOrWhiteSpace(name) || name.EnumerateRunes().Any(TerminalText.IsUnsafe))
+            throw new SealpostException(ErrorKind.Invalid, $"{option}: a device name is 1 to {Limits.DeviceNameMaxLength} characters, without control or text-direction characters.");
+        return name;
+    }
+
     private static string? PasswordRule(string password) =>
         password.EnumerateRunes().Count() is >= Limits.PasswordMinLength and <= Limits.PasswordMaxLength
             ? null
@@ -296,13 +313,14 @@ public sealed partial class CliApp
         ["problem"] = e.Problem,
         ["sender_key_id"] = e.SenderKeyId,
         ["recipient_key_id"] = e.RecipientKeyId,
+        ["from_device"] = e.FromDevice,
     };
 
     /// <summary>One message for people; everything that came from others is escaped (<see cref="TerminalText"/>).</summary>
     private static string EntryText(HistoryEntry e, string? savedAs = null)
     {
         var peer = TerminalText.Escape(e.Peer);
-        var arrow = e.Direction == MessageDirections.Out ? $"you → {peer}" : $"{peer} → you";
+        var arrow = e.Direction == MessageDirections.Out ? $"you{DeviceText(e, copy: true)} → {peer}" : $"{peer}{DeviceText(e, copy: false)} → you";
         var body = e.FileName is null ? TerminalText.EscapeLines(e.Text) : FileText(e, savedAs);
         return e.Status switch
         {
@@ -311,6 +329,13 @@ public sealed partial class CliApp
             _ => $"[{Time(e.SentAt)}] {arrow}: {body}",
         };
     }
+
+    /// <summary>
+    /// The sending device, when it says something: a sender's device other than their first, and always the device of a
+    /// sent copy (an outgoing entry with a device is one my other device sent).
+    /// </summary>
+    private static string DeviceText(HistoryEntry e, bool copy) =>
+        e.FromDevice is { } device && (copy || device != 1) ? $" (device {device})" : "";
 
     private static string FileText(HistoryEntry e, string? savedAs)
     {

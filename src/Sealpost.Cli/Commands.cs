@@ -18,10 +18,12 @@ public sealed partial class CliApp
     {
         var user = UserArgument("The name to register: 3 to 32 of a-z, 0-9, _");
         var displayName = new Option<string?>("--display-name") { Description = "A name for people to see" };
-        var command = new Command("register", "Create a key pair here, register the account with its public key, and log in") { user, displayName };
+        var deviceName = new Option<string?>("--device-name") { Description = "This device's name, seen only by your own devices (default 'device 1')" };
+        var command = new Command("register", "Create a key pair here, register the account with its public key, and log in") { user, displayName, deviceName };
         command.SetAction(async (r, ct) =>
         {
             var name = ContactBook.Normalize(r.GetValue(user)!);
+            var device = CheckDeviceName(r.GetValue(deviceName), "--device-name");
             string? passphrase = null;
             await using var client = ClientOf(r, () => passphrase!);
             if (client.Account is { } existing)
@@ -30,8 +32,8 @@ public sealed partial class CliApp
             if (await client.AccountExistsAsync(name, ct) == true)
                 throw new SealpostException(ErrorKind.Refused, $"The username {name} is taken.") { Code = "username-taken" };
             var password = Secret("SEALPOST_PASSWORD", "New account password: ", PasswordRule, confirm: true);
-            passphrase = Secret("SEALPOST_PASSPHRASE", "New passphrase for your private key: ", PassphraseRule, confirm: true);
-            var own = await client.RegisterAsync(name, password, r.GetValue(displayName), ct);
+            passphrase = NewPassphrase();
+            var own = await client.RegisterAsync(name, password, r.GetValue(displayName), ct, device);
             Print(r, new JsonObject
             {
                 ["username"] = own.Username,

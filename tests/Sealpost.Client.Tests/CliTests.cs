@@ -34,7 +34,7 @@ public sealed class CliTests : IDisposable
     public async Task Help_exits_0_and_lists_every_command()
     {
         var result = await _cli.ExpectAsync(ExitCodes.Ok, "--help");
-        foreach (var command in new[] { "register", "login", "whoami", "lookup", "fingerprint", "trust", "send", "listen", "inbox", "history", "rotate-key", "logout", "envelope" })
+        foreach (var command in new[] { "register", "login", "whoami", "lookup", "fingerprint", "trust", "send", "listen", "inbox", "history", "rotate-key", "logout", "link", "devices", "envelope" })
             Assert.Contains(command, result.Out, StringComparison.Ordinal);
     }
 

@@ -71,9 +71,19 @@ public sealed class CliRunner(string home, string? server = null)
     public Task<CliResult> RunUntilAsync(CancellationToken stop, string? stdin, params string[] args) =>
         RunUntilAsync(stop, Encoding.UTF8.GetBytes(stdin ?? ""), args);
 
-    private async Task<CliResult> RunUntilAsync(CancellationToken stop, byte[] stdin, string[] args)
+    /// <summary>
+    /// Starts a command that runs until done or until <paramref name="stop"/> fires (Ctrl-C), with its standard output
+    /// readable while it runs (a code `sealpost link` prints, then waits).
+    /// </summary>
+    public (Task<CliResult> Done, LiveText Out) Start(CancellationToken stop, params string[] args)
     {
-        var output = new StringWriter();
+        var output = new LiveText();
+        return (RunUntilAsync(stop, [], args, output), output);
+    }
+
+    private async Task<CliResult> RunUntilAsync(CancellationToken stop, byte[] stdin, string[] args, TextWriter? liveOutput = null)
+    {
+        var output = liveOutput ?? new StringWriter();
         var error = new StringWriter();
         string? Ask(string prompt)
         {
@@ -94,7 +104,7 @@ public sealed class CliRunner(string home, string? server = null)
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(TimeSpan.FromSeconds(90));
         var code = await app.RunAsync(args, timeout.Token);
-        return new CliResult(code, output.ToString(), error.ToString());
+        return new CliResult(code, output.ToString() ?? "", error.ToString());
     }
 
     public Task<CliResult> RunAsync(params string[] args) => RunWithInputAsync(null, args);
@@ -105,6 +115,30 @@ public sealed class CliRunner(string home, string? server = null)
         var result = await RunAsync(args);
         Assert.True(result.ExitCode == exitCode, $"sealpost {string.Join(' ', args)}: expected exit {exitCode}, got {result}");
         return result;
+    }
+}
+
+/// <summary>Standard output that another thread may read while the command writes it.</summary>
+public sealed class LiveText : TextWriter
+{
+    private readonly StringBuilder _text = new();
+    private readonly Lock _lock = new();
+
+    public override Encoding Encoding => Encoding.UTF8;
+
+    public override void Write(char value)
+    {
+        lock (_lock) _text.Append(value);
+    }
+
+    public override void Write(string? value)
+    {
+        lock (_lock) _text.Append(value);
+    }
+
+    public override string ToString()
+    {
+        lock (_lock) return _text.ToString();
     }
 }
 
