@@ -92,7 +92,7 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         Assert.Contains($"] {aliceName} → you: sent from the phone", (await bob.ExpectAsync(ExitCodes.Ok, "inbox", "--wait", "1")).Out, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "Needs the SDK to keep from_device: MessageConnection drops it when it turns a ServerFrame into a MessageFrame (see the report)")]
+    [Fact]
     public async Task A_message_sent_from_the_linked_device_shows_that_device_to_the_recipient_and_as_mine_on_the_first()
     {
         var (alice, aliceName) = await UserAsync("alice");

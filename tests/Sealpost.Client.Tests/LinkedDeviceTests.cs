@@ -105,6 +105,14 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncDisposable
         Assert.Equal(["a reply"], (await InboxAsync(alice)).Select(e => e.Text));
         // The copy is not delivered twice: a second fetch finds nothing.
         Assert.Empty(await InboxAsync(laptop));
+
+        // And the other way round: sent from the laptop, shown as from alice's device 2, and on the phone as mine.
+        await laptop.SendAsync(Name(bob), "sent from the laptop", default);
+        var atBob = await InboxAsync(bob);
+        Assert.Equal(["sent from the phone", "sent from the laptop"], atBob.Select(e => e.Text));
+        Assert.Equal((MessageStatus.Ok, 1u, 2u), (atBob[1].Status, atBob[0].FromDevice ?? 1, atBob[1].FromDevice));
+        var onPhone = Assert.Single(await InboxAsync(alice));
+        Assert.Equal((MessageDirections.Out, "sent from the laptop", Name(bob)), (onPhone.Direction, onPhone.Text, onPhone.Peer));
     }
 
     [Fact]

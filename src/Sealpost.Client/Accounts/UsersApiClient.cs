@@ -227,7 +227,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
             400 or 422 => ErrorKind.Invalid,
             401 or 403 => ErrorKind.Auth,
             404 => ErrorKind.NotFound,
-            409 or 413 or 429 => ErrorKind.Refused,
+            409 or 410 or 413 or 429 => ErrorKind.Refused,
             _ => ErrorKind.Network,
         };
         var message = (title ?? $"The server answered {status} {response.ReasonPhrase}.").TrimEnd('.') + (fields.Count > 0 ? " (" + string.Join("; ", fields) + ")." : ".");

@@ -393,7 +393,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 else Notice?.Invoke($"The server reported {error.Code}: {error.Message}");
                 break;
             case FrameTypes.Message when frame is { MessageId.Length: > 0, From.Length: > 0, Body: { } body, SentAt: { } at }:
-                _incoming.Writer.TryWrite(new MessageFrame(FrameTypes.Message, frame.MessageId, frame.From, frame.ClientId, body, at));
+                _incoming.Writer.TryWrite(new MessageFrame(FrameTypes.Message, frame.MessageId, frame.From, frame.ClientId, body, at, frame.FromDevice));
                 break;
             case FrameTypes.Synced:
                 // In the same stream as the messages, so a reader knows everything before it has been seen.
