@@ -77,11 +77,18 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncDisposable
         Assert.Equal(["before linking", "after linking"], (await InboxAsync(bob)).Select(e => e.Text));
         // The phone's acks did not delete the laptop's copy.
         Assert.Equal(["after linking"], (await InboxAsync(laptop)).Select(e => e.Text));
-        await alice.SendAsync(Name(bob), "to both again", default);
-        Assert.Equal(["to both again"], (await InboxAsync(laptop)).Select(e => e.Text));
+        // One online, one offline: the laptop gets it live, the phone finds it later.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using (var live = laptop.ReceiveAsync(timeout.Token).GetAsyncEnumerator(timeout.Token))
+        {
+            var next = live.MoveNextAsync();
+            await alice.SendAsync(Name(bob), "to both again", default);
+            Assert.True(await next);
+            Assert.Equal("to both again", live.Current.Text);
+        }
         Assert.Equal(["to both again"], (await InboxAsync(bob)).Select(e => e.Text));
-        Assert.Equal(0, await stack.MailboxCountAsync(Name(bob)));
-        Assert.Equal(0, await stack.MailboxCountAsync(Name(bob) + "/2"));
+        Assert.Equal(0, await SettledMailboxAsync(Name(bob)));
+        Assert.Equal(0, await SettledMailboxAsync(Name(bob) + "/2"));
     }
 
     [Fact]
