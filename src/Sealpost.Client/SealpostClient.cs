@@ -326,6 +326,7 @@ public sealed partial class SealpostClient : IAsyncDisposable
     /// </summary>
     public async IAsyncEnumerable<HistoryEntry> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
     {
+        RequireOwnKeys();
         var connection = await ConnectAsync(ct).ConfigureAwait(false);
         while (true)
         {
@@ -352,6 +353,7 @@ public sealed partial class SealpostClient : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<HistoryEntry>> FetchInboxAsync(TimeSpan quiet, CancellationToken ct)
     {
+        RequireOwnKeys();
         var connection = await ConnectAsync(ct).ConfigureAwait(false);
         var received = new List<HistoryEntry>();
         var first = true;
@@ -592,6 +594,19 @@ public sealed partial class SealpostClient : IAsyncDisposable
         entry.FileData = payload.FileData;
         entry.FileSize = payload.FileData?.Length;
         return entry;
+    }
+
+    /// <summary>
+    /// A profile that logged in with the password but holds no key of its device (a machine never linked) must not
+    /// read: every message would be rejected and acknowledged here, and so taken from the device that can open it.
+    /// </summary>
+    private void RequireOwnKeys()
+    {
+        var account = RequireAccount();
+        if (Keys.KeyIds().Count == 0)
+            throw new SealpostException(ErrorKind.Crypto,
+                $"Profile '{Profile.Name}' holds no key of {account.Username}'s device {account.DeviceId}, so it cannot read messages, and reading " +
+                $"here would take them from the device that can. Link this machine instead: 'sealpost link' here, then 'sealpost link accept <code>' on a device of {account.Username}.");
     }
 
     private static byte[]? OwnIdentity(AccountState account) =>

@@ -199,6 +199,22 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_password_login_on_a_machine_never_linked_reads_nothing_and_takes_nothing()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        await alice.SendAsync(Name(bob), "for bob's phone", default);
+        var stranger = NewClient();
+        await stranger.LoginAsync(Name(bob), CliRunner.Password, default);
+
+        var refused = await Assert.ThrowsAsync<SealpostException>(() => stranger.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default));
+
+        Assert.Contains("link", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await stack.MailboxCountAsync(Name(bob)));
+        Assert.Equal(["for bob's phone"], (await InboxAsync(bob)).Select(e => e.Text));
+    }
+
+    [Fact]
     public async Task A_link_code_works_once()
     {
         var bob = await RegisterAsync("bob");
