@@ -515,7 +515,15 @@ public sealed partial class SealpostClient : IAsyncDisposable
         {
             return Reject($"It does not open as a message from {from}: {e.Message}");
         }
-        if (MessagePayload.Decode(plaintext, out var unreadable) is not { } payload) return Reject(unreadable!);
+        entry.Status = sender.Trusted ? MessageStatus.Ok : MessageStatus.UnverifiedKey;
+        entry.Problem = sender.Note;
+        return WithPayload(entry, plaintext, Reject);
+    }
+
+    /// <summary>What an opened message holds, in its entry: a text or a file, or a receipt (never kept); unreadable is rejected.</summary>
+    private static HistoryEntry WithPayload(HistoryEntry entry, byte[] plaintext, Func<string, HistoryEntry> reject)
+    {
+        if (MessagePayload.Decode(plaintext, out var unreadable) is not { } payload) return reject(unreadable!);
         if (payload.DeliveredClientIds is not null)
         {
             entry.Status = MessageStatus.Receipt;
@@ -525,8 +533,6 @@ public sealed partial class SealpostClient : IAsyncDisposable
         entry.FileName = payload.FileName;
         entry.FileData = payload.FileData;
         entry.FileSize = payload.FileData?.Length;
-        entry.Status = sender.Trusted ? MessageStatus.Ok : MessageStatus.UnverifiedKey;
-        entry.Problem = sender.Note;
         return entry;
     }
 
@@ -583,17 +589,7 @@ public sealed partial class SealpostClient : IAsyncDisposable
             entry.Problem = $"A message this version of Sealpost cannot show (content type {(byte)content.Type}); update Sealpost to read it.";
             return entry;
         }
-        if (MessagePayload.Decode(content.Body, out var unreadable) is not { } payload) return reject(unreadable!);
-        if (payload.DeliveredClientIds is not null)
-        {
-            entry.Status = MessageStatus.Receipt;
-            return entry;
-        }
-        entry.Text = payload.Text;
-        entry.FileName = payload.FileName;
-        entry.FileData = payload.FileData;
-        entry.FileSize = payload.FileData?.Length;
-        return entry;
+        return WithPayload(entry, content.Body, reject);
     }
 
     /// <summary>
