@@ -39,8 +39,10 @@ public sealed partial class CliApp
                 ["username"] = own.Username,
                 ["key_id"] = own.KeyId,
                 ["fingerprint"] = own.Fingerprint,
+                ["identity_fingerprint"] = client.OwnFingerprint,
                 ["key_file"] = client.Profile.KeyFile((uint)own.KeyId),
-            }, $"Registered {own.Username} and logged in.\nYour key id {own.KeyId}, fingerprint {own.Fingerprint}.\n" +
+            }, $"Registered {own.Username} and logged in.\nYour fingerprint, the one your contacts compare: {client.OwnFingerprint} " +
+               $"(this device's key id {own.KeyId}: {own.Fingerprint}).\n" +
                $"Your private key is in {client.Profile.KeyFile((uint)own.KeyId)}, sealed under your passphrase: without both, your messages cannot be read.");
             return ExitCodes.Ok;
         });

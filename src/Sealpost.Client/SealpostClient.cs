@@ -79,6 +79,14 @@ public sealed partial class SealpostClient : IAsyncDisposable
     public MessageHistory History { get; }
     public KeyRing Keys { get; }
 
+    /// <summary>
+    /// The fingerprint contacts compare for this account: its identity key's once it has one (docs/devices.md), else its
+    /// key's. Null before register/login.
+    /// </summary>
+    public string? OwnFingerprint => Account is not { } account ? null
+        : OwnIdentity(account) is { } identity ? Fingerprint.Of(identity)
+        : Keys.Has(account.KeyId) ? Fingerprint.Of(Keys.PublicKeyOf(account.KeyId)) : null;
+
     /// <summary>This profile's account, or null before register/login.</summary>
     public AccountState? Account => Profile.ReadAccount();
 
