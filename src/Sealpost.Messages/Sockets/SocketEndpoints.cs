@@ -53,15 +53,18 @@ public static partial class SocketEndpoints
         return TypedResults.Empty;
     }
 
-    // A removed device's access token is refused at once, not when it expires. If the users service cannot say, the
-    // token (signed, and at most minutes old) is trusted.
+    // A removed device's access token is refused at once, not when it expires: refused only when the users service
+    // lists the account's devices without this one, asked again to be sure. If it cannot say, or says there is no such
+    // account (a deleted account's sockets are closed by its SessionsEnded notice), the token (signed, and at most
+    // minutes old) is trusted, as before linked devices: a refusal here makes clients give up, so it must be certain.
     private static async Task<bool> IsLiveDeviceAsync(SocketServices services, Identity.TokenIdentity identity, CancellationToken ct)
     {
         try
         {
-            // A device linked a moment ago may be missing from what was cached: asked again before refusing.
-            return (await services.Directory.DevicesAsync(identity.Username, ct)).Contains(identity.Device)
-                || (await services.Directory.RefreshAsync(identity.Username, ct)).Contains(identity.Device);
+            var devices = await services.Directory.DevicesAsync(identity.Username, ct);
+            if (devices.Length == 0 || devices.Contains(identity.Device)) return true;
+            devices = await services.Directory.RefreshAsync(identity.Username, ct);
+            return devices.Length == 0 || devices.Contains(identity.Device);
         }
         catch (HttpRequestException)
         {
