@@ -266,7 +266,9 @@ public sealed partial class SealpostClient : IAsyncDisposable
             }
             catch (SealpostException e) when (e.Code == ErrorCodes.StaleDevices && attempt < StaleDeviceRetries)
             {
+                // The users service and the messages service learn of a change a moment apart: a short wait lets them agree.
                 Notice?.Invoke($"The devices of {name} or of your account changed while sending; sealing again for the current ones.");
+                await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2)), ct).ConfigureAwait(false);
             }
         }
         await History.AddAsync(new HistoryEntry
@@ -287,7 +289,7 @@ public sealed partial class SealpostClient : IAsyncDisposable
         return new SentMessage(clientId.ToString(), accepted.MessageId, name, accepted.SentAt);
     }
 
-    private const int StaleDeviceRetries = 3;
+    private const int StaleDeviceRetries = 5;
 
     /// <summary>
     /// One envelope per device of the recipient, each verified under the identity key pinned for them, and a copy for

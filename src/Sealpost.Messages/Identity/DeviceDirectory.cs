@@ -36,7 +36,8 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
     public Task<int[]> RefreshAsync(string username, CancellationToken ct)
     {
         Forget(username);
-        return DevicesAsync(username, ct);
+        // A question of its own, not one already on its way: that one may have left before the change.
+        return AskUsersServiceAsync(username).WaitAsync(ct);
     }
 
     /// <summary>The account's devices changed: the next send to it asks the users service.</summary>
