@@ -15,7 +15,7 @@ builder.Services.AddOptions<SocketOptions>().BindConfiguration(SocketOptions.Sec
 builder.Services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section);
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddDatabase();
+builder.Services.AddDatabase(planEachExecution: true);   // the mailbox table is a queue: empty, then full
 builder.Services.AddSingleton<IMailboxStore, PostgresMailboxStore>().AddSingleton<MailboxWriter>();
 builder.Services.AddHttpClient<TokenValidator>(c => c.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(TokenValidator)));

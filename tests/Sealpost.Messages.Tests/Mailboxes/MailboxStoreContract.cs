@@ -121,6 +121,22 @@ public abstract class MailboxStoreContract
     }
 
     [Fact]
+    public async Task One_delete_spans_mailboxes_and_leaves_another_devices_copy_of_the_same_message()
+    {
+        var store = await CreateStoreAsync();
+        var toBob = Message("alice", "bob");
+        var toBobsLaptop = toBob with { Recipient = "bob/2" };
+        var toCarol = Message("alice", "carol");
+        await store.StoreAsync([toBob, toBobsLaptop, toCarol], CancellationToken.None);
+
+        await store.DeleteAsync([("bob", toBob.Id), ("carol", toCarol.Id), ("carol", Guid.NewGuid())], CancellationToken.None);
+
+        Assert.Empty(await store.PendingAsync("bob", [], 10, CancellationToken.None));
+        Assert.Empty(await store.PendingAsync("carol", [], 10, CancellationToken.None));
+        Assert.Equal([toBob.Id], (await store.PendingAsync("bob/2", [], 10, CancellationToken.None)).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Pending_leaves_out_what_is_in_flight_and_respects_the_limit()
     {
         var store = await CreateStoreAsync();
