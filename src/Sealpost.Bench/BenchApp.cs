@@ -29,6 +29,7 @@ public static class BenchApp
         root.Subcommands.Add(RelayCommand(args));
         root.Subcommands.Add(DrainCommand(args));
         root.Subcommands.Add(ConnectionsCommand(args));
+        root.Subcommands.Add(XmppRelayCommand(args));
         root.Subcommands.Add(WorkerCommand());
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
@@ -77,23 +78,18 @@ public static class BenchApp
 
     private static Command RelayCommand(string[] args)
     {
-        var pairs = Opt("--pairs", "Online pairs (two users, one socket each) sending to each other", 200);
-        var duration = Opt("--duration", "Seconds of sending, warm-up included", 20);
-        var warmup = Opt("--warmup", "Seconds at the start left out of the figures", 3);
-        var rate = Opt("--rate", "Fixed total send rate in msgs/s (open loop); 0 = as fast as accepted (closed loop)", 0.0);
-        var inflight = Opt("--inflight", "Messages per socket between send and delivery, at most", 8);
-        var size = Opt("--size", "Plaintext bytes per message", 256);
+        var load = RelayLoad.Create(pairs: 200, duration: 20);
         var encryptEach = Opt("--encrypt-each", "Seal and open every message in the clients (an end-user figure; the clients' crypto then shares the cores)", false);
         var envelopes = Opt("--envelopes", "Distinct pre-sealed envelopes per direction", 8);
-        var grace = Opt("--grace", "Seconds to wait for the last deliveries after sending stops", 15);
         var firstUser = Opt("--first-user", "Index of the first pool account to use (accounts the servers have not seen lately start with cold caches)", 0);
-        var command = new Command("relay", "Online pairs send to each other; delivered msgs/s and end-to-end latency") { firstUser, pairs, duration, warmup, rate, inflight, size, encryptEach, envelopes, grace };
+        var command = new Command("relay", "Online pairs send to each other; delivered msgs/s and end-to-end latency") { firstUser, encryptEach, envelopes };
+        load.AddTo(command);
         command.SetAction((r, ct) => RunScenarioAsync(r, args, 16, ct, c =>
         {
-            if (r.GetValue(size) is < 0 or > Sealpost.Crypto.Envelope.MaxPlaintextSize) throw new BenchException($"--size is 0 to {Sealpost.Crypto.Envelope.MaxPlaintextSize} bytes.");
-            if (r.GetValue(pairs) < 1 || r.GetValue(inflight) < 1 || r.GetValue(duration) <= r.GetValue(warmup)) throw new BenchException("--pairs and --inflight must be positive, and --duration longer than --warmup.");
-            return new Relay(c, new RelayOptions(Math.Max(0, r.GetValue(firstUser)), r.GetValue(pairs), Seconds(r.GetValue(duration)), Seconds(r.GetValue(warmup)), r.GetValue(rate),
-                r.GetValue(inflight), r.GetValue(size), r.GetValue(encryptEach), Math.Max(1, r.GetValue(envelopes)), Seconds(r.GetValue(grace)))).RunAsync(ct);
+            if (r.GetValue(load.Size) is < 0 or > Sealpost.Crypto.Envelope.MaxPlaintextSize) throw new BenchException($"--size is 0 to {Sealpost.Crypto.Envelope.MaxPlaintextSize} bytes.");
+            load.Validate(r);
+            return new Relay(c, new RelayOptions(Math.Max(0, r.GetValue(firstUser)), r.GetValue(load.Pairs), Seconds(r.GetValue(load.Duration)), Seconds(r.GetValue(load.Warmup)),
+                r.GetValue(load.Rate), r.GetValue(load.InFlight), r.GetValue(load.Size), r.GetValue(encryptEach), Math.Max(1, r.GetValue(envelopes)), Seconds(r.GetValue(load.Grace)))).RunAsync(ct);
         }));
         return command;
     }
@@ -132,6 +128,32 @@ public static class BenchApp
         return command;
     }
 
+    private static Command XmppRelayCommand(string[] args)
+    {
+        var load = RelayLoad.Create(pairs: 50, duration: 10);
+        var domain = Opt("--domain", "The XMPP domain of the accounts", "bench.local");
+        var prefix = Opt("--user-prefix", "Accounts are PREFIX0 to PREFIX(2 x pairs - 1), all with --password", "u");
+        var password = Opt("--password", "Password of every account (throwaway benchmark accounts on loopback)", "bench-password");
+        var haproxyPids = Opt<string?>("--haproxy-pids", "Comma-separated pids of a HAProxy in front, whose CPU counts too", null);
+        var command = new Command("xmpp-relay", "relay's load against an XMPP server over WebSocket (ejabberd, benchmarks/ejabberd.sh); --url ws://…/ws, --pids: the server's processes")
+            { domain, prefix, password, haproxyPids };
+        load.AddTo(command);
+        command.SetAction(async (r, ct) =>
+        {
+            Progress.Quiet = r.GetValue(Quiet);
+            var url = new Uri(r.GetValue(Url) ?? "ws://127.0.0.1:29580/ws");
+            Target.RequireLoopback(url);
+            if (r.GetValue(load.Size) < 1) throw new BenchException("--size must be positive.");
+            load.Validate(r);
+            var report = await new XmppRelay(new XmppRelayOptions(url, r.GetValue(domain)!, r.GetValue(prefix)!, r.GetValue(password)!, r.GetValue(load.Pairs),
+                Seconds(r.GetValue(load.Duration)), Seconds(r.GetValue(load.Warmup)), r.GetValue(load.Rate), r.GetValue(load.InFlight), r.GetValue(load.Size), Seconds(r.GetValue(load.Grace)),
+                PidList(r.GetValue(Pids)), PidList(r.GetValue(haproxyPids)), "sealpost-bench " + string.Join(' ', args))).RunAsync(ct);
+            report.Write(Console.Out, r.GetValue(Json));
+            return report.ExitCode;
+        });
+        return command;
+    }
+
     private static Command WorkerCommand()
     {
         var file = new Argument<string>("targets") { Description = "File of 'endpoint TAB token' lines; deleted once read" };
@@ -148,9 +170,7 @@ public static class BenchApp
         var stack = StackFile.Find(r.GetValue(RunDir));
         var url = new Uri(r.GetValue(Url) ?? stack?["url"] ?? "http://127.0.0.1:8080");
         Target.RequireLoopback(url);
-        var pids = r.GetValue(Pids) is { Length: > 0 } p
-            ? p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray()
-            : null;
+        var pids = r.GetValue(Pids) is { Length: > 0 } p ? PidList(p) : null;
         var options = new CommonOptions(url, r.GetValue(Json), r.GetValue(Pool) ?? UserPool.DefaultPath(url), stack, pids, r.GetValue(Postgres),
             r.GetValue(UserFps), r.GetValue(Direct), "sealpost-bench " + string.Join(' ', args));
         await using var context = await Context.OpenAsync(options, httpConnections, ct);
@@ -158,6 +178,33 @@ public static class BenchApp
         report.Write(Console.Out, options.Json);
         return report.ExitCode;
     }
+
+    /// <summary>The options of the load that relay and xmpp-relay both apply.</summary>
+    private sealed record RelayLoad(Option<int> Pairs, Option<int> Duration, Option<int> Warmup, Option<double> Rate, Option<int> InFlight, Option<int> Size, Option<int> Grace)
+    {
+        public static RelayLoad Create(int pairs, int duration) => new(
+            Opt("--pairs", "Online pairs (two users, one socket each) sending to each other", pairs),
+            Opt("--duration", "Seconds of sending, warm-up included", duration),
+            Opt("--warmup", "Seconds at the start left out of the figures", 3),
+            Opt("--rate", "Fixed total send rate in msgs/s (open loop); 0 = as fast as delivered (closed loop)", 0.0),
+            Opt("--inflight", "Messages per socket between send and delivery, at most", 8),
+            Opt("--size", "Plaintext (message body) bytes per message", 256),
+            Opt("--grace", "Seconds to wait for the last deliveries after sending stops", 15));
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { Pairs, Duration, Warmup, Rate, InFlight, Size, Grace }) command.Options.Add(option);
+        }
+
+        public void Validate(ParseResult r)
+        {
+            if (r.GetValue(Pairs) < 1 || r.GetValue(InFlight) < 1 || r.GetValue(Duration) <= r.GetValue(Warmup))
+                throw new BenchException("--pairs and --inflight must be positive, and --duration longer than --warmup.");
+        }
+    }
+
+    private static int[] PidList(string? list) =>
+        (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 
     private static TimeSpan Seconds(int s) => TimeSpan.FromSeconds(s);
 }

@@ -36,6 +36,16 @@ public sealed class SystemProbe
         return probe;
     }
 
+    /// <summary>Processes named by pid, each with its children, per role (a system not started by scripts/up), and the benchmark itself.</summary>
+    public static SystemProbe Of(IEnumerable<(string Role, IReadOnlyList<int> Pids)> roles)
+    {
+        var probe = new SystemProbe();
+        foreach (var (role, pids) in roles)
+            if (pids.Count > 0) probe._roles[role] = () => pids.SelectMany(pid => WithChildren(pid)).ToList();
+        probe._roles["bench"] = () => WithChildren(Environment.ProcessId);
+        return probe;
+    }
+
     public IEnumerable<string> Roles => _roles.Keys;
 
     public CpuSnapshot Snapshot()

@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Sealpost.Bench.Infrastructure;
@@ -17,15 +16,7 @@ public sealed record RelayOptions(
 /// </summary>
 public sealed class Relay(Context context, RelayOptions options)
 {
-    private readonly ConcurrentDictionary<string, long> _errorCodes = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _disconnects = new(StringComparer.Ordinal);
-    private long _delivered;
-    private long _stale;
-    private long _unexpected;
-    private long _badBodies;
-    private volatile bool _settling = true;
-    private volatile bool _closing;
-    private long _lastFrameAt = Clock.Now;
+    private readonly RelayTally _tally = new();
 
     public async Task<Report> RunAsync(CancellationToken ct)
     {
@@ -76,32 +67,17 @@ public sealed class Relay(Context context, RelayOptions options)
         }
 
         // Mail left by an earlier, interrupted run arrives first: ack it and leave it out of the figures.
-        var settleStart = Clock.Now;
-        while (Clock.SecondsSince(Volatile.Read(ref _lastFrameAt)) < 1.0 && Clock.SecondsSince(settleStart) < 15) await Task.Delay(100, ct);
-        _settling = false;
+        await _tally.SettleAsync(ct);
 
         var cpuBefore = default(CpuSnapshot);
         var pgBefore = default(PgSnapshot);
-        var start = Clock.Now;
-        var windowStart = start + Clock.Ticks(options.Warmup);
-        var windowEnd = start + Clock.Ticks(options.Duration);
-        foreach (var p in peers)
-        {
-            p.Out!.WindowStart = windowStart;
-            p.Out.WindowEnd = windowEnd;
-        }
+        var dirs = peers.Select(p => p.Out!).ToList();
+        var (start, windowEnd) = RelayTally.StartWindow(dirs, options.Warmup, options.Duration);
         using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var mode = options.Rate > 0 ? $"open loop at {options.Rate:N0} msgs/s in total" : $"closed loop, {options.InFlight} in flight per socket";
         Console.Error.WriteLine($"relay: {options.Pairs:N0} pairs, {mode}, {options.Size} B plaintext ({envelopeBytes} B envelopes), " +
                                 $"{options.Duration.TotalSeconds:0} s ({options.Warmup.TotalSeconds:0} s warm-up){(options.EncryptEach ? ", sealing and opening every message" : "")}");
-        long lastDelivered = 0;
-        using var progress = new Progress(() =>
-        {
-            var now = Interlocked.Read(ref _delivered);
-            var line = $"delivered {now - lastDelivered,8:N0}/s  total {now:N0}  in flight {peers.Sum(p => p.Out!.AwaitingAnswer + p.Out.AwaitingDelivery):N0}  errors {_errorCodes.Values.Sum():N0}";
-            lastDelivered = now;
-            return line;
-        });
+        using var progress = _tally.ShowProgress(dirs);
         var senders = peers.Select((p, i) => Task.Run(() => SendLoopAsync(p, i, users, start, stopSending.Token, run.Token), CancellationToken.None)).ToArray();
 
         await Task.Delay(options.Warmup, ct);
@@ -116,11 +92,8 @@ public sealed class Relay(Context context, RelayOptions options)
         await Task.WhenAll(senders);
         progress.Dispose();
 
-        // What was accepted must arrive: wait for the last deliveries (and answers) before judging.
-        var graceStart = Clock.Now;
-        while (!peers.All(p => p.Out!.Settled) && Clock.SecondsSince(graceStart) < options.Grace.TotalSeconds && !AnyDropped(peers)) await Task.Delay(50, ct);
-        var settledAfter = Clock.SecondsSince(graceStart);
-        _closing = true;
+        var settledAfter = await RelayTally.AwaitSettledAsync(dirs, options.Grace, () => AnyDropped(peers), ct);
+        _tally.Closing();
         await Task.WhenAll(peers.Select(p => p.Socket!.CloseAsync()));
         await run.CancelAsync();
         await Task.WhenAll(peers.Select(p => p.Receiving ?? Task.CompletedTask));
@@ -128,7 +101,6 @@ public sealed class Relay(Context context, RelayOptions options)
 
         // ---- the report ----
         var measured = (options.Duration - options.Warmup).TotalSeconds;
-        var dirs = peers.Select(p => p.Out!).ToList();
         // Counted by the time each message arrived, so a busy client that wakes late does not shift the window.
         var deliveredInWindow = dirs.Sum(d => d.DeliveredInWindow);
         var sent = dirs.Sum(d => d.Sent);
@@ -157,7 +129,7 @@ public sealed class Relay(Context context, RelayOptions options)
         report.Add("latency")
             .Latency("end_to_end", "send → recipient's message", Latencies.Summarize(dirs.Select(d => d.EndToEnd)))
             .Latency("acceptance", "send → accepted", Latencies.Summarize(dirs.Select(d => d.Acceptance)));
-        report.Add("accounting")
+        var accounting = report.Add("accounting")
             .Figure("sent", "sent", sent, "")
             .Figure("accepted", "accepted", accepted, "")
             .Figure("delivered", "delivered (distinct message ids)", delivered, "")
@@ -165,10 +137,8 @@ public sealed class Relay(Context context, RelayOptions options)
             .Figure("duplicates", "duplicate deliveries", duplicates, "")
             .Figure("out_of_order", "delivered after a message sent later", outOfOrder, "")
             .Figure("unanswered", "sends with no answer", unanswered, "")
-            .Figure("delivered_without_accepted", "delivered, never accepted", unmatched, "")
-            .Figure("stale", "left over from earlier runs (acked, not counted)", Interlocked.Read(ref _stale), "")
-            .Counts("errors", "error frames", _errorCodes)
-            .Counts("disconnects", "sockets closed by the server", _disconnects)
+            .Figure("delivered_without_accepted", "delivered, never accepted", unmatched, "");
+        _tally.AddTo(accounting, "error frames")
             .Figure("settled_after_s", "last delivery after sends stopped", settledAfter, "s", "0.00");
         var bounds = report.Add("what bounds it");
         cpu.AddTo(bounds, deliveredInWindow / measured, "msg");
@@ -177,9 +147,7 @@ public sealed class Relay(Context context, RelayOptions options)
         Context.CheckQuiet(report, cpu);
 
         if (lost > 0) report.Fail($"{lost:N0} accepted messages were not delivered within {options.Grace.TotalSeconds:0} s after the sends stopped.");
-        if (Interlocked.Read(ref _badBodies) > 0) report.Fail($"{_badBodies:N0} delivered bodies were not what was sent (or did not open).");
-        if (Interlocked.Read(ref _unexpected) > 0) report.Fail($"{_unexpected:N0} messages came from a sender other than the recipient's partner.");
-        if (!_disconnects.IsEmpty) report.Fail($"the server closed {_disconnects.Values.Sum():N0} sockets during the run ({string.Join(", ", _disconnects.Keys)}).");
+        _tally.Check(report, " (or did not open)");
         if (delivered == 0) report.Fail("nothing was delivered.");
         if (outOfOrder > 0)
             report.Fail($"{outOfOrder:N0} messages were delivered after a message their sender sent later (docs/protocol.md promises send order), e.g. " +
@@ -195,39 +163,13 @@ public sealed class Relay(Context context, RelayOptions options)
 
     private async Task SendLoopAsync(Peer p, int index, int sockets, long start, CancellationToken stop, CancellationToken run)
     {
-        var interval = options.Rate > 0 ? Clock.Ticks(TimeSpan.FromSeconds(sockets / options.Rate)) : 0;
-        var next = start + interval * index / sockets;   // spread the open-loop schedules over one interval
+        var schedule = new SendSchedule(options.Rate, index, sockets, start);
         var tail = options.EncryptEach ? new byte[1024 + options.Size * 2] : null;
         var plaintext = options.EncryptEach ? RandomNumberGenerator.GetBytes(options.Size) : null;
         var k = 0;
         while (!stop.IsCancellationRequested)
         {
-            long sentAt;
-            try
-            {
-                if (interval > 0)
-                {
-                    var wait = next - Clock.Now;
-                    if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(Clock.Seconds(wait)), stop);
-                }
-                await p.Slots.WaitAsync(stop);
-                try
-                {
-                    await p.Pacer.WaitAsync(stop);
-                }
-                catch (OperationCanceledException)
-                {
-                    p.Slots.Release();
-                    throw;
-                }
-                // Open loop: latency counts from when the message was due, so a client that falls behind shows it.
-                sentAt = interval > 0 ? next : Clock.Now;
-                next += interval;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            if (await schedule.NextAsync(p.Slots, p.Pacer, stop) is not { } sentAt) return;
             var id = Guid.NewGuid();
             ReadOnlyMemory<byte> frameTail;
             if (tail is not null)
@@ -255,29 +197,29 @@ public sealed class Relay(Context context, RelayOptions options)
         {
             await p.Socket!.ReceiveLoopAsync(async (frame, at) =>
             {
-                Volatile.Write(ref _lastFrameAt, at);
+                _tally.OnFrame(at);
                 switch (frame.Kind)
                 {
                     case FrameKind.Accepted:
                         if (frame.HasId) p.Out!.OnAccepted(frame.Id, frame.MessageId, at);
                         break;
                     case FrameKind.Error:
-                        _errorCodes.AddOrUpdate(frame.Code ?? "(no code)", 1, (_, n) => n + 1);
+                        _tally.OnError(frame.Code ?? "(no code)");
                         if (frame.HasId) p.Out!.OnError(frame.Id);
                         break;
                     case FrameKind.Message:
-                        if (_settling) Interlocked.Increment(ref _stale);
-                        else if (!frame.From.Span.SequenceEqual(p.PartnerName)) Interlocked.Increment(ref _unexpected);
+                        if (_tally.Settling) _tally.OnStale();
+                        else if (!frame.From.Span.SequenceEqual(p.PartnerName)) _tally.OnUnexpectedSender();
                         else
                         {
-                            if (!BodyIsIntact(p, frame.Body.Span)) Interlocked.Increment(ref _badBodies);
-                            if (p.In!.OnDelivered(frame.MessageId, frame.ClientId, at)) Interlocked.Increment(ref _delivered);
+                            if (!BodyIsIntact(p, frame.Body.Span)) _tally.OnBadBody();
+                            if (p.In!.OnDelivered(frame.MessageId, frame.ClientId, at)) _tally.OnDelivered();
                         }
                         await p.Pacer.WaitAsync(ct);
                         await p.Socket.AckAsync(frame.MessageId, ct);
                         break;
                     case FrameKind.Malformed:
-                        _errorCodes.AddOrUpdate("(malformed frame from server)", 1, (_, n) => n + 1);
+                        _tally.OnError("(malformed frame from server)");
                         break;
                 }
             }, ct);
@@ -286,7 +228,7 @@ public sealed class Relay(Context context, RelayOptions options)
         {
             // Closed under us; recorded below.
         }
-        if (!_closing) _disconnects.AddOrUpdate($"{(int?)p.Socket!.CloseStatus} {p.Socket.CloseDescription}".Trim(), 1, (_, n) => n + 1);
+        _tally.OnLoopEnded($"{(int?)p.Socket!.CloseStatus} {p.Socket.CloseDescription}");
     }
 
     private bool BodyIsIntact(Peer p, ReadOnlySpan<byte> body)
