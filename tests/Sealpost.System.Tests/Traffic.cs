@@ -31,7 +31,17 @@ public sealed class Traffic
             {
                 var plaintext = $"{i} from {from.Username} to {to.Username}";
                 Interlocked.Increment(ref _sent);
-                var clientId = await from.SendAsync(to.Username, plaintext).WaitAsync(deadline - DateTime.UtcNow);
+                string clientId;
+                try
+                {
+                    clientId = await from.SendAsync(to.Username, plaintext).WaitAsync(deadline - DateTime.UtcNow);
+                }
+                catch (TimeoutException)
+                {
+                    // Say which send waited and what its sender saw, so a failure tells a stuck send from a slow system.
+                    throw new TimeoutException($"send {i} of {count} from {from.Username} to {to.Username} had no accepted by the run's deadline; " +
+                        $"{_accepted.Count} of {_sent} accepted so far; the sender: {from.Status}, errors [{string.Join(',', from.ErrorCodes)}]");
+                }
                 _accepted[Peer.Key(from.Username, clientId)] = (to, from.Username, plaintext);
             }
             finally
