@@ -26,7 +26,7 @@ public sealed class SendSchedule
     /// time the send counts from, or null once <paramref name="stop"/> fires. In the open loop that is when it was due,
     /// so a client that falls behind shows it in the latency.
     /// </summary>
-    public async Task<long?> NextAsync(SemaphoreSlim slots, Pacer? budget, CancellationToken stop)
+    public async ValueTask<long?> NextAsync(SemaphoreSlim slots, Pacer? budget, CancellationToken stop)
     {
         try
         {

@@ -93,6 +93,8 @@ public sealed class XmppRelay(XmppRelayOptions options)
         var delivered = dirs.Sum(d => d.Delivered);
         var lost = dirs.Sum(d => d.AwaitingDelivery);
         var outOfOrder = dirs.Sum(d => d.OutOfOrder);
+        var duplicates = dirs.Sum(d => d.Duplicates);
+        var ackFrames = peers.Sum(p => p.AckFrames);
         report.Add("setup")
             .Figure("pairs", "pairs (sockets)", options.Pairs, $"({users:N0} sockets, one user each: {peers[0].Name} to {peers[^1].Name}@{options.Domain})")
             .Text("mode", "mode", mode)
@@ -109,9 +111,9 @@ public sealed class XmppRelay(XmppRelayOptions options)
             .Figure("sent", "sent", dirs.Sum(d => d.Sent), "")
             .Figure("delivered", "delivered (distinct message ids)", delivered, "")
             .Figure("sent_not_delivered", "sent, never delivered", lost, "")
-            .Figure("duplicates", "duplicate deliveries", dirs.Sum(d => d.Duplicates), "")
+            .Figure("duplicates", "duplicate deliveries", duplicates, "")
             .Figure("out_of_order", "delivered after a message sent later", outOfOrder, "")
-            .Figure("ack_frames", "<a/> frames sent by the clients", peers.Sum(p => p.AckFrames), $"({(delivered > 0 ? (double)peers.Sum(p => p.AckFrames) / delivered : 0):0.00} per delivered message)")
+            .Figure("ack_frames", "<a/> frames sent by the clients", ackFrames, $"({(delivered > 0 ? (double)ackFrames / delivered : 0):0.00} per delivered message)")
             .Figure("ack_requests", "<r/> frames from the server", peers.Sum(p => p.AckRequests), "");
         _tally.AddTo(accounting, "errors")
             .Figure("settled_after_s", "last delivery after sends stopped", settledAfter, "s", "0.00");
@@ -122,7 +124,7 @@ public sealed class XmppRelay(XmppRelayOptions options)
         _tally.Check(report, "");
         if (delivered == 0) report.Fail("nothing was delivered.");
         if (outOfOrder > 0) report.Fail($"{outOfOrder:N0} messages were delivered after a message their sender sent later, e.g. " + string.Join("; ", dirs.SelectMany(d => d.OutOfOrderSamples).Take(5)));
-        if (dirs.Sum(d => d.Duplicates) is > 0 and var duplicates) report.Warn($"{duplicates:N0} messages were delivered more than once.");
+        if (duplicates > 0) report.Warn($"{duplicates:N0} messages were delivered more than once.");
         if (options.ServerPids.Count == 0) report.Warn("no --pids: the server's CPU was not measured.");
         return report;
     }
