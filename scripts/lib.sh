@@ -10,10 +10,15 @@ is_root() { [ "$(id -u)" = 0 ]; }
 # Installs the Debian packages that are missing (as root), or says what to install.
 need_packages() {
   local missing=() p
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  # Installed, not merely known: a package removed without --purge keeps its status entry (and dpkg -s says yes).
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   if is_root; then
     say "installing ${missing[*]}"
+    # An install killed earlier leaves dpkg half done, and apt-get refuses until it is finished.
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
