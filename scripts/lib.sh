@@ -17,10 +17,12 @@ need_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if is_root; then
     say "installing ${missing[*]}"
-    # An install killed earlier leaves dpkg half done, and apt-get refuses until it is finished.
-    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # An install killed earlier leaves dpkg half done (dpkg --audit names what), and apt-get refuses until that is
+    # finished (a package killed mid-unpack apt-get installs again itself); one still running holds the lock, which
+    # dpkg does not wait for (apt-get then says what is wrong) and apt-get does.
+    [ -z "$(dpkg --audit 2>/dev/null)" ] || DEBIAN_FRONTEND=noninteractive dpkg --configure -a >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
   else
     say "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
     return 1
