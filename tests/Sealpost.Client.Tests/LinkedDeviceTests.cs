@@ -12,12 +12,15 @@ namespace Sealpost.Client.Tests;
 /// users and two messages instances. Each device is its own profile, as on two machines.
 /// </summary>
 [Collection(StackCollection.Name)]
-public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncDisposable
+public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
 {
     private readonly List<TempHome> _homes = [];
     private readonly List<SealpostClient> _clients = [];
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 disposes a test class only through IDisposable or IAsyncLifetime.
+    public async Task DisposeAsync()
     {
         foreach (var client in _clients) await client.DisposeAsync();
         foreach (var home in _homes) home.Dispose();

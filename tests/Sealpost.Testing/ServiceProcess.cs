@@ -108,9 +108,21 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task KillAsync()
     {
         if (_process is not { HasExited: false } process) return;
+        var pid = process.Id;
         process.Kill(entireProcessTree: true);
         await process.WaitForExitAsync();
         File.Delete(PidFile);
+        RemoveRuntimeLeftovers(pid);
+    }
+
+    // A .NET process removes its diagnostics socket and debugger pipes from the temporary folder when it exits, but not
+    // when it is killed: without this, every test run would leave a few dozen of them behind.
+    private static void RemoveRuntimeLeftovers(int pid)
+    {
+        var temp = Path.GetTempPath();
+        foreach (var pattern in new[] { $"dotnet-diagnostic-{pid}-*-socket", $"clr-debug-pipe-{pid}-*" })
+            foreach (var file in Directory.EnumerateFiles(temp, pattern))
+                File.Delete(file);
     }
 
     /// <summary>SIGTERM, then waits for the process to finish its graceful shutdown.</summary>
