@@ -116,13 +116,22 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     // A .NET process removes its diagnostics socket and debugger pipes from the temporary folder when it exits, but not
-    // when it is killed: without this, every test run would leave a few dozen of them behind.
+    // when it is killed: without this, every test run would leave a few dozen of them behind. A file of the same pid
+    // that is not ours (an earlier process's, another user's) is left alone.
     private static void RemoveRuntimeLeftovers(int pid)
     {
         var temp = Path.GetTempPath();
         foreach (var pattern in new[] { $"dotnet-diagnostic-{pid}-*-socket", $"clr-debug-pipe-{pid}-*" })
             foreach (var file in Directory.EnumerateFiles(temp, pattern))
-                File.Delete(file);
+            {
+                try
+                {
+                    File.Delete(file);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
     }
 
     /// <summary>SIGTERM, then waits for the process to finish its graceful shutdown.</summary>
