@@ -28,8 +28,14 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
     {
         if (_cache.TryGetValue(username, out var cached) && cached.Until > clock.GetUtcNow()) return cached.Devices;
         // Many sends to a name not yet cached share one question instead of each asking the users service.
-        var asking = _asking.GetOrAdd(username, name => AskAsync(name));
-        return asking.WaitAsync(ct);
+        while (true)
+        {
+            if (_asking.TryGetValue(username, out var asking)) return asking.WaitAsync(ct);
+            var question = new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_asking.TryAdd(username, question.Task)) continue;
+            _ = AskAsync(username, question);
+            return question.Task.WaitAsync(ct);
+        }
     }
 
     /// <summary>Asks the users service again, now (a send disagreed with what was cached).</summary>
@@ -47,16 +53,24 @@ public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> opti
         _cache.TryRemove(username, out _);
     }
 
-    private async Task<int[]> AskAsync(string username)
+    // The question is in _asking before it is asked, and leaves it (itself, not a newer one) before its answer is given,
+    // so a send that hears a failure and tries again asks again. Before, an answer that came at once (a 503 already
+    // waiting in the socket on a busy machine) was put there after it had left, and failed every later send to the name.
+    private async Task AskAsync(string username, TaskCompletionSource<int[]> question)
     {
+        int[]? devices = null;
+        Exception? failure = null;
         try
         {
-            return await AskUsersServiceAsync(username);
+            devices = await AskUsersServiceAsync(username);
         }
-        finally
+        catch (Exception e)
         {
-            _asking.TryRemove(username, out _);
+            failure = e;
         }
+        _asking.TryRemove(KeyValuePair.Create(username, question.Task));
+        if (failure is null) question.SetResult(devices!);
+        else question.SetException(failure);
     }
 
     private async Task<int[]> AskUsersServiceAsync(string username)
