@@ -32,7 +32,7 @@ public sealed class DeviceDirectoryTests
         }
     }
 
-    private static DeviceDirectory Directory(AnswersAtOnce users) =>
+    private static DeviceDirectory Directory(HttpMessageHandler users) =>
         new(new HttpClient(users), Options.Create(new UsersOptions()), TimeProvider.System);
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class DeviceDirectoryTests
         var answer = new TaskCompletionSource();
         var users = new AnswersAtOnce();
         var slow = new DelegatingHandlerThatWaits(answer.Task) { InnerHandler = users };
-        var directory = new DeviceDirectory(new HttpClient(slow), Options.Create(new UsersOptions()), TimeProvider.System);
+        var directory = Directory(slow);
 
         var asks = Enumerable.Range(0, 20).Select(_ => directory.DevicesAsync("dave", CancellationToken.None)).ToArray();
         answer.SetResult();
