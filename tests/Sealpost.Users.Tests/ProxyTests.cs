@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Sealpost.Protocol;
 using Sealpost.Testing;
@@ -88,6 +89,58 @@ public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
         // Polling is not limited: the new device polls until someone approves it.
         for (var i = 0; i < 5; i++) Assert.Equal(LinkStatus.Pending, (await hammering.PollAsync(first)).Status);
         await elsewhere.StartAsync();
+    }
+
+    /// <summary>
+    /// Spellings that Kestrel routes to a rate-limited or private route once it has decoded <c>%2e</c> and removed dot
+    /// segments, while HAProxy's rules see the path as sent (security review H1). Each must be refused by HAProxy itself.
+    /// </summary>
+    private static readonly (string Method, string Path)[] NonCanonicalPaths =
+    [
+        ("POST", "/v1/accounts/%2e"), ("POST", "/v1/accounts/."), ("POST", "/v1/accounts/x/.."), ("POST", "/v1/accounts/x/%2E%2e"),
+        ("POST", "/%2e%2e/v1/accounts"), ("POST", "/v1/accounts/x%2f.."), ("POST", "/v1//accounts"),
+        ("POST", "/v1/sessions/%2e"), ("POST", "/v1/sessions/x/.."), ("POST", "/v1/links/%2e"), ("POST", "/v1/links/x/%2e%2e/"),
+        ("GET", "/v1/accounts/%2e%2e/%2e%2e/metrics"), ("GET", "/v1/accounts/../../metrics"), ("GET", "/web/%2e%2e/readyz"),
+        ("GET", "/web/%2E%2E/healthz"), ("GET", "/v1/accounts/.%2e/.%2e/metrics"), ("GET", "/v1/accounts/%2e%2e%5cmetrics"),
+        ("GET", "/v1/accounts/..%2f..%2fmetrics"), ("GET", "/.well-known/../metrics"),
+    ];
+
+    [Fact]
+    public async Task A_non_canonical_path_is_refused_by_haproxy_before_any_limit_or_route()
+    {
+        await using var haproxy = await StartHaproxyAsync(new() { ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1", ["SEALPOST_LOGINS_PER_MINUTE"] = "1", ["SEALPOST_LINKS_PER_HOUR"] = "1" });
+        using var http = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.10"));
+        // The address has used up its one registration, so only a spelling that slips past the limit could register.
+        await new UsersApi(http).RegisterAsync(TestEnvironment.UniqueUsername("canon"));
+
+        foreach (var (method, path) in NonCanonicalPaths)
+        {
+            var username = TestEnvironment.UniqueUsername("canon");
+            var uri = new Uri(haproxy.BaseUrl + path.TrimStart('/'), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+            using var request = new HttpRequestMessage(new HttpMethod(method), uri);
+            if (method == "POST")
+                request.Content = JsonContent.Create(new { username, password = UsersApi.DefaultPassword, public_key = AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), name = "laptop" });
+
+            using var response = await http.SendAsync(request);
+
+            output.WriteLine($"{method} {uri.PathAndQuery} -> {(int)response.StatusCode}");
+            Assert.Equal(path, uri.PathAndQuery);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("urn:sealpost:problem:non-canonical-path", (await AccountTests.ProblemAsync(response)).GetProperty("type").GetString());
+            Assert.False(response.Headers.Contains("X-Sealpost-Instance"), $"a users instance answered {path}");
+            Assert.Null(await cluster.Api.LookupAsync(username));
+        }
+    }
+
+    [Fact]
+    public async Task Canonical_paths_with_dots_inside_a_segment_still_pass()
+    {
+        await using var haproxy = await StartHaproxyAsync();
+        using var http = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.11"));
+        using var jwks = await http.GetAsync(".well-known/jwks.json");
+        using var page = await http.GetAsync("index.html");
+        Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
+        Assert.NotEqual(HttpStatusCode.BadRequest, page.StatusCode);
     }
 
     /// <summary>
