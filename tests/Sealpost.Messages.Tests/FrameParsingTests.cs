@@ -1,4 +1,5 @@
 using System.Text;
+using Sealpost.Messages.Frames;
 using Sealpost.Messages.Sockets;
 
 namespace Sealpost.Messages.Tests;

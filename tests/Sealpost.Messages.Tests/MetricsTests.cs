@@ -1,12 +1,15 @@
 using System.Diagnostics.Metrics;
 using Sealpost.Messages.Monitoring;
-using Sealpost.Messages.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Sealpost.Messages.Frames;
 using Sealpost.Protocol;
 
 namespace Sealpost.Messages.Tests;
 
 public sealed class MetricsTests
 {
+    private static readonly MessagesMetrics Metrics = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+
     [Fact]
     public void Frames_sent_are_counted_by_the_type_each_server_frame_starts_with()
     {
@@ -21,7 +24,7 @@ public sealed class MetricsTests
 
         var seen = Record("sealpost.socket.frames.sent", "type", () =>
         {
-            foreach (var frame in frames) MessagesMetrics.FrameSent(frame);
+            foreach (var frame in frames) Metrics.FrameSent(frame);
         });
 
         Assert.Equal([FrameTypes.Message, FrameTypes.Accepted, FrameTypes.Error, FrameTypes.Synced, FrameTypes.Authenticated], seen);
@@ -32,9 +35,9 @@ public sealed class MetricsTests
     {
         var seen = Record("sealpost.socket.frames.received", "type", () =>
         {
-            MessagesMetrics.FrameReceived("send");
-            MessagesMetrics.FrameReceived("alice-was-here");
-            MessagesMetrics.FrameReceived(null);
+            Metrics.FrameReceived("send");
+            Metrics.FrameReceived("alice-was-here");
+            Metrics.FrameReceived(null);
         });
 
         Assert.Equal(["send", "other", "other"], seen);

@@ -17,7 +17,7 @@ public sealed class FaultStack : SealpostStack
         ["Sockets:SendTimeout"] = "00:00:03",
         ["Sockets:FramesPerSecond"] = "1000",
         // What each socket's delivery decided, for the failure messages (ServiceProcess.LinesMentioning).
-        ["Logging:LogLevel:Sealpost.Messages.Sockets.Connection"] = "Debug",
+        ["Logging:LogLevel:Sealpost.Messages.Delivery.DeviceSession"] = "Debug",
     }, backends.PostgresConnectionString, backends.RedisConfiguration) => _backends = backends;
 
     public PrivateBackends Backends => _backends;

@@ -7,7 +7,8 @@ namespace Sealpost.Messages.Mailboxes;
 /// Deletes expired messages in the background; every instance sweeps, and SKIP LOCKED keeps them apart. After each
 /// sweep it counts what waits, for the mailbox gauges of <see cref="MessagesMetrics"/>.
 /// </summary>
-public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<MailboxOptions> options, TimeProvider clock, ILogger<MailboxSweeper> logger)
+public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<MailboxOptions> options, TimeProvider clock, MessagesMetrics metrics,
+    ILogger<MailboxSweeper> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -19,8 +20,8 @@ public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<Mailbox
             {
                 var expired = await store.SweepAsync(stoppingToken);
                 if (expired > 0) LogExpired(logger, expired);
-                MessagesMetrics.Expired.Add(expired);
-                MessagesMetrics.SetDepth(await store.DepthAsync(stoppingToken));
+                metrics.Expired.Add(expired);
+                metrics.SetDepth(await store.DepthAsync(stoppingToken));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

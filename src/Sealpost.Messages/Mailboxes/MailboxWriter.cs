@@ -14,13 +14,15 @@ namespace Sealpost.Messages.Mailboxes;
 public sealed partial class MailboxWriter : IAsyncDisposable
 {
     private readonly IMailboxStore _store;
+    private readonly MessagesMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Lane<(NewMessage Message, Action<AcceptResult?> Done)>[] _stores;
     private readonly Lane<(string Recipient, Guid Id)> _deletes;
 
-    public MailboxWriter(IMailboxStore store, IOptions<MailboxOptions> options, ILogger<MailboxWriter> logger)
+    public MailboxWriter(IMailboxStore store, IOptions<MailboxOptions> options, MessagesMetrics metrics, ILogger<MailboxWriter> logger)
     {
         _store = store;
+        _metrics = metrics;
         _logger = logger;
         var maxBatch = options.Value.WriteBatchSize;
         _stores = [.. Enumerable.Range(0, options.Value.WriteLanes).Select(_ => new Lane<(NewMessage, Action<AcceptResult?>)>(WriteAsync, maxBatch))];
@@ -56,10 +58,10 @@ public sealed partial class MailboxWriter : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             LogWriteFailed(_logger, e, batch.Count);
-            MessagesMetrics.WriteFailures.Add(1, MessagesMetrics.StoreOp);
+            _metrics.WriteFailures.Add(1, MessagesMetrics.StoreOp);
         }
-        MessagesMetrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.StoreOp);
-        MessagesMetrics.WriteBatch.Record(batch.Count, MessagesMetrics.StoreOp);
+        _metrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.StoreOp);
+        _metrics.WriteBatch.Record(batch.Count, MessagesMetrics.StoreOp);
         for (var i = 0; i < batch.Count; i++) batch[i].Done(results?[i]);
     }
 
@@ -73,10 +75,10 @@ public sealed partial class MailboxWriter : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             LogDeleteFailed(_logger, e, batch.Count);
-            MessagesMetrics.WriteFailures.Add(1, MessagesMetrics.DeleteOp);
+            _metrics.WriteFailures.Add(1, MessagesMetrics.DeleteOp);
         }
-        MessagesMetrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.DeleteOp);
-        MessagesMetrics.WriteBatch.Record(batch.Count, MessagesMetrics.DeleteOp);
+        _metrics.WriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, MessagesMetrics.DeleteOp);
+        _metrics.WriteBatch.Record(batch.Count, MessagesMetrics.DeleteOp);
     }
 
     /// <summary>Finishes what is queued, then stops.</summary>

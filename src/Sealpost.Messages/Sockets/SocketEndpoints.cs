@@ -1,5 +1,6 @@
-using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Sealpost.Messages.Identity;
 using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Messages.Sockets;
@@ -13,9 +14,11 @@ public static partial class SocketEndpoints
     }
 
     /// <summary>Checks origin and token before the upgrade, so a refused client gets a plain HTTP status and a problem body.</summary>
-    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(HttpContext http, SocketServices services, IHostApplicationLifetime lifetime)
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(
+        HttpContext http, TokenValidator tokens, DeviceDirectory directory, IOptions<SocketOptions> socketOptions, ILogger<SocketConnection> logger,
+        IHostApplicationLifetime lifetime)
     {
-        var (options, tokens, logger) = (services.Options, services.Tokens, services.Logger);
+        var options = socketOptions.Value;
         if (!http.WebSockets.IsWebSocketRequest)
             return Problems.Of(StatusCodes.Status400BadRequest, "websocket-required", "This endpoint speaks WebSocket only.");
         var origin = http.Request.Headers.Origin.ToString();
@@ -31,7 +34,7 @@ public static partial class SocketEndpoints
                 "Send Authorization: Bearer <access_token>, or ?access_token= from a browser.");
         }
 
-        if (!await IsLiveDeviceAsync(services, identity, http.RequestAborted))
+        if (!await IsLiveDeviceAsync(directory, identity, http.RequestAborted))
         {
             LogDeviceRefused(logger, identity.Username, identity.Device);
             return Problems.Of(StatusCodes.Status401Unauthorized, "device-removed", "This device was removed from the account.",
@@ -43,8 +46,8 @@ public static partial class SocketEndpoints
             KeepAliveInterval = options.KeepAliveInterval,
             KeepAliveTimeout = options.IdleTimeout,
         });
-        var connection = new Connection(socket, identity, http.TraceIdentifier, services);
-        using (logger.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = connection.ConnectionId, ["Username"] = identity.Username }))
+        var connection = ActivatorUtilities.CreateInstance<SocketConnection>(http.RequestServices, socket, identity, http.TraceIdentifier);
+        using (logger.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = http.TraceIdentifier, ["Username"] = identity.Username }))
         {
             LogOpened(logger, identity.Username, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
             await connection.RunAsync(lifetime.ApplicationStopped);
@@ -57,29 +60,19 @@ public static partial class SocketEndpoints
     // lists the account's devices without this one, asked again to be sure. If it cannot say, or says there is no such
     // account (a deleted account's sockets are closed by its SessionsEnded notice), the token (signed, and at most
     // minutes old) is trusted, as before linked devices: a refusal here makes clients give up, so it must be certain.
-    private static async Task<bool> IsLiveDeviceAsync(SocketServices services, Identity.TokenIdentity identity, CancellationToken ct)
+    private static async Task<bool> IsLiveDeviceAsync(DeviceDirectory directory, TokenIdentity identity, CancellationToken ct)
     {
         try
         {
-            var devices = await services.Directory.DevicesAsync(identity.Username, ct);
+            var devices = await directory.DevicesAsync(identity.Username, ct);
             if (devices.Length == 0 || devices.Contains(identity.Device)) return true;
-            devices = await services.Directory.RefreshAsync(identity.Username, ct);
+            devices = await directory.RefreshAsync(identity.Username, ct);
             return devices.Length == 0 || devices.Contains(identity.Device);
         }
         catch (HttpRequestException)
         {
             return true;
         }
-    }
-
-    /// <summary>On shutdown every socket is closed with 1001 so its client reconnects, through HAProxy, to another instance.</summary>
-    public static void CloseAllOnShutdown(this WebApplication app)
-    {
-        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            foreach (var socket in registry.All()) socket.Close(WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
-        });
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket refused for {Username}: device {Device} is not one of the account's devices")]

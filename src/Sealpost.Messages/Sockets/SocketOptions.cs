@@ -2,17 +2,13 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Sealpost.Messages.Sockets;
 
-/// <summary>WebSocket behaviour (section <c>Sockets</c>).</summary>
+/// <summary>WebSocket behaviour (section <c>Sockets</c>): origins, keep-alive, frame budgets, the write queue.</summary>
 public sealed class SocketOptions
 {
     public const string Section = "Sockets";
 
-    /// <summary>Browser origins allowed to open a socket; requests without an Origin header (non-browsers) are always allowed.</summary>
+/// <summary>Browser origins allowed to open a socket; requests without an Origin header (non-browsers) are always allowed.</summary>
     public string[] AllowedOrigins { get; set; } = [];
-
-    /// <summary>Messages sent to a socket and not yet acknowledged, at most.</summary>
-    [Range(1, 10_000)]
-    public int DeliveryWindow { get; set; } = 100;
 
     /// <summary>Server pings this often, which also keeps HAProxy's tunnel timeout from closing a quiet socket.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
@@ -28,34 +24,12 @@ public sealed class SocketOptions
     [Range(1, 1_000_000)]
     public int AcksPerSecond { get; set; } = 2000;
 
-    /// <summary>How long a message pushed live waits for the recipient's ack before it is written to the mailbox.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
-    public TimeSpan AckGrace { get; set; } = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>
-    /// How long a socket waits on other instances before going on without them: to hear that a live message it refused
-    /// was stored, and, when it opens, for every instance to store what it held for the user. An instance that does not
-    /// answer in time died, and what it held was never accepted.
-    /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
-    public TimeSpan RefusalPatience { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Sockets one user may hold on one instance; one more is closed with 4429.</summary>
-    [Range(1, 1000)]
-    public int MaxSocketsPerUser { get; set; } = 16;
-
     /// <summary>Frames waiting to be written to one socket; a reader slower than this is disconnected.</summary>
     [Range(16, 100_000)]
     public int SendQueueLimit { get; set; } = 512;
 
     /// <summary>How long one write may wait on a peer that does not read before the socket is dropped.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(20);
-
-    /// <summary>How often a socket rereads its mailbox while the bus is healthy (a safety net for lost wake-ups).</summary>
-    public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>How often while the bus (Redis) is away.</summary>
-    public TimeSpan DegradedPollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Sends of one socket being stored at once; the socket reads no further frames until one finishes.</summary>
     [Range(1, 1000)]

@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Sealpost.Messages.Cluster;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Mailboxes;
-using Sealpost.Messages.Sockets;
+using Sealpost.Messages.Monitoring;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
 using Sealpost.Testing;
@@ -14,8 +17,9 @@ using Xunit.Abstractions;
 namespace Sealpost.Messages.Tests.Delivery;
 
 /// <summary>
-/// A randomized model test of the delivery core: two instances' real relays, registries, socket deliveries and write
-/// lanes over one real PostgreSQL mailbox, joined by an in-memory bus that keeps Redis's per-channel order, driven by
+/// A randomized model test of the delivery core: two instances' real relays, device sessions, flushes and write lanes
+/// over one real PostgreSQL mailbox, joined by the real in-memory cluster bus (which keeps the bus's per-publisher
+/// order; here it is sometimes late), driven by
 /// random interleavings of sends, live pushes, mailbox reads, acks (prompt, late, never), reconnects and the loss of an
 /// instance. After each run: every accepted message reached its recipient; per recipient connection, one sender
 /// socket's messages came in send order; nothing went to anyone else; nothing came twice on one connection. The seed
@@ -41,14 +45,14 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         output.WriteLine($"seed {seed} (replay: SEALPOST_MODEL_SEED={seed})");
         var random = new Random(seed);
         var store = await NewStoreAsync();
-        var options = new SocketOptions
+        var options = new DeliveryOptions
         {
             DeliveryWindow = random.Next(2, 12),
             AckGrace = TimeSpan.FromMilliseconds(random.Next(2, 60)),
             RefusalPatience = TimeSpan.FromMilliseconds(500),
         };
         output.WriteLine($"window {options.DeliveryWindow}, ack grace {options.AckGrace.TotalMilliseconds} ms");
-        var hub = new Hub(random.Next());
+        var hub = new Jitter(random.Next());
         var world = new World();
         var instances = new[] { new Instance(hub, store, options, world), new Instance(hub, store, options, world) };
         var recipients = Enumerable.Range(0, 4).Select(i => $"r{i}").ToArray();
@@ -173,7 +177,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         private readonly Lock _gate = new();
         private readonly List<(string ClientId, string To)> _unanswered = [];
         private readonly Dictionary<string, int> _sequence = [];
-        private Outbound _outbound;
+        private SenderLane _outbound;
         private int _socket;
 
         public Sender(string name, Instance instance, World world)
@@ -211,15 +215,15 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
             foreach (var (clientId, to) in again) Submit(clientId, to);
         }
 
-        private (Outbound, int) NewSocket()
+        private (SenderLane, int) NewSocket()
         {
             var socket = Interlocked.Increment(ref _sockets);
-            return (new Outbound(socket, (message, frame, _) => Answered(socket, message.ClientId, frame)), socket);
+            return (new SenderLane(socket, new Replies((message, frame) => Answered(socket, message.ClientId, frame))), socket);
         }
 
         private void Submit(string clientId, string to)
         {
-            Outbound outbound;
+            SenderLane outbound;
             Instance instance;
             lock (_gate)
             {
@@ -273,7 +277,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         private readonly Dictionary<int, string> _lastKey = [];
         private static int _connections;
         private readonly int _connection = Interlocked.Increment(ref _connections);
-        private SocketDelivery _delivery = null!;
+        private DeviceSession _delivery = null!;
 
         private Socket(string user, Instance instance, AckStyle style, World world, int seed)
         {
@@ -293,9 +297,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         public static async Task<Socket> OpenAsync(string user, Instance instance, AckStyle style, World world, int seed)
         {
             var socket = new Socket(user, instance, style, world, seed);
-            socket._delivery = new SocketDelivery(user, instance.Services, socket.Receive, (_, _) => { });
-            await instance.Registry.AddAsync(socket._delivery);
-            _ = socket._delivery.StartAsync();
+            socket._delivery = (await instance.Sessions.OpenAsync(user, Guid.Empty, new Recorder(socket.Receive)))!;
             return socket;
         }
 
@@ -303,8 +305,7 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         {
             if (!Open) return;
             Open = false;
-            await Instance.Registry.RemoveAsync(_delivery);
-            _delivery.Stop();
+            await Instance.Sessions.CloseAsync(_delivery);
         }
 
         /// <summary>The instance died under this socket.</summary>
@@ -357,50 +358,53 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         }
     }
 
-    /// <summary>One messages instance: the real parts, wired as Program.cs wires them, to the model's bus.</summary>
+    /// <summary>One messages instance: the real parts, wired as MessagesServiceExtensions wires them, on the real in-memory bus.</summary>
     private sealed class Instance : IAsyncDisposable
     {
+        private static readonly MessagesMetrics Metrics = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
         private static int _instances;
         private readonly CrashableStore _store;
+        private readonly InMemoryClusterBus _bus;
+        private readonly MailboxWriter _writer;
+        private readonly CancellationTokenSource _stopping = new();
+        private readonly Task _loops;
 
-        public Instance(Hub hub, IMailboxStore store, SocketOptions options, World world)
+        public Instance(Jitter jitter, IMailboxStore store, DeliveryOptions deliveryOptions, World world)
         {
+            var (options, clock) = (Options.Create(deliveryOptions), TimeProvider.System);
             _store = new CrashableStore(store, world, Name);
-            Bus = new HubBus(hub, this);
-            Registry = new ConnectionRegistry(Bus, Options.Create(options), TimeProvider.System);
-            Writer = new MailboxWriter(_store, Options.Create(new MailboxOptions()), NullLogger<MailboxWriter>.Instance);
-            Relay = new Relay(Registry, Bus, Writer, Options.Create(options), TimeProvider.System, NullLogger<Relay>.Instance);
-            Services = new DeliveryServices(_store, Writer, Relay, Registry, Bus, options, TimeProvider.System, NullLogger.Instance);
+            _bus = new InMemoryClusterBus(jitter.Hub);
+            var devices = new LocalDevices(_bus, options, clock);
+            _writer = new MailboxWriter(_store, Options.Create(new MailboxOptions()), Metrics, NullLogger<MailboxWriter>.Instance);
+            Relay = new Relay(devices, _bus, _writer, options, clock, Metrics, NullLogger<Relay>.Instance);
+            var flush = new ClusterFlush(_bus, Relay, options, clock, NullLogger<ClusterFlush>.Instance);
+            Sessions = new DeviceSessions(devices, _store, new Origins(Relay, _bus, _writer, devices), flush, options, clock, Metrics, NullLogger<DeviceSession>.Instance);
+            _loops = Task.WhenAll(_bus.ListenAsync(new BusDispatcher(Relay, devices, flush), _stopping.Token), Relay.RunGraceAsync(_stopping.Token));
         }
 
         public string Name { get; } = "i" + Interlocked.Increment(ref _instances);
 
-        public HubBus Bus { get; }
-
-        public ConnectionRegistry Registry { get; }
-
-        public MailboxWriter Writer { get; }
-
         public Relay Relay { get; }
 
-        public DeliveryServices Services { get; }
+        public DeviceSessions Sessions { get; }
 
         public bool Crashed { get; private set; }
 
-        public void Submit(Outbound sender, NewMessage message) => Relay.Submit(sender, message);
+        public void Submit(SenderLane sender, NewMessage message) => Relay.Submit(sender, message);
 
         /// <summary>Like kill -9: nothing more reaches the store or the bus from here.</summary>
         public void Crash()
         {
             Crashed = true;
             _store.Crashed = true;
+            _bus.Disconnect();
         }
 
         public async ValueTask DisposeAsync()
         {
-            if (Crashed) return;
-            await Relay.DisposeAsync();
-            await Writer.DisposeAsync();
+            await _stopping.CancelAsync();
+            await _loops;
+            if (!Crashed) await _writer.DisposeAsync();
         }
     }
 
@@ -440,121 +444,37 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
         public Task PingAsync(CancellationToken ct) => Alive(() => store.PingAsync(ct));
     }
 
-    /// <summary>In-memory pub/sub with Redis's promise: what one publisher sends to one channel arrives in order; sometimes late.</summary>
-    private sealed class Hub(int seed)
+    /// <summary>Bus messages are sometimes late (one in ten, by 1 to 3 ms), as over a real network; the choice follows the seed.</summary>
+    private sealed class Jitter
     {
-        private readonly Random _random = new(seed);
-        private readonly ConcurrentDictionary<string, ConcurrentDictionary<HubBus, bool>> _subscribers = new();
+        private readonly Random _random;
 
-        public ConcurrentDictionary<Guid, HubBus> Instances { get; } = new();
-
-        public int Jitter()
+        public Jitter(int seed)
         {
-            lock (_random) return _random.Next(10) == 0 ? _random.Next(1, 4) : 0;
+            _random = new Random(seed);
+            Hub = new InMemoryHub(Next);
         }
 
-        public IEnumerable<HubBus> SubscribersOf(string user) =>
-            _subscribers.TryGetValue(user, out var set) ? set.Keys : [];
+        public InMemoryHub Hub { get; }
 
-        public void Subscribe(string user, HubBus bus) => _subscribers.GetOrAdd(user, _ => new())[bus] = true;
-
-        public void Unsubscribe(string user, HubBus bus)
+        private TimeSpan Next()
         {
-            if (_subscribers.TryGetValue(user, out var set)) set.TryRemove(bus, out _);
+            lock (_random) return TimeSpan.FromMilliseconds(_random.Next(10) == 0 ? _random.Next(1, 4) : 0);
         }
     }
 
-    private sealed class HubBus : IDeliveryBus
+    private sealed class Replies(Action<NewMessage, byte[]> answered) : ISendReplies
     {
-        private readonly Hub _hub;
-        private readonly Instance _instance;
-        private readonly System.Threading.Channels.Channel<Action> _inbox = System.Threading.Channels.Channel.CreateUnbounded<Action>(new() { SingleReader = true });
+        public void Answered(NewMessage message, byte[] frame, bool accepted) => answered(message, frame);
+    }
 
-        public HubBus(Hub hub, Instance instance)
+    /// <summary>A socket's writer that hands each frame to the model's recipient.</summary>
+    private sealed class Recorder(Func<byte[], bool> receive) : IFrameSink
+    {
+        public bool Emit(byte[] frame) => receive(frame);
+
+        public void Close(int code, string reason)
         {
-            _hub = hub;
-            _instance = instance;
-            hub.Instances[InstanceId] = this;
-            _ = Task.Run(RunAsync);
-        }
-
-        public Guid InstanceId { get; } = Guid.NewGuid();
-
-        public bool IsHealthy => true;
-
-        public async Task<long> OfferAsync(string recipient, Guid messageId, byte[] frame, bool count = true)
-        {
-            if (count) await Task.Yield();
-            if (_instance.Crashed) throw new InvalidOperationException("dead");
-            var others = _hub.SubscribersOf(recipient).Where(b => b != this && !b._instance.Crashed).ToList();
-            foreach (var bus in others) bus.Post(() => bus._instance.Relay.OnRemoteOffer(recipient, messageId, InstanceId, frame));
-            return others.Count;
-        }
-
-        public void Stored(string recipient, Guid messageId)
-        {
-            if (_instance.Crashed) return;
-            foreach (var bus in _hub.SubscribersOf(recipient).Where(b => b != this))
-                bus.Post(() => bus._instance.Registry.NotifyStored(recipient, messageId));
-        }
-
-        public void Tell(Guid origin, Answer answer, string recipient, IReadOnlyList<Guid> messageIds)
-        {
-            if (!_instance.Crashed && _hub.Instances.TryGetValue(origin, out var bus))
-                bus.Post(() =>
-                {
-                    foreach (var id in messageIds) bus._instance.Relay.OnAnswer(answer, recipient, id);
-                });
-        }
-
-        public async Task<long> FlushAsync(string recipient, Guid requestId)
-        {
-            await Task.Yield();
-            var others = _hub.Instances.Values.Where(b => b != this && !b._instance.Crashed).ToList();
-            foreach (var bus in others) bus.Post(() => bus._instance.Relay.OnFlushRequest(recipient, InstanceId, requestId));
-            return others.Count;
-        }
-
-        public void Flushed(Guid requester, Guid requestId)
-        {
-            if (!_instance.Crashed && _hub.Instances.TryGetValue(requester, out var bus)) bus.Post(() => bus._instance.Relay.OnFlushed(requestId));
-        }
-
-        public void Returned()
-        {
-        }
-
-        public Task<bool> IsAliveAsync(Guid instance) =>
-            Task.FromResult(_hub.Instances.TryGetValue(instance, out var bus) && !bus._instance.Crashed);
-
-        public Task<long> InstancesAsync() => Task.FromResult((long)_hub.Instances.Values.Count(b => !b._instance.Crashed));
-
-        public Task<bool> SubscribeAsync(string username)
-        {
-            _hub.Subscribe(username, this);
-            return Task.FromResult(true);
-        }
-
-        public Task UnsubscribeAsync(string username)
-        {
-            _hub.Unsubscribe(username, this);
-            return Task.CompletedTask;
-        }
-
-        private void Post(Action work)
-        {
-            if (!_instance.Crashed) _inbox.Writer.TryWrite(work);
-        }
-
-        private async Task RunAsync()
-        {
-            await foreach (var work in _inbox.Reader.ReadAllAsync())
-            {
-                if (_instance.Crashed) continue;
-                var jitter = _hub.Jitter();
-                if (jitter > 0) await Task.Delay(jitter);
-                work();
-            }
         }
     }
 }

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using Sealpost.Messages.Identity;
 using Sealpost.Protocol;
 
-namespace Sealpost.Messages.Sockets;
+namespace Sealpost.Messages.Frames;
 
 /// <summary>Reads client frames and writes server frames, both through the shared <see cref="SealpostJsonContext"/>.</summary>
 public static class FrameCodec

@@ -1,0 +1,32 @@
+namespace Sealpost.Messages.Cluster;
+
+/// <summary>What one instance tells another; <see cref="From"/> is the instance that published it.</summary>
+public abstract record BusMessage(Guid From);
+
+/// <summary>To a device: a live message its origin holds until a socket of the device acknowledges it, or until it is stored.</summary>
+public sealed record LiveOffer(Guid From, Guid MessageId, byte[] Frame) : BusMessage(From);
+
+/// <summary>To a device: a message for it was committed to its mailbox.</summary>
+public sealed record StoredNotice(Guid From, Guid MessageId) : BusMessage(From);
+
+/// <summary>What one instance tells the origin of live messages about them.</summary>
+public enum Answer : byte
+{
+    /// <summary>A recipient device acknowledged it: the origin need not store it.</summary>
+    Acked = 3,
+
+    /// <summary>A recipient socket could not take it live: the origin must store it now.</summary>
+    Refused = 4,
+}
+
+/// <summary>To an origin: what became of live messages of <paramref name="Device"/> it holds (one bus message for several).</summary>
+public sealed record Answers(Guid From, Answer Answer, string Device, IReadOnlyList<Guid> MessageIds) : BusMessage(From);
+
+/// <summary>To all: store at once what you hold for <paramref name="Device"/>, then answer <see cref="Flushed"/>.</summary>
+public sealed record FlushRequest(Guid From, Guid RequestId, string Device) : BusMessage(From);
+
+/// <summary>To the instance that asked for a flush: what this one held is committed.</summary>
+public sealed record Flushed(Guid From, Guid RequestId) : BusMessage(From);
+
+/// <summary>To all: this instance is connected to the bus again; what it published meanwhile was lost.</summary>
+public sealed record BusReturned(Guid From) : BusMessage(From);

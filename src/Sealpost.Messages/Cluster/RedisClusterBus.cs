@@ -1,0 +1,159 @@
+using System.Collections.Concurrent;
+using StackExchange.Redis;
+
+namespace Sealpost.Messages.Cluster;
+
+/// <summary>Redis (section <c>Redis</c>); without a configuration one instance runs alone on <see cref="InMemoryClusterBus"/>.</summary>
+public sealed class RedisOptions
+{
+    public const string Section = "Redis";
+
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379,password=…</c>.</summary>
+    public string? Configuration { get; set; }
+}
+
+/// <summary>
+/// The cluster bus on Redis pub/sub. Each device with a socket here has a channel (<c>sealpost:u:&lt;device&gt;</c>);
+/// each instance has one (<c>sealpost:i:&lt;instance id&gt;</c>); every instance reads <c>sealpost:all</c>, whose
+/// subscriber count says how many instances run. A channel is read through one queue, so what one instance published
+/// to it is handled here in the order it was published: a stored-notice is never overtaken by a later offer.
+/// </summary>
+public sealed partial class RedisClusterBus : IClusterBus
+{
+    private static readonly RedisChannel AllChannel = RedisChannel.Literal("sealpost:all");
+    private readonly IConnectionMultiplexer _redis;
+    private readonly ISubscriber _subscriber;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, ChannelMessageQueue> _devices = new(StringComparer.Ordinal);
+    private IBusListener? _listener;
+
+    public RedisClusterBus(IConnectionMultiplexer redis, ILogger<RedisClusterBus> logger)
+    {
+        _redis = redis;
+        _subscriber = redis.GetSubscriber();
+        _logger = logger;
+        redis.ConnectionFailed += (_, _) => Lost?.Invoke();
+        redis.ConnectionRestored += (_, _) => Restored?.Invoke();
+    }
+
+    public Guid InstanceId { get; } = Guid.NewGuid();
+
+    public bool IsHealthy => _redis.IsConnected;
+
+    public event Action? Lost;
+
+    public event Action? Restored;
+
+    // Until it succeeds (Redis may be away at start); once subscribed, the multiplexer resubscribes after reconnects.
+    public async Task ListenAsync(IBusListener listener, CancellationToken ct)
+    {
+        _listener = listener;
+        while (true)
+        {
+            try
+            {
+                var mine = await _subscriber.SubscribeAsync(InstanceChannel(InstanceId)).ConfigureAwait(false);
+                mine.OnMessage(m => Deliver(m.Message, null));
+                var all = await _subscriber.SubscribeAsync(AllChannel).ConfigureAwait(false);
+                all.OnMessage(m => Deliver(m.Message, null));
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                LogBusFailed(_logger, e);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<long> PublishToDeviceAsync(string device, BusMessage message)
+    {
+        var receivers = await _subscriber.PublishAsync(DeviceChannel(device), BusEnvelope.Encode(message)).ConfigureAwait(false);
+        // This instance hears its own publications when it holds a socket of the device too; it does not count.
+        return _devices.ContainsKey(device) ? Math.Max(0, receivers - 1) : receivers;
+    }
+
+    public void PublishToDevice(string device, BusMessage message) => Publish(DeviceChannel(device), message);
+
+    public void PublishToInstance(Guid instance, BusMessage message) => Publish(InstanceChannel(instance), message);
+
+    public async Task<long> PublishToAllAsync(BusMessage message) =>
+        // Every instance listens on the channel, this one too.
+        Math.Max(0, await _subscriber.PublishAsync(AllChannel, BusEnvelope.Encode(message)).ConfigureAwait(false) - 1);
+
+    // An instance listens on its own channel for as long as it runs: Redis drops the subscription with the connection.
+    public async Task<bool> IsAliveAsync(Guid instance) =>
+        await Server().SubscriptionSubscriberCountAsync(InstanceChannel(instance)).ConfigureAwait(false) > 0;
+
+    public Task<long> InstancesAsync() => Server().SubscriptionSubscriberCountAsync(AllChannel);
+
+    private IServer Server() => _redis.GetServer(_redis.GetEndPoints()[0]);
+
+    public async Task<bool> SubscribeAsync(string device)
+    {
+        var channel = DeviceChannel(device);
+        try
+        {
+            var queue = await _subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+            queue.OnMessage(m => Deliver(m.Message, device));
+            _devices[device] = queue;
+            return true;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            LogBusFailed(_logger, e);
+            // StackExchange.Redis registers the queue before it sends SUBSCRIBE and keeps it when that fails (and
+            // subscribes it again after a reconnect): a queue nobody reads, where this device's notices would vanish.
+            // Drop the channel's subscription whole; the caller subscribes again later.
+            try
+            {
+                await _subscriber.UnsubscribeAsync(channel).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is RedisException or TimeoutException)
+            {
+                // Dropped here already; Redis may keep sending to this instance, which then ignores it.
+            }
+            return false;
+        }
+    }
+
+    public async Task UnsubscribeAsync(string device)
+    {
+        if (!_devices.TryRemove(device, out var queue)) return;
+        try
+        {
+            // StackExchange.Redis times an UNSUBSCRIBE out now and then (RedisTimeoutException is a TimeoutException, not a
+            // RedisException); the channel is then left subscribed with nobody reading it, which costs only traffic.
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            LogBusFailed(_logger, e);
+        }
+    }
+
+    private void Deliver(RedisValue value, string? device)
+    {
+        if (BusEnvelope.Decode((byte[]?)value) is not { } message || message.From == InstanceId) return;
+        _listener?.OnMessage(message, device);
+    }
+
+    private void Publish(RedisChannel channel, BusMessage message)
+    {
+        try
+        {
+            _subscriber.Publish(channel, BusEnvelope.Encode(message), CommandFlags.FireAndForget);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            LogBusFailed(_logger, e);
+        }
+    }
+
+    private static RedisChannel DeviceChannel(string device) => RedisChannel.Literal("sealpost:u:" + device);
+
+    private static RedisChannel InstanceChannel(Guid instance) => RedisChannel.Literal("sealpost:i:" + instance.ToString("N"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not answering; live delivery falls back to the mailbox and polling")]
+    private static partial void LogBusFailed(ILogger logger, Exception e);
+}
