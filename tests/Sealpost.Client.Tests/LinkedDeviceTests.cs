@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using Npgsql;
 using Sealpost.Client.State;
 using Sealpost.Crypto;
+using Sealpost.Protocol;
 using Sealpost.Testing;
 
 namespace Sealpost.Client.Tests;
@@ -184,17 +185,17 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         var bob = await RegisterAsync("bob");
         await LinkAsync(bob);
         var access = await alice.Session.GetAsync(default);
-        await using var raw = await SocketClient.ConnectAsync(stack.SocketUrl(0), access.Value);
+        await using var raw = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), access.Value);
 
         // Sealed as if bob still had one device.
         var id = Guid.NewGuid().ToString();
-        await raw.SendTextAsync($$"""{"type":"send","id":"{{id}}","to":"{{Name(bob)}}","envelopes":[{"device":1,"body":"AAAA"}]}""");
-        var stale = await raw.NextAsync(f => f.TryGetProperty("id", out var i) && i.GetString() == id);
+        await raw.SendAsync(new SendFrame(FrameTypes.Send, id, Name(bob), Envelopes: [new DeviceEnvelope(1, "AAAA")]));
+        var stale = await raw.NextAsync(f => f.Id == id);
         var sent = await alice.SendAsync(Name(bob), "to both devices", default);
 
-        Assert.Equal("stale_devices", stale.GetProperty("code").GetString());
-        Assert.Equal([1, 2], stale.GetProperty("recipient_devices").EnumerateArray().Select(d => d.GetInt32()));
-        Assert.Empty(stale.GetProperty("own_devices").EnumerateArray());
+        Assert.Equal("stale_devices", stale.Code);
+        Assert.Equal([1, 2], stale.RecipientDevices!);
+        Assert.Empty(stale.OwnDevices!);
         // Only the client's send is stored, once per device; the stale frame stored nothing.
         Assert.Equal(1, await stack.MailboxCountAsync(Name(bob)));
         Assert.Equal(1, await stack.MailboxCountAsync(Name(bob) + "/2"));

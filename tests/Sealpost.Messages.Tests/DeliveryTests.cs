@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using Sealpost.Protocol;
 using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
@@ -11,17 +12,17 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         var body = Mailbox.Body();
 
         var accepted = await aliceSocket.SendMessageAsync(bob.Username, body);
         var message = await bobSocket.NextOfTypeAsync("message");
 
-        Assert.Equal("accepted", accepted.GetProperty("type").GetString());
-        Assert.Equal(accepted.GetProperty("message_id").GetString(), message.GetProperty("message_id").GetString());
-        Assert.Equal(alice.Username, message.GetProperty("from").GetString());
-        Assert.Equal(body, message.GetProperty("body").GetString());
+        Assert.Equal("accepted", accepted.Type);
+        Assert.Equal(accepted.MessageId, message.MessageId);
+        Assert.Equal(alice.Username, message.From);
+        Assert.Equal(body, message.Body);
     }
 
     [Fact]
@@ -29,15 +30,15 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var phone = await SocketClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
-        await using var laptop = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var phone = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
+        await using var laptop = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
 
         var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
 
-        var id = accepted.GetProperty("message_id").GetString();
-        Assert.Equal(id, (await phone.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
-        Assert.Equal(id, (await laptop.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        var id = accepted.MessageId;
+        Assert.Equal(id, (await phone.NextOfTypeAsync("message")).MessageId);
+        Assert.Equal(id, (await laptop.NextOfTypeAsync("message")).MessageId);
     }
 
     [Fact]
@@ -45,19 +46,19 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using (var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+        await using (var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
         {
-            for (var i = 0; i < 5; i++) Assert.Equal("accepted", (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+            for (var i = 0; i < 5; i++) Assert.Equal("accepted", (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
         }
         Assert.Equal(5, await stack.MailboxCountAsync(bob.Username));
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var messages = await bobSocket.CollectAsync("message", 5);
         var synced = await bobSocket.NextAsync();
 
         Assert.Equal(5, messages.Count);
-        Assert.Equal("synced", synced.GetProperty("type").GetString());
-        var ids = messages.Select(m => Guid.Parse(m.GetProperty("message_id").GetString()!)).ToList();
+        Assert.Equal("synced", synced.Type);
+        var ids = messages.Select(m => Guid.Parse(m.MessageId!)).ToList();
         Assert.Equal(ids.Order().ToList(), ids);
         foreach (var id in ids) await bobSocket.AckAsync(id.ToString());
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0);
@@ -68,15 +69,15 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
-        var id = accepted.GetProperty("message_id").GetString();
+        var id = accepted.MessageId;
 
-        await using (var first = await SocketClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken))
-            Assert.Equal(id, (await first.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
-        await using var second = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using (var first = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken))
+            Assert.Equal(id, (await first.NextOfTypeAsync("message")).MessageId);
+        await using var second = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
 
-        Assert.Equal(id, (await second.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        Assert.Equal(id, (await second.NextOfTypeAsync("message")).MessageId);
         Assert.Equal(1, await stack.MailboxCountAsync(bob.Username));
     }
 
@@ -85,30 +86,30 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         var clientId = Guid.NewGuid();
 
         var first = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         // One copy waits, under the resend's id: resent messages keep the order they were resent in (docs/protocol.md).
-        Assert.NotEqual(first.GetProperty("message_id").GetString(), again.GetProperty("message_id").GetString());
+        Assert.NotEqual(first.MessageId, again.MessageId);
         Assert.Equal(1, await stack.MailboxCountAsync(bob.Username));
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var delivered = await bobSocket.NextOfTypeAsync("message");
-        Assert.Equal(again.GetProperty("message_id").GetString(), delivered.GetProperty("message_id").GetString());
-        Assert.Equal((clientId.ToString(), alice.Username), (delivered.GetProperty("client_id").GetString(), delivered.GetProperty("from").GetString()));
-        await bobSocket.AckAsync(delivered.GetProperty("message_id").GetString()!);
+        Assert.Equal(again.MessageId, delivered.MessageId);
+        Assert.Equal((clientId.ToString(), alice.Username), (delivered.ClientId, delivered.From));
+        await bobSocket.AckAsync(delivered.MessageId!);
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0);
 
         // Acknowledged and gone, the message is forgotten: a late resend is a second copy, which bob recognises by
         // sender and client id (docs/protocol.md, "Duplicates").
-        await using var otherSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), alice.AccessToken);
+        await using var otherSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), alice.AccessToken);
         var late = await otherSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var copy = await bobSocket.NextOfTypeAsync("message");
-        Assert.Equal(late.GetProperty("message_id").GetString(), copy.GetProperty("message_id").GetString());
-        Assert.NotEqual(first.GetProperty("message_id").GetString(), copy.GetProperty("message_id").GetString());
-        Assert.Equal((clientId.ToString(), alice.Username), (copy.GetProperty("client_id").GetString(), copy.GetProperty("from").GetString()));
+        Assert.Equal(late.MessageId, copy.MessageId);
+        Assert.NotEqual(first.MessageId, copy.MessageId);
+        Assert.Equal((clientId.ToString(), alice.Username), (copy.ClientId, copy.From));
     }
 
     // A resend gets an id of its own; a socket that refused both copies must hear that each is settled, or it waits for
@@ -118,11 +119,11 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         for (var i = 0; i < 100; i++)
-            await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = Mailbox.Body(16) });
+            await aliceSocket.SendAsync(new SendFrame(FrameTypes.Send, Guid.NewGuid().ToString(), bob.Username, Mailbox.Body(16)));
         Assert.Equal(100, (await aliceSocket.CollectAsync("accepted", 100)).Count);
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var window = await bobSocket.CollectAsync("message", 100);
 
         // Bob's window is full, so his socket refuses both copies; the second takes the first's place in the mailbox.
@@ -130,10 +131,10 @@ public sealed class DeliveryTests(SealpostStack stack)
         await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
         var again = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body(), clientId);
 
-        foreach (var m in window) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        foreach (var m in window) await bobSocket.AckAsync(m.MessageId!);
         var next = await bobSocket.NextOfTypeAsync("message");
-        Assert.Equal(again.GetProperty("message_id").GetString(), next.GetProperty("message_id").GetString());
-        await bobSocket.AckAsync(next.GetProperty("message_id").GetString()!);
+        Assert.Equal(again.MessageId, next.MessageId);
+        await bobSocket.AckAsync(next.MessageId!);
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
     }
 
@@ -142,20 +143,20 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using (var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+        await using (var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
         {
             for (var i = 0; i < 130; i++)
-                await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = Mailbox.Body(16) });
+                await aliceSocket.SendAsync(new SendFrame(FrameTypes.Send, Guid.NewGuid().ToString(), bob.Username, Mailbox.Body(16)));
             Assert.Equal(130, (await aliceSocket.CollectAsync("accepted", 130)).Count);
         }
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var window = await bobSocket.CollectAsync("message", 130, TimeSpan.FromSeconds(3));
         Assert.Equal(100, window.Count);
         // The window is refilled once half of it is acknowledged, in one mailbox read.
-        foreach (var m in window.Take(40)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        foreach (var m in window.Take(40)) await bobSocket.AckAsync(m.MessageId!);
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
-        foreach (var m in window.Skip(40).Take(20)) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+        foreach (var m in window.Skip(40).Take(20)) await bobSocket.AckAsync(m.MessageId!);
         var more = await bobSocket.CollectAsync("message", 30, TimeSpan.FromSeconds(5));
         Assert.Equal(30, more.Count);
     }
@@ -165,20 +166,20 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         var bodies = Enumerable.Range(0, 200).Select(i => Convert.ToBase64String(BitConverter.GetBytes(i))).ToList();
         foreach (var body in bodies)
-            await aliceSocket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = Guid.NewGuid().ToString(), ["to"] = bob.Username, ["body"] = body });
+            await aliceSocket.SendAsync(new SendFrame(FrameTypes.Send, Guid.NewGuid().ToString(), bob.Username, body));
         Assert.Equal(200, (await aliceSocket.CollectAsync("accepted", 200)).Count);
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var received = new List<string>();
         while (received.Count < 200)
         {
             var batch = await bobSocket.CollectAsync("message", 100, TimeSpan.FromSeconds(5));
             Assert.NotEmpty(batch);
-            received.AddRange(batch.Select(m => m.GetProperty("body").GetString()!));
-            foreach (var m in batch) await bobSocket.AckAsync(m.GetProperty("message_id").GetString()!);
+            received.AddRange(batch.Select(m => m.Body!));
+            foreach (var m in batch) await bobSocket.AckAsync(m.MessageId!);
         }
 
         Assert.Equal(bodies, received);
@@ -189,14 +190,14 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        var queued = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString();
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var queued = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).MessageId;
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
-        Assert.Equal(queued, (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
-        var live = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString();
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        Assert.Equal(queued, (await bobSocket.NextOfTypeAsync("message")).MessageId);
+        var live = (await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).MessageId;
 
-        Assert.Equal(live, (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        Assert.Equal(live, (await bobSocket.NextOfTypeAsync("message")).MessageId);
     }
 
     [Fact]
@@ -206,16 +207,16 @@ public sealed class DeliveryTests(SealpostStack stack)
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
         var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
-        var aliceSocket = await SocketClient.ConnectAsync(url, alice.AccessToken);
+        var aliceSocket = await ProtocolClient.ConnectAsync(url, alice.AccessToken);
         var accepted = new List<string>();
-        for (var i = 0; i < 20; i++) accepted.Add((await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("message_id").GetString()!);
+        for (var i = 0; i < 20; i++) accepted.Add((await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body())).MessageId!);
 
         await extra.KillAsync();
         await aliceSocket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var delivered = await bobSocket.CollectAsync("message", 20);
-        Assert.Equal(accepted.Order(), delivered.Select(m => m.GetProperty("message_id").GetString()!).Order());
+        Assert.Equal(accepted.Order(), delivered.Select(m => m.MessageId!).Order());
         await aliceSocket.DisposeAsync();
     }
 
@@ -225,7 +226,7 @@ public sealed class DeliveryTests(SealpostStack stack)
         await using var extra = await ServiceProcess.StartAsync("Sealpost.Messages", stack.MessagesSettings());
         var bob = await stack.Users.Api.NewUserAsync("bob");
         var url = new Uri(extra.BaseAddress.ToString().Replace("http", "ws", StringComparison.Ordinal) + "v1/ws");
-        await using var socket = await SocketClient.ConnectAsync(url, bob.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(url, bob.AccessToken);
         await Task.Delay(300);
 
         await extra.StopAsync();
@@ -239,11 +240,11 @@ public sealed class DeliveryTests(SealpostStack stack)
     {
         var alice = await stack.Api.NewUserAsync("alice");
         var bob = await stack.Api.NewUserAsync("bob");
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(), bob.AccessToken);
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(), alice.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(), bob.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(), alice.AccessToken);
 
         var accepted = await aliceSocket.SendMessageAsync(bob.Username, Mailbox.Body());
 
-        Assert.Equal(accepted.GetProperty("message_id").GetString(), (await bobSocket.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        Assert.Equal(accepted.MessageId, (await bobSocket.NextOfTypeAsync("message")).MessageId);
     }
 }

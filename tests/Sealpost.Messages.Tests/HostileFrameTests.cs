@@ -50,14 +50,14 @@ public sealed class HostileFrameTests(SealpostStack stack)
     public async Task A_bad_frame_gets_an_error_frame_and_the_socket_survives(string frame, string code)
     {
         var (sender, recipient, waiting) = await PartiesWithOneWaitingMessageAsync();
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), sender.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), sender.AccessToken);
 
-        await socket.SendTextAsync(frame.Replace("RECIPIENT", recipient.Username, StringComparison.Ordinal));
+        await socket.Raw.SendTextAsync(frame.Replace("RECIPIENT", recipient.Username, StringComparison.Ordinal));
         var error = await socket.NextOfTypeAsync("error");
 
-        Assert.Equal(code, error.GetProperty("code").GetString());
-        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
-        Assert.Equal("accepted", (await socket.SendMessageAsync(recipient.Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal(code, error.Code);
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+        Assert.Equal("accepted", (await socket.SendMessageAsync(recipient.Username, Mailbox.Body())).Type);
         Assert.Equal(2, await stack.MailboxCountAsync(recipient.Username));
         Assert.NotNull(waiting);
     }
@@ -66,11 +66,11 @@ public sealed class HostileFrameTests(SealpostStack stack)
     public async Task A_binary_frame_is_refused_with_bad_frame()
     {
         var user = await stack.Users.Api.NewUserAsync("bin");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        await socket.SendBinaryAsync([1, 2, 3]);
+        await socket.Raw.SendAsync(new byte[] { 1, 2, 3 }, WebSocketMessageType.Binary);
 
-        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).Code);
     }
 
     [Fact]
@@ -78,23 +78,23 @@ public sealed class HostileFrameTests(SealpostStack stack)
     {
         var user = await stack.Users.Api.NewUserAsync("big");
         var other = await stack.Users.Api.NewUserAsync("big");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        Assert.Equal("unknown_recipient", (await socket.SendMessageAsync(new string('x', 10_000), "AAAA")).GetProperty("code").GetString());
+        Assert.Equal("unknown_recipient", (await socket.SendMessageAsync(new string('x', 10_000), "AAAA")).Code);
         var tooLarge = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024 + 3]));
-        Assert.Equal("too_large", tooLarge.GetProperty("code").GetString());
+        Assert.Equal("too_large", tooLarge.Code);
         Assert.Equal(0, await stack.MailboxCountAsync(other.Username));
         var largest = await socket.SendMessageAsync(other.Username, Convert.ToBase64String(new byte[48 * 1024]));
-        Assert.Equal("accepted", largest.GetProperty("type").GetString());
+        Assert.Equal("accepted", largest.Type);
     }
 
     [Fact]
     public async Task An_oversized_frame_closes_the_socket_with_1009()
     {
         var user = await stack.Users.Api.NewUserAsync("huge");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        await socket.SendTextAsync("{\"type\":\"send\",\"body\":\"" + new string('A', Protocol.Limits.FrameMaxBytes) + "\"}");
+        await socket.Raw.SendTextAsync("{\"type\":\"send\",\"body\":\"" + new string('A', Protocol.Limits.FrameMaxBytes) + "\"}");
         await socket.Closed.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);
@@ -107,7 +107,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
     {
         var (_, recipient, waiting) = await PartiesWithOneWaitingMessageAsync();
         var mallory = await stack.Users.Api.NewUserAsync("mallory");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), mallory.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), mallory.AccessToken);
 
         await socket.AckAsync(waiting);
         await socket.AckAsync(Guid.NewGuid().ToString());
@@ -115,38 +115,38 @@ public sealed class HostileFrameTests(SealpostStack stack)
         await Task.Delay(500);
 
         Assert.Equal(1, await stack.MailboxCountAsync(recipient.Username));
-        await using var owner = await SocketClient.ConnectAsync(stack.SocketUrl(0), recipient.AccessToken);
-        Assert.Equal(waiting, (await owner.NextOfTypeAsync("message")).GetProperty("message_id").GetString());
+        await using var owner = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), recipient.AccessToken);
+        Assert.Equal(waiting, (await owner.NextOfTypeAsync("message")).MessageId);
     }
 
     [Fact]
     public async Task A_flood_of_frames_from_one_user_is_answered_with_rate_limited()
     {
         var flooder = await stack.Users.Api.NewUserAsync("flood");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), flooder.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), flooder.AccessToken);
 
-        for (var i = 0; i < 1000; i++) await socket.SendTextAsync("""{"type":"auth","access_token":"x"}""");
+        for (var i = 0; i < 1000; i++) await socket.Raw.SendTextAsync("""{"type":"auth","access_token":"x"}""");
 
-        Assert.Equal("rate_limited", (await socket.NextAsync(f => f.TryGetProperty("code", out var c) && c.GetString() == "rate_limited")).GetProperty("code").GetString());
+        Assert.Equal("rate_limited", (await socket.NextAsync(f => f.Code == "rate_limited")).Code);
     }
 
     [Fact]
     public async Task A_flood_of_acks_has_its_own_larger_budget()
     {
         var acker = await stack.Users.Api.NewUserAsync("acker");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), acker.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), acker.AccessToken);
         const string ack = """{"type":"ack","message_id":"00000000-0000-0000-0000-000000000001"}""";
 
-        for (var i = 0; i < 1000; i++) await socket.SendTextAsync(ack);
+        for (var i = 0; i < 1000; i++) await socket.Raw.SendTextAsync(ack);
         Assert.True(await socket.NothingOfTypeAsync("error", TimeSpan.FromSeconds(1)), "1,000 acks, five times the budget for other frames, were refused");
 
-        for (var i = 0; i < 10_000; i++) await socket.SendTextAsync(ack);
-        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        for (var i = 0; i < 10_000; i++) await socket.Raw.SendTextAsync(ack);
+        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).Code);
 
         // Answered, never cut off: the socket still works.
         var other = await stack.Users.Api.NewUserAsync("after");
         await Task.Delay(TimeSpan.FromSeconds(1));
-        Assert.Equal("accepted", (await socket.SendMessageAsync(other.Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal("accepted", (await socket.SendMessageAsync(other.Username, Mailbox.Body())).Type);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
     }
 
@@ -154,12 +154,12 @@ public sealed class HostileFrameTests(SealpostStack stack)
     public async Task A_flood_of_batched_acks_is_counted_per_id_and_answered_with_rate_limited()
     {
         var acker = await stack.Users.Api.NewUserAsync("batch");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), acker.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), acker.AccessToken);
         var ids = string.Join(",", Enumerable.Range(0, 256).Select(_ => $"\"{Guid.NewGuid()}\""));
 
-        for (var i = 0; i < 40; i++) await socket.SendTextAsync($$"""{"type":"ack","message_ids":[{{ids}}]}""");
+        for (var i = 0; i < 40; i++) await socket.Raw.SendTextAsync($$"""{"type":"ack","message_ids":[{{ids}}]}""");
 
-        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal("rate_limited", (await socket.NextOfTypeAsync("error")).Code);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
     }
 
@@ -172,11 +172,11 @@ public sealed class HostileFrameTests(SealpostStack stack)
     public async Task A_malformed_ack_is_a_bad_frame(string frame)
     {
         var user = await stack.Users.Api.NewUserAsync("badack");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        await socket.SendTextAsync(frame);
+        await socket.Raw.SendTextAsync(frame);
 
-        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal("bad_frame", (await socket.NextOfTypeAsync("error")).Code);
     }
 
     public static TheoryData<string?> BadTokens() => [null, "", "garbage", "a.b.c", "' OR 1=1 --", new string('a', 5000)];
@@ -185,7 +185,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
     [MemberData(nameof(BadTokens))]
     public async Task A_socket_without_a_valid_token_is_refused_before_the_upgrade(string? token)
     {
-        var error = await Assert.ThrowsAsync<WebSocketException>(() => SocketClient.ConnectAsync(stack.SocketUrl(0), token));
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => ProtocolClient.ConnectAsync(stack.SocketUrl(0), token));
         Assert.Contains("401", error.Message, StringComparison.Ordinal);
     }
 
@@ -193,7 +193,7 @@ public sealed class HostileFrameTests(SealpostStack stack)
     public async Task A_token_in_the_query_string_works_for_browsers_and_a_foreign_origin_is_refused()
     {
         var user = await stack.Users.Api.NewUserAsync("browser");
-        await using var socket = await SocketClient.ConnectAsync(new Uri(stack.SocketUrl(0) + "?access_token=" + user.AccessToken), null);
+        await using var socket = await ProtocolClient.ConnectAsync(new Uri(stack.SocketUrl(0) + "?access_token=" + user.AccessToken), null);
         Assert.Equal(WebSocketState.Open, socket.State);
 
         using var http = new HttpClient();
@@ -213,13 +213,13 @@ public sealed class HostileFrameTests(SealpostStack stack)
     {
         var user = await stack.Users.Api.NewUserAsync("lapse");
         var expired = Tokens.Mint(stack.Users, user.Username, TimeSpan.FromMinutes(-5));
-        await Assert.ThrowsAsync<WebSocketException>(() => SocketClient.ConnectAsync(stack.SocketUrl(0), expired));
+        await Assert.ThrowsAsync<WebSocketException>(() => ProtocolClient.ConnectAsync(stack.SocketUrl(0), expired));
 
-        await using var renewed = await SocketClient.ConnectAsync(stack.SocketUrl(0), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
-        await renewed.SendJsonAsync(new Dictionary<string, string> { ["type"] = "auth", ["access_token"] = user.AccessToken });
-        Assert.Equal("authenticated", (await renewed.NextOfTypeAsync("authenticated")).GetProperty("type").GetString());
+        await using var renewed = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
+        await renewed.AuthAsync(user.AccessToken);
+        Assert.Equal("authenticated", (await renewed.NextOfTypeAsync("authenticated")).Type);
 
-        await using var lapsing = await SocketClient.ConnectAsync(stack.SocketUrl(1), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
+        await using var lapsing = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), Tokens.Mint(stack.Users, user.Username, TimeSpan.FromSeconds(3)));
         await lapsing.Closed.WaitAsync(TimeSpan.FromSeconds(15));
         Assert.Equal(4401, (int)lapsing.CloseStatus!);
         Assert.Equal(WebSocketState.Open, renewed.State);
@@ -230,19 +230,19 @@ public sealed class HostileFrameTests(SealpostStack stack)
     {
         var user = await stack.Users.Api.NewUserAsync("own");
         var other = await stack.Users.Api.NewUserAsync("other");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
 
-        await socket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "auth", ["access_token"] = other.AccessToken });
+        await socket.AuthAsync(other.AccessToken);
 
-        Assert.Equal("unauthorized", (await socket.NextOfTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal("unauthorized", (await socket.NextOfTypeAsync("error")).Code);
     }
 
     private async Task<(TestUser Sender, TestUser Recipient, string WaitingId)> PartiesWithOneWaitingMessageAsync()
     {
         var sender = await stack.Users.Api.NewUserAsync("snd");
         var recipient = await stack.Users.Api.NewUserAsync("rcp");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), sender.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), sender.AccessToken);
         var accepted = await socket.SendMessageAsync(recipient.Username, Mailbox.Body());
-        return (sender, recipient, accepted.GetProperty("message_id").GetString()!);
+        return (sender, recipient, accepted.MessageId!);
     }
 }

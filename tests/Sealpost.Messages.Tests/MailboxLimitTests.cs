@@ -25,15 +25,15 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var carol = await stack.Users.Api.NewUserAsync("carol");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        await using var other = await SocketClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var other = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken);
 
-        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
-        Assert.Equal("accepted", (await other.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
+        Assert.Equal("accepted", (await other.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
         var refused = await other.SendMessageAsync(bob.Username, Mailbox.Body());
 
-        Assert.Equal("mailbox_full", refused.GetProperty("code").GetString());
-        Assert.Contains("mailbox is full", refused.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("mailbox_full", refused.Code);
+        Assert.Contains("mailbox is full", refused.Message, StringComparison.Ordinal);
         Assert.Equal(3, await stack.MailboxCountAsync(bob.Username));
     }
 
@@ -44,22 +44,22 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
         var mallory = await stack.Users.Api.NewUserAsync("mallory");
         var carol = await stack.Users.Api.NewUserAsync("carol");
         var victims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => stack.Users.Api.NewUserAsync("bob")));
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), mallory.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), mallory.AccessToken);
 
-        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(victims[0].Username, Mailbox.Body())).GetProperty("type").GetString());
+        for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(victims[0].Username, Mailbox.Body())).Type);
         var share = await socket.SendMessageAsync(victims[0].Username, Mailbox.Body());
-        Assert.Equal("mailbox_full", share.GetProperty("code").GetString());
-        Assert.Contains("from one sender", share.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("mailbox_full", share.Code);
+        Assert.Contains("from one sender", share.Message, StringComparison.Ordinal);
         // Somebody else still gets in.
-        await using (var friend = await SocketClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken))
-            Assert.Equal("accepted", (await friend.SendMessageAsync(victims[0].Username, Mailbox.Body())).GetProperty("type").GetString());
+        await using (var friend = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken))
+            Assert.Equal("accepted", (await friend.SendMessageAsync(victims[0].Username, Mailbox.Body())).Type);
 
         // Two more stored today (four in all), and the day's budget is spent, whoever the recipient.
-        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).GetProperty("type").GetString());
-        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).GetProperty("type").GetString());
+        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).Type);
+        Assert.Equal("accepted", (await socket.SendMessageAsync(victims[1].Username, Mailbox.Body())).Type);
         var day = await socket.SendMessageAsync(victims[2].Username, Mailbox.Body());
-        Assert.Equal("rate_limited", day.GetProperty("code").GetString());
-        Assert.Contains("tomorrow", day.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("rate_limited", day.Code);
+        Assert.Contains("tomorrow", day.Message, StringComparison.Ordinal);
         Assert.Equal(0, await stack.MailboxCountAsync(victims[2].Username));
         Assert.Equal(3, await stack.MailboxCountAsync(victims[0].Username));
     }
@@ -72,13 +72,13 @@ public sealed class MailboxExpiryTests(ShortLivedMailboxStack stack) : IClassFix
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using (var socket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
-            Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).GetProperty("type").GetString());
+        await using (var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+            Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
         // `accepted` means it was stored; on a loaded machine it may already be swept by the time we could look.
 
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, seconds: 15);
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
     }
 }

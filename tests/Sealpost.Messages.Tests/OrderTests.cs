@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Text.Json;
+using Sealpost.Protocol;
 using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
@@ -19,35 +19,35 @@ public sealed class OrderTests(SealpostStack stack)
         return Convert.ToBase64String(bytes);
     }
 
-    private static int IndexOf(JsonElement message) => BinaryPrimitives.ReadInt32BigEndian(Convert.FromBase64String(message.GetProperty("body").GetString()!));
+    private static int IndexOf(ServerFrame message) => BinaryPrimitives.ReadInt32BigEndian(Convert.FromBase64String(message.Body!));
 
     /// <summary>Sends without waiting for answers (pipelined, as a busy client does), then waits for every <c>accepted</c>.</summary>
-    private static async Task SendAllAsync(SocketClient socket, string to, int from, int count)
+    private static async Task SendAllAsync(ProtocolClient socket, string to, int from, int count)
     {
         var ids = new HashSet<string>();
         for (var i = from; i < from + count; i++)
         {
             var id = Guid.NewGuid().ToString();
             ids.Add(id);
-            await socket.SendJsonAsync(new Dictionary<string, string> { ["type"] = "send", ["id"] = id, ["to"] = to, ["body"] = Body(i) });
+            await socket.SendAsync(new SendFrame(FrameTypes.Send, id, to, Body(i)));
         }
         while (ids.Count > 0)
         {
-            var answer = await socket.NextAsync(f => f.TryGetProperty("id", out _), TimeSpan.FromSeconds(30));
-            Assert.Equal("accepted", answer.GetProperty("type").GetString());
-            ids.Remove(answer.GetProperty("id").GetString()!);
+            var answer = await socket.NextAsync(f => f.Id is not null, TimeSpan.FromSeconds(30));
+            Assert.Equal("accepted", answer.Type);
+            ids.Remove(answer.Id!);
         }
     }
 
     /// <summary>Reads messages until <paramref name="count"/> distinct ones came, acking each when asked to.</summary>
-    private static async Task<List<int>> ReceiveAsync(SocketClient socket, int count, bool ack = true, int seconds = 30)
+    private static async Task<List<int>> ReceiveAsync(ProtocolClient socket, int count, bool ack = true, int seconds = 30)
     {
         var seen = new List<int>();
         var ids = new HashSet<string>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
         while (ids.Count < count && DateTime.UtcNow < deadline)
         {
-            JsonElement message;
+            ServerFrame message;
             try
             {
                 message = await socket.NextOfTypeAsync("message", deadline - DateTime.UtcNow);
@@ -56,7 +56,7 @@ public sealed class OrderTests(SealpostStack stack)
             {
                 break;
             }
-            var id = message.GetProperty("message_id").GetString()!;
+            var id = message.MessageId!;
             Assert.True(ids.Add(id), $"message {id} came twice on one connection");
             seen.Add(IndexOf(message));
             if (ack) await socket.AckAsync(id);
@@ -75,10 +75,10 @@ public sealed class OrderTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
         await SendAllAsync(aliceSocket, bob.Username, 0, 120);
 
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         var receiving = ReceiveAsync(bobSocket, 240);
         await SendAllAsync(aliceSocket, bob.Username, 120, 120);
 
@@ -90,10 +90,10 @@ public sealed class OrderTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        var sockets = new List<SocketClient>();
-        for (var i = 0; i < 4; i++) sockets.Add(await SocketClient.ConnectAsync(stack.SocketUrl(i % 2), bob.AccessToken));
+        var sockets = new List<ProtocolClient>();
+        for (var i = 0; i < 4; i++) sockets.Add(await ProtocolClient.ConnectAsync(stack.SocketUrl(i % 2), bob.AccessToken));
         foreach (var s in sockets) await s.NextOfTypeAsync("synced");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
 
         // Two sockets ack, two do not: the silent ones fill their windows (100) and refuse the rest, which goes through
         // the mailbox, where the first ack deletes it: each socket sees some of the 150, always in order.
@@ -113,8 +113,8 @@ public sealed class OrderTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        await using (var silent = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken))
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using (var silent = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken))
         {
             await silent.NextOfTypeAsync("synced");
             var receiving = ReceiveAsync(silent, 150, ack: false, seconds: 5);
@@ -124,7 +124,7 @@ public sealed class OrderTests(SealpostStack stack)
             Assert.Equal(Enumerable.Range(0, 100), window);
         }
 
-        await using var again = await SocketClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
+        await using var again = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
         Assert.Equal(Enumerable.Range(0, 150), await ReceiveAsync(again, 150));
         await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "acked messages stayed in the mailbox");
     }
@@ -134,23 +134,19 @@ public sealed class OrderTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         await bobSocket.NextOfTypeAsync("synced");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
 
         var acking = Task.Run(async () =>
         {
             var seen = new List<int>();
             for (var batch = 0; batch < 6; batch++)
             {
-                var messages = new List<JsonElement>();
+                var messages = new List<ServerFrame>();
                 for (var n = 0; n < 10; n++) messages.Add(await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(30)));
                 seen.AddRange(messages.Select(IndexOf));
-                await bobSocket.SendJsonAsync(new Dictionary<string, object>
-                {
-                    ["type"] = "ack",
-                    ["message_ids"] = messages.Select(m => m.GetProperty("message_id").GetString()!).ToArray(),
-                });
+                await bobSocket.SendAsync(new AckFrame(FrameTypes.Ack, MessageIds: [.. messages.Select(m => m.MessageId!)]));
             }
             return seen;
         });
@@ -166,9 +162,9 @@ public sealed class OrderTests(SealpostStack stack)
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
         await bobSocket.NextOfTypeAsync("synced");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
 
         // Acks spread across the grace before the write (200 ms here): some land before it, some during, some after.
         var random = new Random(7);
@@ -177,7 +173,7 @@ public sealed class OrderTests(SealpostStack stack)
             var acks = new List<Task>();
             for (var n = 0; n < 100; n++)
             {
-                var id = (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(30))).GetProperty("message_id").GetString()!;
+                var id = (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(30))).MessageId!;
                 var delay = random.Next(0, 400);
                 acks.Add(Task.Run(async () =>
                 {

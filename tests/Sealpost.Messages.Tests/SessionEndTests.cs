@@ -20,9 +20,9 @@ public sealed class SessionEndTests(SealpostStack stack)
     {
         var user = await stack.Users.Api.NewUserAsync("ending");
         var other = await stack.Users.Api.LoginAsync(user.Username);
-        await using var mine = await SocketClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
-        await using var theirs = await SocketClient.ConnectAsync(stack.SocketUrl(1), other.AccessToken);
-        await using var theirsHere = await SocketClient.ConnectAsync(stack.SocketUrl(0), other.AccessToken);
+        await using var mine = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
+        await using var theirs = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), other.AccessToken);
+        await using var theirsHere = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), other.AccessToken);
 
         using var rotated = await stack.Users.Api.RotateKeyRawAsync(user.AccessToken, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), user.Password);
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
@@ -30,10 +30,10 @@ public sealed class SessionEndTests(SealpostStack stack)
         await theirsHere.Closed.WaitAsync(Soon);
         Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, theirs.CloseStatus);
         Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, theirsHere.CloseStatus);
-        Assert.Contains("session ended", theirs.CloseReason, StringComparison.Ordinal);
+        Assert.Contains("session ended", theirs.CloseDescription, StringComparison.Ordinal);
         // The session that rotated keeps its socket, and it still works.
         var sent = await mine.SendMessageAsync(user.Username, Mailbox.Body());
-        Assert.Equal("accepted", sent.GetProperty("type").GetString());
+        Assert.Equal("accepted", sent.Type);
 
         using var logout = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/sessions/current", user.AccessToken);
         Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
@@ -45,7 +45,7 @@ public sealed class SessionEndTests(SealpostStack stack)
     public async Task Deleting_the_account_closes_every_socket()
     {
         var user = await stack.Users.Api.NewUserAsync("gone");
-        await using var socket = await SocketClient.ConnectAsync(stack.SocketUrl(1), user.AccessToken);
+        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), user.AccessToken);
 
         using var deleted = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/accounts/me", user.AccessToken,
             $"{{\"current_password\":\"{user.Password}\"}}");

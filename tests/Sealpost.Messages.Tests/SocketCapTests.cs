@@ -22,8 +22,8 @@ public sealed class SocketCapTests(SealpostStack stack)
         var user = await stack.Users.Api.NewUserAsync("capped");
         await using var haproxy = await StartHaproxyAsync(perAddress: 3, total: 100);
         var url = SocketUrl(haproxy);
-        var open = new List<SocketClient>();
-        for (var i = 0; i < 3; i++) open.Add(await SocketClient.ConnectAsync(url, user.AccessToken));
+        var open = new List<ProtocolClient>();
+        for (var i = 0; i < 3; i++) open.Add(await ProtocolClient.ConnectAsync(url, user.AccessToken));
 
         Assert.Equal(HttpStatusCode.TooManyRequests, await RefusalAsync(url, user.AccessToken));
         await open[0].CloseAsync();
@@ -38,8 +38,8 @@ public sealed class SocketCapTests(SealpostStack stack)
         var user = await stack.Users.Api.NewUserAsync("full");
         await using var haproxy = await StartHaproxyAsync(perAddress: 100, total: 2);
         var url = SocketUrl(haproxy);
-        await using var first = await SocketClient.ConnectAsync(url, user.AccessToken);
-        await using var second = await SocketClient.ConnectAsync(url, user.AccessToken);
+        await using var first = await ProtocolClient.ConnectAsync(url, user.AccessToken);
+        await using var second = await ProtocolClient.ConnectAsync(url, user.AccessToken);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await RefusalAsync(url, user.AccessToken));
         using var http = new HttpClient { BaseAddress = haproxy.BaseUrl };

@@ -95,20 +95,20 @@ public sealed class FaultTests(FaultStack stack) : IAsyncLifetime
     {
         var alice = await stack.Users.Api.NewUserAsync("alice");
         var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await SocketClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        await using var bobSocket = await SocketClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
 
         await stack.Backends.StopRedisAsync();
         await RestoringAsync(stack.Backends.StartRedisAsync, async () =>
         {
-            var whileDown = (await aliceSocket.SendMessageAsync(bob.Username, "AAAA")).GetProperty("message_id").GetString();
-            Assert.Equal(whileDown, (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(20))).GetProperty("message_id").GetString());
+            var whileDown = (await aliceSocket.SendMessageAsync(bob.Username, "AAAA")).MessageId;
+            Assert.Equal(whileDown, (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(20))).MessageId);
             return true;
         });
 
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var afterwards = (await aliceSocket.SendMessageAsync(bob.Username, "BBBB")).GetProperty("message_id").GetString();
-        Assert.Equal(afterwards, (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(20))).GetProperty("message_id").GetString());
+        var afterwards = (await aliceSocket.SendMessageAsync(bob.Username, "BBBB")).MessageId;
+        Assert.Equal(afterwards, (await bobSocket.NextOfTypeAsync("message", TimeSpan.FromSeconds(20))).MessageId);
     }
 
     [Fact]

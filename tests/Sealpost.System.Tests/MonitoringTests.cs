@@ -52,10 +52,10 @@ public sealed class MonitoringTests(ITestOutputHelper output)
             // Bob is offline: the message is stored, on the instance whose socket took the send.
             var before = await ScrapeAsync(messages);
             var socketUrl = new Uri(url.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "v1/ws");
-            await using (var sender = await SocketClient.ConnectAsync(socketUrl, alice.AccessToken))
+            await using (var sender = await ProtocolClient.ConnectAsync(socketUrl, alice.AccessToken))
             {
                 var answer = await sender.SendMessageAsync(bob.Username, Convert.ToBase64String("hello"u8));
-                Assert.Equal("accepted", answer.GetProperty("type").GetString());
+                Assert.Equal("accepted", answer.Type);
             }
             var after = await ScrapeAsync(messages);
             var sends = Moved(before, after, "sealpost_socket_frames_received_total", ("type", "send"));
@@ -69,10 +69,10 @@ public sealed class MonitoringTests(ITestOutputHelper output)
                 "the mailbox census did not count the stored message");
 
             // Bob comes online: his instance delivers from the mailbox and counts his ack.
-            await using (var recipient = await SocketClient.ConnectAsync(socketUrl, bob.AccessToken))
+            await using (var recipient = await ProtocolClient.ConnectAsync(socketUrl, bob.AccessToken))
             {
                 var message = await recipient.NextOfTypeAsync("message");
-                await recipient.AckAsync(message.GetProperty("message_id").GetString()!);
+                await recipient.AckAsync(message.MessageId!);
                 await Eventually.HoldsAsync(async () =>
                 {
                     var now = await ScrapeAsync(messages);
