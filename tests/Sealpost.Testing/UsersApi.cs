@@ -14,7 +14,11 @@ public sealed record TestUser(string Username, string Password, byte[] PublicKey
     public string AccessToken => Session.AccessToken;
 }
 
-/// <summary>Drives the users service over HTTP by intent; raw requests stay available for hostile tests.</summary>
+/// <summary>
+/// The users service over HTTP, for the tests and the bench, at three levels: intent methods that throw unless the
+/// answer is the expected one (<see cref="NewUserAsync"/>, <see cref="LoginAsync"/>), <c>Try…</c> methods that return
+/// the status (and session) for a caller that counts refusals (the bench), and <c>…RawAsync</c> requests for hostile tests.
+/// </summary>
 public sealed class UsersApi(HttpClient http)
 {
     public const string DefaultPassword = "correct horse battery";
@@ -23,8 +27,8 @@ public sealed class UsersApi(HttpClient http)
 
     public static byte[] NewPublicKey() => RandomNumberGenerator.GetBytes(32);
 
-    public Task<HttpResponseMessage> RegisterRawAsync(string? username, string? password, string? publicKey, string? displayName = null) =>
-        http.PostAsJsonAsync("v1/accounts", new RegisterRequest(username, password, publicKey, displayName), SealpostJsonContext.Default.RegisterRequest);
+    public Task<HttpResponseMessage> RegisterRawAsync(string? username, string? password, string? publicKey, string? displayName = null, CancellationToken ct = default) =>
+        http.PostAsJsonAsync("v1/accounts", new RegisterRequest(username, password, publicKey, displayName), SealpostJsonContext.Default.RegisterRequest, ct);
 
     /// <summary>An HTTP client whose connections come from <paramref name="source"/> (any 127.x.y.z on Linux), to act as another client address.</summary>
     public static HttpClient ClientFrom(Uri baseUrl, IPAddress source) =>
@@ -57,8 +61,35 @@ public sealed class UsersApi(HttpClient http)
         return key;
     }
 
-    public Task<HttpResponseMessage> LoginRawAsync(string? username, string? password) =>
-        http.PostAsJsonAsync("v1/sessions", new LoginRequest(username, password), SealpostJsonContext.Default.LoginRequest);
+    public Task<HttpResponseMessage> LoginRawAsync(string? username, string? password, CancellationToken ct = default) =>
+        http.PostAsJsonAsync("v1/sessions", new LoginRequest(username, password), SealpostJsonContext.Default.LoginRequest, ct);
+
+    public Task<HttpResponseMessage> RefreshRawAsync(string? refreshToken, CancellationToken ct = default) =>
+        http.PostAsJsonAsync("v1/sessions/refresh", new RefreshRequest(refreshToken), SealpostJsonContext.Default.RefreshRequest, ct);
+
+    /// <summary>Registers with a key of the caller's; the status says how it went (201, or 409 when the name is taken).</summary>
+    public async Task<HttpStatusCode> TryRegisterAsync(string username, string password, string publicKey, CancellationToken ct = default)
+    {
+        using var response = await RetryWhileBusyAsync(() => RegisterRawAsync(username, password, publicKey, ct: ct), ct);
+        return response.StatusCode;
+    }
+
+    /// <summary>Logs in; the session when it worked, and the status either way.</summary>
+    public async Task<(HttpStatusCode Status, SessionResponse? Session)> TryLoginAsync(string username, string password, CancellationToken ct = default)
+    {
+        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password, ct), ct);
+        return await SessionOfAsync(response, ct);
+    }
+
+    /// <summary>A new session for a refresh token (which it replaces); costs no password hash, so it is never busy.</summary>
+    public async Task<(HttpStatusCode Status, SessionResponse? Session)> TryRefreshAsync(string refreshToken, CancellationToken ct = default)
+    {
+        using var response = await RefreshRawAsync(refreshToken, ct);
+        return await SessionOfAsync(response, ct);
+    }
+
+    private static async Task<(HttpStatusCode Status, SessionResponse? Session)> SessionOfAsync(HttpResponseMessage response, CancellationToken ct) =>
+        (response.StatusCode, response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse, ct) : null);
 
     public async Task<SessionResponse> LoginAsync(string username, string password = DefaultPassword)
     {
@@ -87,16 +118,20 @@ public sealed class UsersApi(HttpClient http)
         SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken,
             System.Text.Json.JsonSerializer.Serialize(new RotateKeyRequest(publicKey, currentPassword), SealpostJsonContext.Default.RotateKeyRequest));
 
-    /// <summary>As a well-behaved client does: a <c>503 busy</c> is tried again after its Retry-After, a few times.</summary>
-    public static async Task<HttpResponseMessage> RetryWhileBusyAsync(Func<Task<HttpResponseMessage>> send)
+    /// <summary>
+    /// As a well-behaved client does: a <c>503 busy</c> is sent again after its Retry-After (a second without one), up to
+    /// 20 times. The users service bounds concurrent Argon2id work and answers 503 beyond it: the request did not run.
+    /// Registration and login cost a hash each; a bench making accounts by the thousand meets the bound on purpose.
+    /// </summary>
+    public static async Task<HttpResponseMessage> RetryWhileBusyAsync(Func<Task<HttpResponseMessage>> send, CancellationToken ct = default)
     {
         for (var attempt = 1; ; attempt++)
         {
             var response = await send();
-            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 10) return response;
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 20) return response;
             var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
             response.Dispose();
-            await Task.Delay(wait);
+            await Task.Delay(wait, ct);
         }
     }
 

@@ -104,7 +104,7 @@ public sealed class AccountTests(UsersCluster cluster)
 
         using var oldToken = await Api.SendAsync(HttpMethod.Get, "v1/accounts/me", user.AccessToken);
         Assert.Equal(HttpStatusCode.Unauthorized, oldToken.StatusCode);
-        using var oldRefresh = await Refresh(user.Session.RefreshToken);
+        using var oldRefresh = await Api.RefreshRawAsync(user.Session.RefreshToken);
         Assert.Equal(HttpStatusCode.Unauthorized, oldRefresh.StatusCode);
         using var oldPassword = await Api.LoginRawAsync(user.Username, user.Password);
         Assert.Equal(HttpStatusCode.Unauthorized, oldPassword.StatusCode);
@@ -135,7 +135,7 @@ public sealed class AccountTests(UsersCluster cluster)
     public async Task A_session_ends_ninety_days_after_its_login_however_often_it_is_refreshed()
     {
         var user = await Api.NewUserAsync("old");
-        using var fresh = await Refresh(user.Session.RefreshToken);
+        using var fresh = await Api.RefreshRawAsync(user.Session.RefreshToken);
         var renewed = (await fresh.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!;
         Assert.True(renewed.RefreshExpiresAt <= DateTimeOffset.UtcNow.AddDays(90));
 
@@ -145,7 +145,7 @@ public sealed class AccountTests(UsersCluster cluster)
                            WHERE account_id = (SELECT id FROM accounts WHERE username = $1) RETURNING 1)
             SELECT count(*) FROM moved
             """, user.Username));
-        using var late = await Refresh(renewed.RefreshToken);
+        using var late = await Api.RefreshRawAsync(renewed.RefreshToken);
         Assert.Equal(HttpStatusCode.Unauthorized, late.StatusCode);
     }
 
@@ -154,14 +154,14 @@ public sealed class AccountTests(UsersCluster cluster)
     {
         var user = await Api.NewUserAsync("ref");
 
-        using var first = await Refresh(user.Session.RefreshToken);
+        using var first = await Api.RefreshRawAsync(user.Session.RefreshToken);
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         var renewed = (await first.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!;
         Assert.NotEqual(user.Session.RefreshToken, renewed.RefreshToken);
 
-        using var replay = await Refresh(user.Session.RefreshToken);
+        using var replay = await Api.RefreshRawAsync(user.Session.RefreshToken);
         Assert.Equal(HttpStatusCode.Unauthorized, replay.StatusCode);
-        using var afterReplay = await Refresh(renewed.RefreshToken);
+        using var afterReplay = await Api.RefreshRawAsync(renewed.RefreshToken);
         Assert.Equal(HttpStatusCode.Unauthorized, afterReplay.StatusCode);
         using var me = await Api.SendAsync(HttpMethod.Get, "v1/accounts/me", renewed.AccessToken);
         Assert.Equal(HttpStatusCode.Unauthorized, me.StatusCode);
@@ -263,9 +263,6 @@ public sealed class AccountTests(UsersCluster cluster)
         Assert.Equal(1, await Db.CountAsync(fresh, "SELECT count(*) FROM schema_migrations WHERE version = 1"));
         await fresh.Api.NewUserAsync("mig");
     }
-
-    private Task<HttpResponseMessage> Refresh(string token) =>
-        Api.Http.PostAsJsonAsync("v1/sessions/refresh", new RefreshRequest(token), SealpostJsonContext.Default.RefreshRequest);
 
     internal static async Task<JsonElement> ProblemAsync(HttpResponseMessage response)
     {

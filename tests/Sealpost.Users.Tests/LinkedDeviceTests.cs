@@ -43,7 +43,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         var own = await Link.OwnDevicesAsync(status.Session.AccessToken);
         Assert.Equal(2, own.CurrentDeviceId);
         Assert.Equal([(1, "device 1"), (2, "Alice's laptop")], own.Devices.Select(d => (d.DeviceId, d.Name)));
-        using (var refreshed = await Link.RefreshRawAsync(status.Session.RefreshToken))
+        using (var refreshed = await Api.RefreshRawAsync(status.Session.RefreshToken))
         {
             await UsersApi.EnsureAsync(refreshed, HttpStatusCode.OK);
             Assert.Equal("2", Linking.DeviceClaim((await refreshed.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!.AccessToken));
@@ -277,7 +277,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
 
         using (var token = await Api.SendAsync(HttpMethod.Get, "v1/accounts/me/devices", session.AccessToken))
             Assert.Equal(HttpStatusCode.Unauthorized, token.StatusCode);
-        using (var refresh = await Link.RefreshRawAsync(session.RefreshToken))
+        using (var refresh = await Api.RefreshRawAsync(session.RefreshToken))
             Assert.Equal((HttpStatusCode.Unauthorized, "invalid-refresh-token"), (refresh.StatusCode, await Linking.ProblemTypeAsync(refresh)));
         using (var login = await Link.LoginRawAsync(alice.Username, laptop))
             Assert.Equal((HttpStatusCode.NotFound, "no-such-device"), (login.StatusCode, await Linking.ProblemTypeAsync(login)));

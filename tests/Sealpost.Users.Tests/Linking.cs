@@ -107,9 +107,6 @@ internal sealed class Linking(UsersApi api)
     public Task<HttpResponseMessage> LoginRawAsync(string username, int? deviceId) =>
         api.Http.PostAsJsonAsync("v1/sessions", new LoginRequest(username, UsersApi.DefaultPassword, deviceId), SealpostJsonContext.Default.LoginRequest);
 
-    public Task<HttpResponseMessage> RefreshRawAsync(string refreshToken) =>
-        api.Http.PostAsJsonAsync("v1/sessions/refresh", new RefreshRequest(refreshToken), SealpostJsonContext.Default.RefreshRequest);
-
     /// <summary>The <c>dev</c> claim of an access token, as the messages service reads it.</summary>
     public static string? DeviceClaim(string accessToken)
     {

@@ -46,7 +46,7 @@ public sealed class MigrationTests(UsersCluster cluster)
         Assert.Equal((1, 2, Linking.B64(currentKey)), (device.DeviceId, device.KeyId, device.PublicKey));
         Assert.Equal(Linking.B64(firstKey), (await api.Http.GetFromJsonAsync($"v1/accounts/{username}/devices/1/keys/1", SealpostJsonContext.Default.PublicDevice))!.PublicKey);
 
-        using (var refreshed = await link.RefreshRawAsync(refreshToken))
+        using (var refreshed = await api.RefreshRawAsync(refreshToken))
         {
             await UsersApi.EnsureAsync(refreshed, HttpStatusCode.OK);
             Assert.Equal("1", Linking.DeviceClaim((await refreshed.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!.AccessToken));

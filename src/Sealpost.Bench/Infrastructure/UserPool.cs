@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
+using Sealpost.Testing;
 
 namespace Sealpost.Bench.Infrastructure;
 
@@ -138,7 +139,7 @@ public sealed class UserPool
                 {
                     if (user.RefreshToken is { } refresh)
                     {
-                        var (status, session) = await api.RefreshAsync(refresh, token);
+                        var (status, session) = await api.TryRefreshAsync(refresh, token);
                         if (session is not null)
                         {
                             user.RefreshToken = session.RefreshToken;
@@ -164,7 +165,7 @@ public sealed class UserPool
 
     public static async Task RegisterAsync(UsersApi api, PoolUser user, CancellationToken ct)
     {
-        var status = await api.RegisterAsync(user.Username, user.Password, AccountRules.EncodePublicKey(user.Keys.PublicKey), ct);
+        var status = await api.TryRegisterAsync(user.Username, user.Password, AccountRules.EncodePublicKey(user.Keys.PublicKey), ct);
         if (status == HttpStatusCode.Conflict) throw new BenchException($"{user.Username} is taken by an account this pool does not know; delete {user.Username}'s pool file or use --pool.");
         if (status != HttpStatusCode.Created) throw new BenchException($"registering {user.Username} answered {(int)status}.");
     }
@@ -176,7 +177,7 @@ public sealed class UserPool
 
     private static async Task<bool> TryLoginAsync(UsersApi api, PoolUser user, CancellationToken ct)
     {
-        var (status, session) = await api.LoginAsync(user.Username, user.Password, ct);
+        var (status, session) = await api.TryLoginAsync(user.Username, user.Password, ct);
         if (session is null)
         {
             if (status == HttpStatusCode.Unauthorized) return false;

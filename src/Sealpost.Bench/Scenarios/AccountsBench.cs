@@ -51,7 +51,7 @@ public sealed class AccountsBench(Context context, AccountsOptions options, bool
                         if (register)
                         {
                             var user = context.Pool.NewUser(Interlocked.Increment(ref nextIndex) - 1);
-                            var status = await context.Api.RegisterAsync(user.Username, user.Password,
+                            var status = await context.Api.TryRegisterAsync(user.Username, user.Password,
                                 Protocol.AccountRules.EncodePublicKey(user.Keys.PublicKey), ct);
                             if (status != HttpStatusCode.Created)
                             {
@@ -63,7 +63,7 @@ public sealed class AccountsBench(Context context, AccountsOptions options, bool
                         else
                         {
                             var user = context.Pool.Users[(int)(n % context.Pool.Users.Count)];
-                            var (status, session) = await context.Api.LoginAsync(user.Username, user.Password, ct);
+                            var (status, session) = await context.Api.TryLoginAsync(user.Username, user.Password, ct);
                             if (session is null)
                             {
                                 _errors.AddOrUpdate($"HTTP {(int)status}", 1, (_, c) => c + 1);

@@ -1,5 +1,6 @@
 using Sealpost.Bench.Infrastructure;
 using Sealpost.Protocol;
+using Sealpost.Testing;
 
 namespace Sealpost.Bench.Scenarios;
 
@@ -35,7 +36,7 @@ public sealed class Context : IAsyncDisposable
 
     public static async Task<Context> OpenAsync(CommonOptions options, int httpConnections, CancellationToken ct)
     {
-        var http = UsersApi.CreateClient(options.Url, httpConnections);
+        var http = Target.CreateHttpClient(options.Url, httpConnections);
         try
         {
             using var response = await http.GetAsync("/.well-known/jwks.json", ct);

@@ -25,7 +25,7 @@ public sealed class Lookup(Context context, LookupOptions options)
         var accounts = context.Pool.Users.Take(options.Accounts)
             .Select(u => (Path: "/v1/accounts/" + u.Username, u.Username, Key: AccountRules.EncodePublicKey(u.Keys.PublicKey))).ToArray();
 
-        using var http = UsersApi.CreateClient(context.Options.Url, options.Clients);
+        using var http = Target.CreateHttpClient(context.Options.Url, options.Clients);
         var start = Clock.Now;
         var windowStart = start + Clock.Ticks(options.Warmup);
         var end = start + Clock.Ticks(options.Duration);
