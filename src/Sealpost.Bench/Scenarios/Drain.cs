@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Sealpost.Bench.Infrastructure;
 using Sealpost.Crypto;
+using Sealpost.Testing;
 
 namespace Sealpost.Bench.Scenarios;
 
@@ -30,15 +31,16 @@ public sealed class Drain(Context context, DrainOptions options)
         var recipients = Enumerable.Range(0, k).Select(i => new Recipient(context.Pool.Users[first + i], context.Options.UserFramesPerSecond)).ToArray();
         var names = recipients.Select(r => r.User.Username).ToArray();
         var endpoints = Target.SocketEndpoints(context.Options.Url, context.Options.Direct);
-        using var invoker = BenchSocket.CreateInvoker();
+        using var invoker = ProtocolClient.CreateInvoker();
+        var lean = ProtocolClientOptions.Lean(invoker);
 
         // 0. Empty the recipients' mailboxes of anything an earlier run left, so the count below is exact.
-        var stale = await PurgeAsync(recipients, endpoints, invoker, ct);
+        var stale = await PurgeAsync(recipients, endpoints, lean, ct);
         if (context.Postgres is not null && await context.Postgres.WaitingAsync(names, ct) is var left and > 0)
             throw new BenchException($"{left:N0} messages still wait for the drain recipients after purging them; try again.");
 
         // 1. Queue M messages while the recipients are offline.
-        var fill = await FillAsync(recipients, endpoints, invoker, ct);
+        var fill = await FillAsync(recipients, endpoints, lean, ct);
         var queued = recipients.Sum(r => r.Expected.Count);
         Console.Error.WriteLine($"queued {queued:N0} messages for {k:N0} offline users in {fill.Seconds:0.0} s ({queued / fill.Seconds:N0} accepted/s).");
         if (context.Postgres is not null)
@@ -67,7 +69,7 @@ public sealed class Drain(Context context, DrainOptions options)
             await Parallel.ForEachAsync(Enumerable.Range(0, k), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (i, token) =>
             {
                 var r = recipients[i];
-                r.Socket = await BenchSocket.ConnectAsync(endpoints[i % endpoints.Count], r.User.AccessToken!, invoker, token);
+                r.Socket = await ProtocolClient.ConnectAsync(endpoints[i % endpoints.Count], r.User.AccessToken!, lean, token);
                 r.Connected = Clock.Now;
                 r.Receiving = ReceiveAsync(r, () => Interlocked.Increment(ref received), run.Token);
             });
@@ -91,7 +93,7 @@ public sealed class Drain(Context context, DrainOptions options)
             }
         }
         _closing = true;
-        await Task.WhenAll(recipients.Select(r => r.Socket!.CloseAsync()));
+        await Task.WhenAll(recipients.Select(r => r.Socket!.CloseOutputAsync()));
         await run.CancelAsync();
         await Task.WhenAll(recipients.Select(r => r.Receiving!));
         foreach (var r in recipients) await r.Socket!.DisposeAsync();
@@ -142,27 +144,27 @@ public sealed class Drain(Context context, DrainOptions options)
         return report;
     }
 
-    private async Task<long> PurgeAsync(Recipient[] recipients, IReadOnlyList<Uri> endpoints, HttpMessageInvoker invoker, CancellationToken ct)
+    private async Task<long> PurgeAsync(Recipient[] recipients, IReadOnlyList<Uri> endpoints, ProtocolClientOptions lean, CancellationToken ct)
     {
         long stale = 0;
         var lastFrame = Clock.Now;
         using var purge = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var sockets = new BenchSocket[recipients.Length];
+        var sockets = new ProtocolClient[recipients.Length];
         var loops = new Task[recipients.Length];
         await Parallel.ForEachAsync(Enumerable.Range(0, recipients.Length), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (i, token) =>
         {
-            var socket = sockets[i] = await BenchSocket.ConnectAsync(endpoints[i % endpoints.Count], recipients[i].User.AccessToken!, invoker, token);
+            var socket = sockets[i] = await ProtocolClient.ConnectAsync(endpoints[i % endpoints.Count], recipients[i].User.AccessToken!, lean, token);
             loops[i] = Catch(socket.ReceiveLoopAsync(async (frame, at) =>
             {
                 lastFrame = at;
                 if (frame.Kind != FrameKind.Message) return;
                 Interlocked.Increment(ref stale);
-                await socket.AckAsync(frame.MessageId, purge.Token);
+                await socket.AckCoalescedAsync(frame.MessageId, purge.Token);
             }, purge.Token));
         });
         var t0 = Clock.Now;
         while (Clock.SecondsSince(Volatile.Read(ref lastFrame)) < 1.0 && Clock.SecondsSince(t0) < 30) await Task.Delay(100, ct);
-        foreach (var socket in sockets) await socket.CloseAsync();
+        foreach (var socket in sockets) await socket.CloseOutputAsync();
         await purge.CancelAsync();
         await Task.WhenAll(loops);
         foreach (var socket in sockets) await socket.DisposeAsync();
@@ -175,7 +177,7 @@ public sealed class Drain(Context context, DrainOptions options)
         return stale;
     }
 
-    private async Task<(double Seconds, Latencies.Summary Acceptance)> FillAsync(Recipient[] recipients, IReadOnlyList<Uri> endpoints, HttpMessageInvoker invoker, CancellationToken ct)
+    private async Task<(double Seconds, Latencies.Summary Acceptance)> FillAsync(Recipient[] recipients, IReadOnlyList<Uri> endpoints, ProtocolClientOptions lean, CancellationToken ct)
     {
         var s = options.Senders;
         var k = recipients.Length;
@@ -194,7 +196,7 @@ public sealed class Drain(Context context, DrainOptions options)
         await Parallel.ForEachAsync(active, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (sender, token) =>
         {
             var index = Array.IndexOf(senders, sender);
-            sender.Socket = await BenchSocket.ConnectAsync(endpoints[index % endpoints.Count], sender.User.AccessToken!, invoker, token);
+            sender.Socket = await ProtocolClient.ConnectAsync(endpoints[index % endpoints.Count], sender.User.AccessToken!, lean, token);
             sender.Receiving = Catch(sender.Socket.ReceiveLoopAsync((frame, at) =>
             {
                 if (frame.Kind is FrameKind.Accepted or FrameKind.Error && frame.HasId && sender.Pending.TryRemove(frame.Id, out var pending))
@@ -234,7 +236,7 @@ public sealed class Drain(Context context, DrainOptions options)
                     await sender.Pacer.WaitAsync(ct);
                     var id = Guid.NewGuid();
                     sender.Pending[id] = (sender.Targets[t].To, Clock.Now);
-                    await sender.Socket!.SendAsync(id, sender.Targets[t].Tail, ct);
+                    await sender.Socket!.SendPrebuiltAsync(id, sender.Targets[t].Tail, ct);
                 }
                 // Every send answered before the sockets close.
                 var deadline = Clock.Now + Clock.Ticks(TimeSpan.FromSeconds(60));
@@ -242,7 +244,7 @@ public sealed class Drain(Context context, DrainOptions options)
             }, ct)));
         }
         var seconds = Clock.SecondsSince(start);
-        foreach (var sender in active) await sender.Socket!.CloseAsync();
+        foreach (var sender in active) await sender.Socket!.CloseOutputAsync();
         await run.CancelAsync();
         await Task.WhenAll(active.Select(x => x.Receiving!));
         foreach (var sender in active) await sender.Socket!.DisposeAsync();
@@ -265,7 +267,7 @@ public sealed class Drain(Context context, DrainOptions options)
                     if (++r.Got == r.Expected.Count) r.DoneAt = at;
                 }
                 await r.Pacer.WaitAsync(ct);
-                await r.Socket.AckAsync(frame.MessageId, ct);
+                await r.Socket.AckCoalescedAsync(frame.MessageId, ct);
             }, ct);
         }
         catch (Exception e) when (e is OperationCanceledException or System.Net.WebSockets.WebSocketException or ObjectDisposedException)
@@ -307,7 +309,7 @@ public sealed class Drain(Context context, DrainOptions options)
 
         public long DoneAt { get; set; }
 
-        public BenchSocket? Socket { get; set; }
+        public ProtocolClient? Socket { get; set; }
 
         public Task? Receiving { get; set; }
     }
@@ -326,7 +328,7 @@ public sealed class Drain(Context context, DrainOptions options)
 
         public Latencies Acceptance { get; } = new();
 
-        public BenchSocket? Socket { get; set; }
+        public ProtocolClient? Socket { get; set; }
 
         public Task? Receiving { get; set; }
     }

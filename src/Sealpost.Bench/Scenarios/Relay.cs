@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Sealpost.Bench.Infrastructure;
 using Sealpost.Crypto;
+using Sealpost.Testing;
 
 namespace Sealpost.Bench.Scenarios;
 
@@ -51,7 +52,8 @@ public sealed class Relay(Context context, RelayOptions options)
         var envelopeBytes = options.Size + Envelope.Overhead;
 
         var endpoints = Target.SocketEndpoints(context.Options.Url, context.Options.Direct);
-        using var invoker = BenchSocket.CreateInvoker();
+        using var invoker = ProtocolClient.CreateInvoker();
+        var lean = ProtocolClientOptions.Lean(invoker);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Console.Error.WriteLine($"connecting {users:N0} sockets…");
         var opened = 0;
@@ -60,7 +62,7 @@ public sealed class Relay(Context context, RelayOptions options)
             await Parallel.ForEachAsync(Enumerable.Range(0, users), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, token) =>
             {
                 var peer = peers[i];
-                peer.Socket = await BenchSocket.ConnectAsync(endpoints[i % endpoints.Count], peer.User.AccessToken!, invoker, token);
+                peer.Socket = await ProtocolClient.ConnectAsync(endpoints[i % endpoints.Count], peer.User.AccessToken!, lean, token);
                 peer.Receiving = ReceiveAsync(peer, run.Token);
                 Interlocked.Increment(ref opened);
             });
@@ -94,7 +96,7 @@ public sealed class Relay(Context context, RelayOptions options)
 
         var settledAfter = await RelayTally.AwaitSettledAsync(dirs, options.Grace, () => AnyDropped(peers), ct);
         _tally.Closing();
-        await Task.WhenAll(peers.Select(p => p.Socket!.CloseAsync()));
+        await Task.WhenAll(peers.Select(p => p.Socket!.CloseOutputAsync()));
         await run.CancelAsync();
         await Task.WhenAll(peers.Select(p => p.Receiving ?? Task.CompletedTask));
         foreach (var p in peers) await p.Socket!.DisposeAsync();
@@ -181,7 +183,7 @@ public sealed class Relay(Context context, RelayOptions options)
             p.Out!.OnSending(id, sentAt);
             try
             {
-                await p.Socket!.SendAsync(id, frameTail, run);
+                await p.Socket!.SendPrebuiltAsync(id, frameTail, run);
             }
             catch (Exception e) when (e is OperationCanceledException or System.Net.WebSockets.WebSocketException or ObjectDisposedException)
             {
@@ -216,7 +218,7 @@ public sealed class Relay(Context context, RelayOptions options)
                             if (p.In!.OnDelivered(frame.MessageId, frame.ClientId, at)) _tally.OnDelivered();
                         }
                         await p.Pacer.WaitAsync(ct);
-                        await p.Socket.AckAsync(frame.MessageId, ct);
+                        await p.Socket.AckCoalescedAsync(frame.MessageId, ct);
                         break;
                     case FrameKind.Malformed:
                         _tally.OnError("(malformed frame from server)");
@@ -303,7 +305,7 @@ public sealed class Relay(Context context, RelayOptions options)
 
         public byte[][]? Bodies { get; set; }
 
-        public BenchSocket? Socket { get; set; }
+        public ProtocolClient? Socket { get; set; }
 
         public Task? Receiving { get; set; }
     }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Sealpost.Bench.Infrastructure;
+using Sealpost.Testing;
 
 namespace Sealpost.Bench.Scenarios;
 
@@ -9,13 +9,20 @@ namespace Sealpost.Bench.Scenarios;
 /// </summary>
 public sealed class SocketHolder : IAsyncDisposable
 {
-    private readonly ConcurrentBag<(BenchSocket Socket, Task Loop)> _sockets = [];
+    private readonly ConcurrentBag<(ProtocolClient Socket, Task Loop)> _sockets = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly HttpMessageInvoker _invoker = BenchSocket.CreateInvoker();
+    private readonly HttpMessageInvoker _invoker;
+    private readonly ProtocolClientOptions _lean;
     private volatile bool _closing;
     private int _opened;
     private int _failed;
     private long _messages;
+
+    public SocketHolder()
+    {
+        _invoker = ProtocolClient.CreateInvoker();
+        _lean = ProtocolClientOptions.Lean(_invoker);
+    }
 
     public int Opened => Volatile.Read(ref _opened);
 
@@ -35,7 +42,7 @@ public sealed class SocketHolder : IAsyncDisposable
         {
             try
             {
-                var socket = await BenchSocket.ConnectAsync(target.Endpoint, target.Token, _invoker, token);
+                var socket = await ProtocolClient.ConnectAsync(target.Endpoint, target.Token, _lean, token);
                 _sockets.Add((socket, HoldAsync(socket)));
                 Interlocked.Increment(ref _opened);
             }
@@ -47,7 +54,7 @@ public sealed class SocketHolder : IAsyncDisposable
         });
     }
 
-    private async Task HoldAsync(BenchSocket socket)
+    private async Task HoldAsync(ProtocolClient socket)
     {
         try
         {
@@ -55,7 +62,7 @@ public sealed class SocketHolder : IAsyncDisposable
             {
                 if (frame.Kind != FrameKind.Message) return;
                 Interlocked.Increment(ref _messages);
-                await socket.AckAsync(frame.MessageId, _stop.Token);
+                await socket.AckCoalescedAsync(frame.MessageId, _stop.Token);
             }, _stop.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or System.Net.WebSockets.WebSocketException or ObjectDisposedException)
@@ -68,7 +75,7 @@ public sealed class SocketHolder : IAsyncDisposable
     public async Task CloseAllAsync()
     {
         _closing = true;
-        await Parallel.ForEachAsync(_sockets, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (s, _) => await s.Socket.CloseAsync());
+        await Parallel.ForEachAsync(_sockets, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (s, _) => await s.Socket.CloseOutputAsync());
         await _stop.CancelAsync();
         await Task.WhenAll(_sockets.Select(s => s.Loop));
         foreach (var (socket, _) in _sockets) await socket.DisposeAsync();
