@@ -1,9 +1,10 @@
+using Sealpost.Messages.Tests.Hosting;
 using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
 
 /// <summary>A stack whose mailboxes hold three messages (two from any one sender), and where a sender may have four stored a day.</summary>
-public sealed class SmallMailboxStack() : SealpostStack(new Dictionary<string, string>
+public sealed class SmallMailboxStack() : MessagesHosts(new Dictionary<string, string>
 {
     ["Mailboxes:Quota"] = "3",
     ["Mailboxes:QuotaPerSender"] = "2",
@@ -11,22 +12,22 @@ public sealed class SmallMailboxStack() : SealpostStack(new Dictionary<string, s
 });
 
 /// <summary>A stack whose messages wait two seconds, swept every second.</summary>
-public sealed class ShortLivedMailboxStack() : SealpostStack(new Dictionary<string, string>
+public sealed class ShortLivedMailboxStack() : MessagesHosts(new Dictionary<string, string>
 {
     ["Mailboxes:MessageLifetime"] = "00:00:02",
     ["Mailboxes:SweepInterval"] = "00:00:01",
 });
 
-public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<SmallMailboxStack>
+public sealed class MailboxLimitTests(SmallMailboxStack hosts) : IClassFixture<SmallMailboxStack>
 {
     [Fact]
     public async Task A_full_mailbox_refuses_with_mailbox_full_and_keeps_what_it_has()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var carol = await stack.Users.Api.NewUserAsync("carol");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        await using var other = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken);
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var carol = await hosts.Users.Api.NewUserAsync("carol");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using var socket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
+        await using var other = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), carol.AccessToken);
 
         for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
         Assert.Equal("accepted", (await other.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
@@ -34,24 +35,24 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
 
         Assert.Equal("mailbox_full", refused.Code);
         Assert.Contains("mailbox is full", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(3, await stack.MailboxCountAsync(bob.Username));
+        Assert.Equal(3, await hosts.MailboxCountAsync(bob.Username));
     }
 
     /// <summary>docs/security.md, item 10: one account cannot fill somebody's mailbox, nor everybody's.</summary>
     [Fact]
     public async Task One_sender_fills_only_its_share_of_a_mailbox_and_only_so_many_a_day()
     {
-        var mallory = await stack.Users.Api.NewUserAsync("mallory");
-        var carol = await stack.Users.Api.NewUserAsync("carol");
-        var victims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => stack.Users.Api.NewUserAsync("bob")));
-        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), mallory.AccessToken);
+        var mallory = await hosts.Users.Api.NewUserAsync("mallory");
+        var carol = await hosts.Users.Api.NewUserAsync("carol");
+        var victims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => hosts.Users.Api.NewUserAsync("bob")));
+        await using var socket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), mallory.AccessToken);
 
         for (var i = 0; i < 2; i++) Assert.Equal("accepted", (await socket.SendMessageAsync(victims[0].Username, Mailbox.Body())).Type);
         var share = await socket.SendMessageAsync(victims[0].Username, Mailbox.Body());
         Assert.Equal("mailbox_full", share.Code);
         Assert.Contains("from one sender", share.Message, StringComparison.Ordinal);
         // Somebody else still gets in.
-        await using (var friend = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), carol.AccessToken))
+        await using (var friend = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), carol.AccessToken))
             Assert.Equal("accepted", (await friend.SendMessageAsync(victims[0].Username, Mailbox.Body())).Type);
 
         // Two more stored today (four in all), and the day's budget is spent, whoever the recipient.
@@ -60,25 +61,25 @@ public sealed class MailboxLimitTests(SmallMailboxStack stack) : IClassFixture<S
         var day = await socket.SendMessageAsync(victims[2].Username, Mailbox.Body());
         Assert.Equal("rate_limited", day.Code);
         Assert.Contains("tomorrow", day.Message, StringComparison.Ordinal);
-        Assert.Equal(0, await stack.MailboxCountAsync(victims[2].Username));
-        Assert.Equal(3, await stack.MailboxCountAsync(victims[0].Username));
+        Assert.Equal(0, await hosts.MailboxCountAsync(victims[2].Username));
+        Assert.Equal(3, await hosts.MailboxCountAsync(victims[0].Username));
     }
 }
 
-public sealed class MailboxExpiryTests(ShortLivedMailboxStack stack) : IClassFixture<ShortLivedMailboxStack>
+public sealed class MailboxExpiryTests(ShortLivedMailboxStack hosts) : IClassFixture<ShortLivedMailboxStack>
 {
     [Fact]
     public async Task Undelivered_messages_expire_and_are_swept_away()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using (var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken))
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using (var socket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken))
             Assert.Equal("accepted", (await socket.SendMessageAsync(bob.Username, Mailbox.Body())).Type);
         // `accepted` means it was stored; on a loaded machine it may already be swept by the time we could look.
 
-        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, seconds: 15);
+        await Eventually.HoldsAsync(async () => await hosts.MailboxCountAsync(bob.Username) == 0, seconds: 15);
 
-        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), bob.AccessToken);
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)));
     }
 }

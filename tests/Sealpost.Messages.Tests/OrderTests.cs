@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sealpost.Messages.Tests.Hosting;
 using Sealpost.Protocol;
 using Sealpost.Testing;
 
@@ -9,8 +10,8 @@ namespace Sealpost.Messages.Tests;
 /// path each takes (live, mailbox, the other instance), and again in that order after a reconnect. Bodies carry the
 /// send index so the recipient can check.
 /// </summary>
-[Collection(StackCollection.Name)]
-public sealed class OrderTests(SealpostStack stack)
+[Collection(HostsCollection.Name)]
+public sealed class OrderTests(MessagesHosts hosts)
 {
     private static string Body(int index)
     {
@@ -73,12 +74,12 @@ public sealed class OrderTests(SealpostStack stack)
     [Fact]
     public async Task A_recipient_draining_its_mailbox_while_more_arrive_live_gets_them_all_in_send_order()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
         await SendAllAsync(aliceSocket, bob.Username, 0, 120);
 
-        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        await using var bobSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), bob.AccessToken);
         var receiving = ReceiveAsync(bobSocket, 240);
         await SendAllAsync(aliceSocket, bob.Username, 120, 120);
 
@@ -88,12 +89,12 @@ public sealed class OrderTests(SealpostStack stack)
     [Fact]
     public async Task Four_sockets_of_one_recipient_on_both_instances_each_see_one_senders_messages_in_order()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
         var sockets = new List<ProtocolClient>();
-        for (var i = 0; i < 4; i++) sockets.Add(await ProtocolClient.ConnectAsync(stack.SocketUrl(i % 2), bob.AccessToken));
+        for (var i = 0; i < 4; i++) sockets.Add(await ProtocolClient.ConnectAsync(hosts.SocketUrl(i % 2), bob.AccessToken));
         foreach (var s in sockets) await s.NextOfTypeAsync("synced");
-        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
 
         // Two sockets ack, two do not: the silent ones fill their windows (100) and refuse the rest, which goes through
         // the mailbox, where the first ack deletes it: each socket sees some of the 150, always in order.
@@ -111,10 +112,10 @@ public sealed class OrderTests(SealpostStack stack)
     [Fact]
     public async Task A_recipient_that_never_acks_gets_a_window_in_order_and_everything_in_order_after_reconnecting()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
-        await using (var silent = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken))
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
+        await using (var silent = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), bob.AccessToken))
         {
             await silent.NextOfTypeAsync("synced");
             var receiving = ReceiveAsync(silent, 150, ack: false, seconds: 5);
@@ -124,19 +125,19 @@ public sealed class OrderTests(SealpostStack stack)
             Assert.Equal(Enumerable.Range(0, 100), window);
         }
 
-        await using var again = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), bob.AccessToken);
+        await using var again = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), bob.AccessToken);
         Assert.Equal(Enumerable.Range(0, 150), await ReceiveAsync(again, 150));
-        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "acked messages stayed in the mailbox");
+        await Eventually.HoldsAsync(async () => await hosts.MailboxCountAsync(bob.Username) == 0, "acked messages stayed in the mailbox");
     }
 
     [Fact]
     public async Task Acks_batched_in_one_frame_across_instances_accept_every_message_and_leave_nothing_behind()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using var bobSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), bob.AccessToken);
         await bobSocket.NextOfTypeAsync("synced");
-        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
 
         var acking = Task.Run(async () =>
         {
@@ -153,18 +154,18 @@ public sealed class OrderTests(SealpostStack stack)
         await SendAllAsync(aliceSocket, bob.Username, 0, 60);
 
         Assert.Equal(Enumerable.Range(0, 60), await acking);
-        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "batch-acked messages stayed in the mailbox");
+        await Eventually.HoldsAsync(async () => await hosts.MailboxCountAsync(bob.Username) == 0, "batch-acked messages stayed in the mailbox");
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)), "a batch-acked message came again");
     }
 
     [Fact]
     public async Task Acks_racing_the_write_leave_nothing_behind_and_every_message_accepted_once()
     {
-        var alice = await stack.Users.Api.NewUserAsync("alice");
-        var bob = await stack.Users.Api.NewUserAsync("bob");
-        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), bob.AccessToken);
+        var alice = await hosts.Users.Api.NewUserAsync("alice");
+        var bob = await hosts.Users.Api.NewUserAsync("bob");
+        await using var bobSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), bob.AccessToken);
         await bobSocket.NextOfTypeAsync("synced");
-        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), alice.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), alice.AccessToken);
 
         // Acks spread across the grace before the write (200 ms here): some land before it, some during, some after.
         var random = new Random(7);
@@ -186,7 +187,7 @@ public sealed class OrderTests(SealpostStack stack)
         await SendAllAsync(aliceSocket, bob.Username, 0, 100);
         await acking;
 
-        await Eventually.HoldsAsync(async () => await stack.MailboxCountAsync(bob.Username) == 0, "acked messages stayed in the mailbox");
+        await Eventually.HoldsAsync(async () => await hosts.MailboxCountAsync(bob.Username) == 0, "acked messages stayed in the mailbox");
         Assert.True(await bobSocket.NothingOfTypeAsync("message", TimeSpan.FromSeconds(1)), "an acked message came again on the same connection");
     }
 }

@@ -1,5 +1,6 @@
-using System.Net;
 using System.Net.WebSockets;
+using System.Net;
+using Sealpost.Messages.Tests.Hosting;
 using Sealpost.Protocol;
 using Sealpost.Testing;
 
@@ -10,21 +11,21 @@ namespace Sealpost.Messages.Tests;
 /// password, a deleted account) it says so on Redis, and the messages instances close those sockets with 4401 at once
 /// instead of when their tokens expire (issue 10 item 11).
 /// </summary>
-[Collection(StackCollection.Name)]
-public sealed class SessionEndTests(SealpostStack stack)
+[Collection(HostsCollection.Name)]
+public sealed class SessionEndTests(MessagesHosts hosts)
 {
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task A_key_rotation_closes_the_other_sessions_sockets_and_a_logout_closes_its_own()
     {
-        var user = await stack.Users.Api.NewUserAsync("ending");
-        var other = await stack.Users.Api.LoginAsync(user.Username);
-        await using var mine = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), user.AccessToken);
-        await using var theirs = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), other.AccessToken);
-        await using var theirsHere = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), other.AccessToken);
+        var user = await hosts.Users.Api.NewUserAsync("ending");
+        var other = await hosts.Users.Api.LoginAsync(user.Username);
+        await using var mine = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), user.AccessToken);
+        await using var theirs = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), other.AccessToken);
+        await using var theirsHere = await ProtocolClient.ConnectAsync(hosts.SocketUrl(0), other.AccessToken);
 
-        using var rotated = await stack.Users.Api.RotateKeyRawAsync(user.AccessToken, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), user.Password);
+        using var rotated = await hosts.Users.Api.RotateKeyRawAsync(user.AccessToken, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), user.Password);
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
         await theirs.Closed.WaitAsync(Soon);
         await theirsHere.Closed.WaitAsync(Soon);
@@ -35,7 +36,7 @@ public sealed class SessionEndTests(SealpostStack stack)
         var sent = await mine.SendMessageAsync(user.Username, Mailbox.Body());
         Assert.Equal("accepted", sent.Type);
 
-        using var logout = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/sessions/current", user.AccessToken);
+        using var logout = await hosts.Users.Api.SendAsync(HttpMethod.Delete, "v1/sessions/current", user.AccessToken);
         Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
         await mine.Closed.WaitAsync(Soon);
         Assert.Equal((WebSocketCloseStatus)CloseCodes.TokenExpired, mine.CloseStatus);
@@ -44,10 +45,10 @@ public sealed class SessionEndTests(SealpostStack stack)
     [Fact]
     public async Task Deleting_the_account_closes_every_socket()
     {
-        var user = await stack.Users.Api.NewUserAsync("gone");
-        await using var socket = await ProtocolClient.ConnectAsync(stack.SocketUrl(1), user.AccessToken);
+        var user = await hosts.Users.Api.NewUserAsync("gone");
+        await using var socket = await ProtocolClient.ConnectAsync(hosts.SocketUrl(1), user.AccessToken);
 
-        using var deleted = await stack.Users.Api.SendAsync(HttpMethod.Delete, "v1/accounts/me", user.AccessToken,
+        using var deleted = await hosts.Users.Api.SendAsync(HttpMethod.Delete, "v1/accounts/me", user.AccessToken,
             $"{{\"current_password\":\"{user.Password}\"}}");
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         await socket.Closed.WaitAsync(Soon);

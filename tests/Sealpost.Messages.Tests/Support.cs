@@ -2,15 +2,16 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Sealpost.Messages.Tests.Hosting;
 using Sealpost.Testing;
 
 namespace Sealpost.Messages.Tests;
 
-/// <summary>The whole stack, shared by the socket test classes of this project.</summary>
+/// <summary>Two in-process messages instances and a users instance, shared by the socket test classes of this project.</summary>
 [CollectionDefinition(Name)]
-public sealed class StackCollection : ICollectionFixture<SealpostStack>
+public sealed class HostsCollection : ICollectionFixture<MessagesHosts>
 {
-    public const string Name = "stack";
+    public const string Name = "hosts";
 }
 
 internal static class Mailbox

@@ -1,20 +1,35 @@
 using System.Net;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
 using Sealpost.Testing;
 
-namespace Sealpost.Messages.Tests;
+namespace Sealpost.System.Tests;
 
 /// <summary>
-/// deploy/haproxy.cfg caps message sockets apart from REST: per source address, and in all, so that one address
-/// cannot take every socket and REST keeps working when the sockets are full (docs/security.md, issue 10 item 3).
-/// Each test runs its own HAProxy, with low caps, in front of the stack's instances.
+/// Message sockets through HAProxy: routed like a direct socket, and capped apart from REST (deploy/haproxy.cfg), per
+/// source address and in all, so that one address cannot take every socket and REST keeps working when the sockets are
+/// full (docs/security.md, issue 10 item 3). The cap tests run their own HAProxy, with low caps, in front of the stack's
+/// instances.
 /// </summary>
-[Collection(StackCollection.Name)]
-public sealed class SocketCapTests(SealpostStack stack)
+[Collection(SystemCollection.Name)]
+public sealed class ProxyRouteTests(FaultStack stack)
 {
     private Task<HaproxyProcess> StartHaproxyAsync(int perAddress, int total) => HaproxyProcess.StartAsync(
         [.. stack.Users.Instances.Select(i => i.Port)], [.. stack.Messages.Select(m => m.Port)],
         new Dictionary<string, string> { ["SEALPOST_SOCKETS_PER_ADDRESS"] = $"{perAddress}", ["SEALPOST_SOCKETS_TOTAL"] = $"{total}" });
+
+    [Fact]
+    public async Task Through_haproxy_a_socket_works_like_a_direct_one()
+    {
+        var alice = await stack.Api.NewUserAsync("alice");
+        var bob = await stack.Api.NewUserAsync("bob");
+        await using var bobSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(), bob.AccessToken);
+        await using var aliceSocket = await ProtocolClient.ConnectAsync(stack.SocketUrl(), alice.AccessToken);
+
+        var accepted = await aliceSocket.SendMessageAsync(bob.Username, Convert.ToBase64String(RandomNumberGenerator.GetBytes(64)));
+
+        Assert.Equal(accepted.MessageId, (await bobSocket.NextOfTypeAsync("message")).MessageId);
+    }
 
     [Fact]
     public async Task One_address_gets_429_beyond_its_socket_cap_and_a_socket_again_once_one_closes()
