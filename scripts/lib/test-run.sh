@@ -54,4 +54,4 @@ print_test_summary() {
 
 dotnet_test_count() { grep -oE "$1: +[0-9]+" "$2/test-output.log" | awk '{ s += $2 } END { print s + 0 }'; }
 
-web_test_count() { grep -oE "^# $1 [0-9]+" "$2/web-unit.log" | awk '{ s += $3 } END { print s + 0 }'; }
+web_test_count() { cat "$2/web-unit.log" 2>/dev/null | grep -oE "^# $1 [0-9]+" | awk '{ s += $3 } END { print s + 0 }'; }

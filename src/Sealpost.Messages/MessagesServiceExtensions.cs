@@ -75,10 +75,7 @@ public static class MessagesServiceExtensions
         app.Services.GetRequiredService<MessagesMetrics>().Observe(() => devices.SocketCount, () => relay.HeldCount, () => writer.QueuedStores,
             () => writer.QueuedDeletes, () => bus.IsHealthy);
         // On shutdown every socket is closed with 1001 so its client reconnects, through HAProxy, to another instance.
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            foreach (var session in devices.All()) session.Close((int)WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect");
-        });
+        app.Lifetime.ApplicationStopping.Register(() => devices.CloseAll((int)WebSocketCloseStatus.EndpointUnavailable, "server shutting down; reconnect"));
         return app;
     }
 }

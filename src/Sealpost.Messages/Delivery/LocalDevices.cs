@@ -19,6 +19,8 @@ public sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> opti
     private readonly SemaphoreSlim[] _subscriptionGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
 
+    private Closing? _closingAll;
+
     /// <summary>Adds a session; false when its device has <see cref="DeliveryOptions.MaxSocketsPerUser"/> here already.</summary>
     public async Task<bool> AddAsync(DeviceSession session)
     {
@@ -36,8 +38,17 @@ public sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> opti
                 return added ? [.. existing, session] : existing;
             });
         if (!added) return false;
+        // A socket that opens while the instance shuts down is closed like the others (CloseAll may have passed it by).
+        if (Volatile.Read(ref _closingAll) is { } closing) session.Close(closing.Code, closing.Reason);
         await SyncSubscriptionAsync(session.Address);
         return true;
+    }
+
+    /// <summary>The instance is shutting down: every session here, and every one still opening, closes with this code.</summary>
+    public void CloseAll(int code, string reason)
+    {
+        Volatile.Write(ref _closingAll, new Closing(code, reason));
+        foreach (var session in All()) session.Close(code, reason);
     }
 
     public async Task RemoveAsync(DeviceSession session)
@@ -162,4 +173,6 @@ public sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> opti
         if (subscribed && _devices.TryGetValue(device, out var sessions))
             foreach (var session in sessions) session.Wake();
     }
+
+    private sealed record Closing(int Code, string Reason);
 }
