@@ -16,7 +16,7 @@ namespace Sealpost.Messages;
 /// The messages service's whole graph, on one screen. A message goes one way through it: Sockets (frames) → Sending
 /// (what a send becomes) → Delivery (the core) → the ports Mailboxes (the store) and Cluster (the bus between instances).
 /// </summary>
-public static class MessagesServiceExtensions
+internal static class MessagesServiceExtensions
 {
     public static WebApplicationBuilder AddMessagesService(this WebApplicationBuilder builder)
     {

@@ -9,7 +9,7 @@ namespace Sealpost.Messages.Cluster;
 /// message ids, those ids (16 bytes each) and the device (answers). Kinds are unique across messages, so one decoder
 /// serves every channel; anything it does not know decodes to null and is dropped.
 /// </summary>
-public static class BusEnvelope
+internal static class BusEnvelope
 {
     private const byte OfferKind = 1;
     private const byte StoredKind = 2;

@@ -1,16 +1,16 @@
 namespace Sealpost.Messages.Cluster;
 
 /// <summary>What one instance tells another; <see cref="From"/> is the instance that published it.</summary>
-public abstract record BusMessage(Guid From);
+internal abstract record BusMessage(Guid From);
 
 /// <summary>To a device: a live message its origin holds until a socket of the device acknowledges it, or until it is stored.</summary>
-public sealed record LiveOffer(Guid From, Guid MessageId, byte[] Frame) : BusMessage(From);
+internal sealed record LiveOffer(Guid From, Guid MessageId, byte[] Frame) : BusMessage(From);
 
 /// <summary>To a device: a message for it was committed to its mailbox.</summary>
-public sealed record StoredNotice(Guid From, Guid MessageId) : BusMessage(From);
+internal sealed record StoredNotice(Guid From, Guid MessageId) : BusMessage(From);
 
 /// <summary>What one instance tells the origin of live messages about them.</summary>
-public enum Answer : byte
+internal enum Answer : byte
 {
     /// <summary>A recipient device acknowledged it: the origin need not store it.</summary>
     Acked = 3,
@@ -20,13 +20,13 @@ public enum Answer : byte
 }
 
 /// <summary>To an origin: what became of live messages of <paramref name="Device"/> it holds (one bus message for several).</summary>
-public sealed record Answers(Guid From, Answer Answer, string Device, IReadOnlyList<Guid> MessageIds) : BusMessage(From);
+internal sealed record Answers(Guid From, Answer Answer, string Device, IReadOnlyList<Guid> MessageIds) : BusMessage(From);
 
 /// <summary>To all: store at once what you hold for <paramref name="Device"/>, then answer <see cref="Flushed"/>.</summary>
-public sealed record FlushRequest(Guid From, Guid RequestId, string Device) : BusMessage(From);
+internal sealed record FlushRequest(Guid From, Guid RequestId, string Device) : BusMessage(From);
 
 /// <summary>To the instance that asked for a flush: what this one held is committed.</summary>
-public sealed record Flushed(Guid From, Guid RequestId) : BusMessage(From);
+internal sealed record Flushed(Guid From, Guid RequestId) : BusMessage(From);
 
 /// <summary>To all: this instance is connected to the bus again; what it published meanwhile was lost.</summary>
-public sealed record BusReturned(Guid From) : BusMessage(From);
+internal sealed record BusReturned(Guid From) : BusMessage(From);

@@ -8,7 +8,7 @@ namespace Sealpost.Messages.Cluster;
 /// never a message. Implementations: <see cref="RedisClusterBus"/> (several instances) and
 /// <see cref="InMemoryClusterBus"/> (instances in one process: one instance alone, or the tests' several).
 /// </summary>
-public interface IClusterBus
+internal interface IClusterBus
 {
     /// <summary>This instance's id, carried by everything it publishes.</summary>
     Guid InstanceId { get; }
@@ -54,7 +54,7 @@ public interface IClusterBus
 }
 
 /// <summary>Takes what the bus brings to this instance.</summary>
-public interface IBusListener
+internal interface IBusListener
 {
     /// <summary>
     /// A message published to <paramref name="device"/> (null: to this instance, or to all). Called one at a time per

@@ -8,7 +8,7 @@ namespace Sealpost.Messages.Cluster;
 /// several instances of a test. Keeps the bus's promise: what one instance publishes arrives at each other instance in
 /// the order it was published, one message at a time. <see cref="Disconnect"/> is a kill -9 as the others see it.
 /// </summary>
-public sealed class InMemoryClusterBus : IClusterBus
+internal sealed class InMemoryClusterBus : IClusterBus
 {
     private readonly InMemoryHub _hub;
     private readonly Channel<(BusMessage Message, string? Device)> _inbox =
@@ -113,7 +113,7 @@ public sealed class InMemoryClusterBus : IClusterBus
 }
 
 /// <summary>What joins the <see cref="InMemoryClusterBus"/>es of one process; a test may make delivery late now and then.</summary>
-public sealed class InMemoryHub(Func<TimeSpan>? delay = null)
+internal sealed class InMemoryHub(Func<TimeSpan>? delay = null)
 {
     private readonly ConcurrentDictionary<Guid, InMemoryClusterBus> _instances = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<InMemoryClusterBus, bool>> _devices = new(StringComparer.Ordinal);

@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace Sealpost.Messages.Cluster;
 
 /// <summary>Redis (section <c>Redis</c>); without a configuration one instance runs alone on <see cref="InMemoryClusterBus"/>.</summary>
-public sealed class RedisOptions
+internal sealed class RedisOptions
 {
     public const string Section = "Redis";
 
@@ -18,7 +18,7 @@ public sealed class RedisOptions
 /// subscriber count says how many instances run. A channel is read through one queue, so what one instance published
 /// to it is handled here in the order it was published: a stored-notice is never overtaken by a later offer.
 /// </summary>
-public sealed partial class RedisClusterBus : IClusterBus
+internal sealed partial class RedisClusterBus : IClusterBus
 {
     private static readonly RedisChannel AllChannel = RedisChannel.Literal("sealpost:all");
     private readonly IConnectionMultiplexer _redis;

@@ -3,7 +3,7 @@ using Sealpost.Messages.Cluster;
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>Hands what the cluster bus brings to the part of delivery it is for.</summary>
-public sealed class BusDispatcher(Relay relay, LocalDevices devices, ClusterFlush flush) : IBusListener
+internal sealed class BusDispatcher(Relay relay, LocalDevices devices, ClusterFlush flush) : IBusListener
 {
     public void OnMessage(BusMessage message, string? device)
     {

@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Delivery;
 /// Instances that do not answer within <see cref="DeliveryOptions.RefusalPatience"/> and no longer run are not waited
 /// for (they died, and what they held was never accepted).
 /// </summary>
-public sealed partial class ClusterFlush(IClusterBus bus, Relay relay, IOptions<DeliveryOptions> options, TimeProvider clock, ILogger<ClusterFlush> logger)
+internal sealed partial class ClusterFlush(IClusterBus bus, Relay relay, IOptions<DeliveryOptions> options, TimeProvider clock, ILogger<ClusterFlush> logger)
 {
     private const int MaxRounds = 10;
     private readonly ConcurrentDictionary<Guid, FlushWait> _waits = new();

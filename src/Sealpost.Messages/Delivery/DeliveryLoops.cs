@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Delivery;
 /// once it is back they read once more, and every other instance is told to have its sockets read too (they missed
 /// what this one announced meanwhile).
 /// </summary>
-public sealed class DeliveryLoops(
+internal sealed class DeliveryLoops(
     IClusterBus bus, BusDispatcher dispatcher, Relay relay, LocalDevices devices, IOptions<DeliveryOptions> options, TimeProvider clock,
     MessagesMetrics metrics) : BackgroundService
 {

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>How messages reach a device (section <c>Sockets</c>, beside <c>SocketOptions</c>, so the settings kept their names): the window, the grace, the patience, the polls.</summary>
-public sealed class DeliveryOptions
+internal sealed class DeliveryOptions
 {
     public const string Section = "Sockets";
 

@@ -1,7 +1,7 @@
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>What a socket does with a message offered live.</summary>
-public enum OfferDecision
+internal enum OfferDecision
 {
     /// <summary>Write it to the socket now; it is in flight.</summary>
     Push,
@@ -14,10 +14,10 @@ public enum OfferDecision
 }
 
 /// <summary>A mailbox read the socket should make now: at most <see cref="Limit"/> messages, leaving out <see cref="Exclude"/>.</summary>
-public sealed record ReadRequest(int Limit, Guid[] Exclude);
+internal sealed record ReadRequest(int Limit, Guid[] Exclude);
 
 /// <summary>What to do with a finished mailbox read: messages to push in this order, ids to delete again, whether to say synced.</summary>
-public sealed record ReadOutcome(IReadOnlyList<Mailboxes.StoredMessage> Push, IReadOnlyList<Guid> AckAgain, bool Synced);
+internal sealed record ReadOutcome(IReadOnlyList<Mailboxes.StoredMessage> Push, IReadOnlyList<Guid> AckAgain, bool Synced);
 
 /// <summary>
 /// The delivery state of one socket, without I/O: which messages are in flight and where each came from, whether the
@@ -30,7 +30,7 @@ public sealed record ReadOutcome(IReadOnlyList<Mailboxes.StoredMessage> Push, IR
 /// refused has been stored (their origin announces that, again with <see cref="OnStored"/>). Anything else refuses,
 /// and a refused message reaches the socket through the mailbox, behind everything older.
 /// </summary>
-public sealed class DeliveryState(int window, TimeSpan refusalPatience)
+internal sealed class DeliveryState(int window, TimeSpan refusalPatience)
 {
     /// <summary>Acknowledged ids kept to recognise late copies, so that one connection never gets a message twice.</summary>
     public const int RecentAcksKept = 4096;

@@ -10,7 +10,7 @@ namespace Sealpost.Messages.Delivery;
 /// <see cref="IFrameSink"/>, called under the lock, so frames leave in the order they were decided. Opened and closed
 /// by <see cref="DeviceSessions"/>; the socket's timer calls <see cref="TickAsync"/>; the model test drives it directly.
 /// </summary>
-public sealed partial class DeviceSession
+internal sealed partial class DeviceSession
 {
     private static readonly TimeSpan SlowStart = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan StuckWindowCheck = TimeSpan.FromSeconds(10);

@@ -5,7 +5,7 @@ using Sealpost.Messages.Monitoring;
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>Opens and closes the delivery side of a device's socket (<see cref="DeviceSession"/>) on this instance.</summary>
-public sealed class DeviceSessions(
+internal sealed class DeviceSessions(
     LocalDevices devices, IMailboxStore store, Origins origins, ClusterFlush flush, IOptions<DeliveryOptions> options, TimeProvider clock,
     MessagesMetrics metrics, ILogger<DeviceSession> logger)
 {

@@ -3,7 +3,7 @@ using Sealpost.Messages.Mailboxes;
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>Where a message held by its origin stands.</summary>
-public enum HeldState
+internal enum HeldState
 {
     /// <summary>Offered live; waiting for an ack within the grace.</summary>
     Held,
@@ -16,7 +16,7 @@ public enum HeldState
 }
 
 /// <summary>A message its origin (the <see cref="Relay"/> of the sender's instance) holds until it is acknowledged or stored.</summary>
-public sealed class HeldMessage(NewMessage message, SenderLane sender)
+internal sealed class HeldMessage(NewMessage message, SenderLane sender)
 {
     private int _state = (int)HeldState.Held;
 

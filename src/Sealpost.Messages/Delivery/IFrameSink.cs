@@ -1,7 +1,7 @@
 namespace Sealpost.Messages.Delivery;
 
 /// <summary>Where the frames for one socket go: its single writer (<c>Sockets/FrameWriter</c>), or a test's recorder.</summary>
-public interface IFrameSink
+internal interface IFrameSink
 {
     /// <summary>Queues a frame; false when the socket cannot take it (it is being dropped).</summary>
     bool Emit(byte[] frame);

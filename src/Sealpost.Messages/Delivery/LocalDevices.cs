@@ -9,7 +9,7 @@ namespace Sealpost.Messages.Delivery;
 /// The device sessions open on this instance, by device, and the bus subscriptions that follow them: an instance
 /// listens for a device exactly while it holds one of the device's sockets.
 /// </summary>
-public sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> options, TimeProvider clock)
+internal sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> options, TimeProvider clock)
 {
     private static readonly TimeSpan ResubscribeDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxResubscribeDelay = TimeSpan.FromSeconds(30);

@@ -9,7 +9,7 @@ namespace Sealpost.Messages.Delivery;
 /// <see cref="DeliveryState.FromStore"/>) is deleted and the device's other sockets here stop waiting for it; a live one
 /// is answered to the <see cref="Relay"/> that holds it, here or, over the bus, on another instance.
 /// </summary>
-public sealed class Origins(Relay relay, IClusterBus bus, MailboxWriter writer, LocalDevices devices)
+internal sealed class Origins(Relay relay, IClusterBus bus, MailboxWriter writer, LocalDevices devices)
 {
     /// <summary>This instance: the origin of what its own relay holds.</summary>
     public Guid Here => bus.InstanceId;

@@ -21,7 +21,7 @@ namespace Sealpost.Messages.Delivery;
 /// moment its path is chosen; while any of its messages is being stored, later ones are stored behind it (one lane, in
 /// order) rather than offered live, so a live message never overtakes an older one still on its way to the mailbox.
 /// </summary>
-public sealed partial class Relay
+internal sealed partial class Relay
 {
     private static readonly TimeSpan GraceTick = TimeSpan.FromMilliseconds(5);
     private readonly ConcurrentDictionary<Guid, HeldMessage> _held = new();

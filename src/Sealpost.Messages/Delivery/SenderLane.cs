@@ -4,7 +4,7 @@ namespace Sealpost.Messages.Delivery;
 /// What the relay knows of one sender socket: its write lane (so its messages commit in send order), its queues by
 /// recipient device, and where answers go.
 /// </summary>
-public sealed class SenderLane(int lane, ISendReplies replies)
+internal sealed class SenderLane(int lane, ISendReplies replies)
 {
     private const int IdleQueuesKept = 256;
     private readonly Dictionary<string, RecipientQueue> _queues = new(StringComparer.Ordinal);

@@ -8,7 +8,7 @@ using Sealpost.Protocol;
 namespace Sealpost.Messages.Frames;
 
 /// <summary>Reads client frames and writes server frames, both through the shared <see cref="SealpostJsonContext"/>.</summary>
-public static class FrameCodec
+internal static class FrameCodec
 {
     // Bodies are base64, whose '+' the default encoder writes as \u002B: six bytes for one. Nothing the server
     // writes is embedded in HTML, so the relaxed encoder (which still escapes quotes and controls) is safe.

@@ -7,7 +7,7 @@ namespace Sealpost.Messages.Identity;
 /// what it sends. Device 1 is the bare username (so every mailbox from before linked devices is device 1's, and a
 /// one-device account costs nothing extra); device <c>n</c> &gt; 1 is <c>username/n</c>. A username never holds '/'.
 /// </summary>
-public static class DeviceAddress
+internal static class DeviceAddress
 {
     public const int FirstDevice = 1;
 

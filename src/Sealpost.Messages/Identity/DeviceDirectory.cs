@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Identity;
 /// it must reach. The users service says on Redis when an account's devices change (<see cref="Forget"/>); a send
 /// that disagrees with the cache asks again before it is refused, so a missed notice costs a question, not a message.
 /// </summary>
-public sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock)
+internal sealed class DeviceDirectory(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock)
 {
     private const int MaxCached = 100_000;
     private static readonly int[] NoAccount = [];

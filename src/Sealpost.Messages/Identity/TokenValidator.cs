@@ -10,7 +10,7 @@ namespace Sealpost.Messages.Identity;
 /// Who a valid access token names, on which device (<c>dev</c>; 1 when it has none), until when, and for which session
 /// (<c>sid</c>; empty when it has none).
 /// </summary>
-public readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt, Guid Session, int Device = DeviceAddress.FirstDevice)
+internal readonly record struct TokenIdentity(string Username, DateTimeOffset ExpiresAt, Guid Session, int Device = DeviceAddress.FirstDevice)
 {
     /// <summary>The device's name in the messages service (<see cref="DeviceAddress"/>).</summary>
     public string Address => DeviceAddress.Of(Username, Device);
@@ -21,7 +21,7 @@ public readonly record struct TokenIdentity(string Username, DateTimeOffset Expi
 /// triggers a refetch (at most every few seconds), so a rotated signing key is picked up without a restart.
 /// The messages service never reads the users database.
 /// </summary>
-public sealed partial class TokenValidator(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock, ILogger<TokenValidator> logger)
+internal sealed partial class TokenValidator(HttpClient http, IOptions<UsersOptions> options, TimeProvider clock, ILogger<TokenValidator> logger)
 {
     private static readonly TimeSpan MinRefetchInterval = TimeSpan.FromSeconds(5);
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };

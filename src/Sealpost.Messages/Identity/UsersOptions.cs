@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Sealpost.Messages.Identity;
 
 /// <summary>Where the users service answers (section <c>Users</c>): its JWKS and its public records.</summary>
-public sealed class UsersOptions
+internal sealed class UsersOptions
 {
     public const string Section = "Users";
 

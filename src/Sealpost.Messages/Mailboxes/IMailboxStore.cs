@@ -4,13 +4,13 @@ namespace Sealpost.Messages.Mailboxes;
 /// A message a sender wants delivered: <see cref="Id"/> from <see cref="MessageIds"/>, <see cref="ClientId"/> the id the
 /// sender chose (resends carry it again), <see cref="Body"/> the envelope as the sender sent it (standard base64).
 /// </summary>
-public sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Recipient, string Body, DateTimeOffset SentAt);
+internal sealed record NewMessage(Guid Id, string Sender, Guid ClientId, string Recipient, string Body, DateTimeOffset SentAt);
 
 /// <summary>A message waiting in a mailbox. <see cref="ClientId"/> is null for messages stored before mailbox version 2.</summary>
-public sealed record StoredMessage(Guid Id, string Sender, Guid? ClientId, byte[] Body, DateTimeOffset SentAt);
+internal sealed record StoredMessage(Guid Id, string Sender, Guid? ClientId, byte[] Body, DateTimeOffset SentAt);
 
 /// <summary>What became of a message given to the store. The values are fixed: PostgresMailboxStore's SQL returns them.</summary>
-public enum AcceptStatus
+internal enum AcceptStatus
 {
     /// <summary>Stored now: durable, and new.</summary>
     Stored = 0,
@@ -32,14 +32,14 @@ public enum AcceptStatus
     SenderDailyLimit = 4,
 }
 
-public readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, DateTimeOffset SentAt);
+internal readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, DateTimeOffset SentAt);
 
 /// <summary>
 /// The temporary store of undelivered ciphertext. Every implementation passes the same contract tests
 /// (tests/Sealpost.Messages.Tests/Mailboxes/MailboxStoreContract.cs). Batching and ordering of writes belong to
 /// <see cref="MailboxWriter"/>; a store only does what it is asked, one round trip per call.
 /// </summary>
-public interface IMailboxStore
+internal interface IMailboxStore
 {
     /// <summary>Stores a batch in one commit, in order; returns only once it is durable. One result per message.</summary>
     Task<AcceptResult[]> StoreAsync(IReadOnlyList<NewMessage> batch, CancellationToken ct);

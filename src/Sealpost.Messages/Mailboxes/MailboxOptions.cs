@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Sealpost.Messages.Mailboxes;
 
 /// <summary>Mailbox limits (section <c>Mailboxes</c>).</summary>
-public sealed class MailboxOptions
+internal sealed class MailboxOptions
 {
     public const string Section = "Mailboxes";
 

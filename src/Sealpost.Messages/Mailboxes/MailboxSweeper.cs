@@ -7,7 +7,7 @@ namespace Sealpost.Messages.Mailboxes;
 /// Deletes expired messages in the background; every instance sweeps, and SKIP LOCKED keeps them apart. After each
 /// sweep it counts what waits, for the mailbox gauges of <see cref="MessagesMetrics"/>.
 /// </summary>
-public sealed partial class MailboxSweeper(IMailboxStore store, IOptions<MailboxOptions> options, TimeProvider clock, MessagesMetrics metrics,
+internal sealed partial class MailboxSweeper(IMailboxStore store, IOptions<MailboxOptions> options, TimeProvider clock, MessagesMetrics metrics,
     ILogger<MailboxSweeper> logger)
     : BackgroundService
 {

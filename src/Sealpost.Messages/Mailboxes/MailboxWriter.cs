@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Mailboxes;
 /// commit in the order they were sent, and their completions run in that order too, which the delivery core relies
 /// on. Deletes (acks) have a lane of their own; their order does not matter.
 /// </summary>
-public sealed partial class MailboxWriter : IAsyncDisposable
+internal sealed partial class MailboxWriter : IAsyncDisposable
 {
     private readonly IMailboxStore _store;
     private readonly MessagesMetrics _metrics;

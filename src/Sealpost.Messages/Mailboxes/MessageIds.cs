@@ -9,7 +9,7 @@ namespace Sealpost.Messages.Mailboxes;
 /// their writes are batched. The 62 random bits come from the system's cryptographic generator, read a few kilobytes
 /// at a time per thread (one call into OpenSSL per 512 ids rather than one per id).
 /// </summary>
-public static class MessageIds
+internal static class MessageIds
 {
     private static readonly Lock Gate = new();
     private static long _lastMs;

@@ -9,7 +9,7 @@ namespace Sealpost.Messages.Mailboxes;
 /// Mailboxes in PostgreSQL (the service's own database): one row per waiting message, keyed by (recipient, id).
 /// Every call is one statement; batching is the caller's (<see cref="MailboxWriter"/>).
 /// </summary>
-public sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOptions> options) : IMailboxStore
+internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOptions> options) : IMailboxStore
 {
     private const int SweepChunk = 5000;
     private readonly MailboxOptions _options = options.Value;

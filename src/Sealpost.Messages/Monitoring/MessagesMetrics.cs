@@ -10,7 +10,7 @@ namespace Sealpost.Messages.Monitoring;
 /// counter with a label from a fixed set, never a user's name, and allocates nothing. The gauges read the instance's
 /// parts when Prometheus scrapes (<see cref="Observe"/>).
 /// </summary>
-public sealed class MessagesMetrics
+internal sealed class MessagesMetrics
 {
     public const string MeterName = "Sealpost.Messages";
     private readonly Meter _meter;

@@ -4,7 +4,7 @@ using Sealpost.Protocol;
 namespace Sealpost.Messages.Sending;
 
 /// <summary>What <see cref="DeviceListCheck"/> found: go on (<see cref="Code"/> null), or an error code with the current device lists.</summary>
-public sealed record DeviceListVerdict(string? Code, int[]? RecipientDevices = null, int[]? OwnDevices = null)
+internal sealed record DeviceListVerdict(string? Code, int[]? RecipientDevices = null, int[]? OwnDevices = null)
 {
     public static readonly DeviceListVerdict Ok = new((string?)null);
 }
@@ -15,7 +15,7 @@ public sealed record DeviceListVerdict(string? Code, int[]? RecipientDevices = n
 /// lists asks again before it is refused with <c>stale_devices</c> and the current lists (as Signal's
 /// <c>DestinationDeviceValidator</c> does), so a missed change costs a question, not a message.
 /// </summary>
-public sealed class DeviceListCheck(DeviceDirectory directory)
+internal sealed class DeviceListCheck(DeviceDirectory directory)
 {
     /// <summary>Throws <see cref="HttpRequestException"/> when the users service cannot say.</summary>
     public async ValueTask<DeviceListVerdict> CheckAsync(ClientFrame frame, string to, string username, int device, CancellationToken ct)

@@ -5,7 +5,7 @@ using Sealpost.Protocol;
 namespace Sealpost.Messages.Sending;
 
 /// <summary>One checked send becomes one message per device: the recipient's devices, then copies to the sender's other devices.</summary>
-public static class SendFanOut
+internal static class SendFanOut
 {
     public static List<NewMessage> Messages(ClientFrame frame, string to, string username, string senderAddress, TimeProvider clock)
     {
@@ -30,7 +30,7 @@ public static class SendFanOut
 /// The copies of one send (one per device): answered once every copy is, with the first envelope's <c>accepted</c>,
 /// or with an error if any copy failed (then the client sends again, and copies that got through are duplicates).
 /// </summary>
-public sealed class SendUnit(Guid first, int copies)
+internal sealed class SendUnit(Guid first, int copies)
 {
     private readonly Lock _gate = new();
     private int _waiting = copies;

@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Sending;
 /// (<see cref="DeviceListCheck"/>), one message per device (<see cref="SendFanOut"/>) handed to the <see cref="Relay"/>,
 /// whose answers reach the client through the socket's <see cref="Sender"/>.
 /// </summary>
-public sealed partial class SendHandler(DeviceListCheck devices, Relay relay, TimeProvider clock, MessagesMetrics metrics, ILogger<SendHandler> logger)
+internal sealed partial class SendHandler(DeviceListCheck devices, Relay relay, TimeProvider clock, MessagesMetrics metrics, ILogger<SendHandler> logger)
 {
     /// <summary>Handles one send. Awaited by the socket before its next frame: the relay must get one socket's sends in the order they came.</summary>
     public async ValueTask HandleAsync(Sender sender, ClientFrame frame, CancellationToken ct)

@@ -4,10 +4,10 @@ using Sealpost.Protocol;
 namespace Sealpost.Messages.Sending;
 
 /// <summary>Why a send cannot go on: an error code and a sentence for people.</summary>
-public readonly record struct SendRefusal(string Code, string Text);
+internal readonly record struct SendRefusal(string Code, string Text);
 
 /// <summary>The shape of a <c>send</c> frame, checked without asking anyone: its id, its recipient, its envelopes.</summary>
-public static class SendRules
+internal static class SendRules
 {
     /// <summary>The recipient's normalized name, or why the send is refused.</summary>
     public static (string? To, SendRefusal? Refusal) Check(ClientFrame frame)

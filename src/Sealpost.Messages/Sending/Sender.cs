@@ -8,7 +8,7 @@ namespace Sealpost.Messages.Sending;
 /// One socket's sends: its place in the relay (<see cref="SenderLane"/>), the copies of each send answered as one, and
 /// at most <c>Sockets:MaxPendingSends</c> sends unanswered (the socket reads no further frames until one is answered).
 /// </summary>
-public sealed class Sender : ISendReplies
+internal sealed class Sender : ISendReplies
 {
     private readonly IFrameSink _sink;
     private readonly SemaphoreSlim _pending;

@@ -6,7 +6,7 @@ namespace Sealpost.Messages.Sockets;
 /// The frame budget of each device with sockets here (<see cref="SocketOptions.FramesPerSecond"/>), shared by its
 /// sockets and remembered for a while after the last one closes, so reconnecting does not refill it.
 /// </summary>
-public sealed class FrameBudgets(IOptions<SocketOptions> options, TimeProvider clock)
+internal sealed class FrameBudgets(IOptions<SocketOptions> options, TimeProvider clock)
 {
     private static readonly TimeSpan Memory = TimeSpan.FromMinutes(1);
     private readonly Lock _gate = new();

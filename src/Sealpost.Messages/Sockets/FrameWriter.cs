@@ -11,7 +11,7 @@ namespace Sealpost.Messages.Sockets;
 /// <see cref="SocketOptions.SendTimeout"/>, is cut off rather than allowed to hold memory. <see cref="Stopped"/> fires
 /// when the socket should stop being read.
 /// </summary>
-public sealed partial class FrameWriter(WebSocket socket, SocketOptions options, TimeProvider clock, MessagesMetrics metrics, ILogger logger, string connectionId)
+internal sealed partial class FrameWriter(WebSocket socket, SocketOptions options, TimeProvider clock, MessagesMetrics metrics, ILogger logger, string connectionId)
     : IFrameSink
 {
     private static readonly byte[] CloseMarker = [];

@@ -5,7 +5,7 @@ using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Messages.Sockets;
 
-public static partial class SocketEndpoints
+internal static partial class SocketEndpoints
 {
     public static IEndpointRouteBuilder MapSocketEndpoints(this IEndpointRouteBuilder app)
     {

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Sealpost.Messages.Sockets;
 
 /// <summary>WebSocket behaviour (section <c>Sockets</c>): origins, keep-alive, frame budgets, the write queue.</summary>
-public sealed class SocketOptions
+internal sealed class SocketOptions
 {
     public const string Section = "Sockets";
 

@@ -1,7 +1,7 @@
 namespace Sealpost.Messages.Sockets;
 
 /// <summary>A token bucket: <c>rate</c> tokens a second, holding at most <c>burst</c>.</summary>
-public sealed class TokenBucket(double rate, double burst, TimeProvider clock)
+internal sealed class TokenBucket(double rate, double burst, TimeProvider clock)
 {
     private readonly Lock _gate = new();
     private readonly double _burst = burst;

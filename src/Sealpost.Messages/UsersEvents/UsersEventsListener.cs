@@ -13,7 +13,7 @@ namespace Sealpost.Messages.UsersEvents;
 /// (every instance hears this and deletes, which is idempotent; a notice lost while Redis is away leaves the rows to
 /// expire). Runs only where Redis is configured: one instance alone has no users-service events to hear.
 /// </summary>
-public sealed partial class UsersEventsListener(
+internal sealed partial class UsersEventsListener(
     IConnectionMultiplexer redis, LocalDevices devices, DeviceDirectory directory, IMailboxStore store, ILogger<UsersEventsListener> logger) : BackgroundService
 {
     // Until it succeeds (Redis may be away at start); once subscribed, the multiplexer resubscribes after reconnects.

@@ -11,9 +11,9 @@ public abstract class MailboxStoreContract
     protected static readonly TimeProvider Clock = TimeProvider.System;
 
     /// <summary>A store on a fresh, empty database, with the given quota and message lifetime.</summary>
-    protected abstract Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000);
+    private protected abstract Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000);
 
-    protected static NewMessage Message(string from, string to, Guid? clientId = null, byte[]? body = null) =>
+    private protected static NewMessage Message(string from, string to, Guid? clientId = null, byte[]? body = null) =>
         new(MessageIds.Next(Clock), from, clientId ?? Guid.NewGuid(), to, Convert.ToBase64String(body ?? [1, 2, 3]), Microseconds(Clock.GetUtcNow()));
 
     private static DateTimeOffset Microseconds(DateTimeOffset t) => t.AddTicks(-(t.UtcTicks % 10));

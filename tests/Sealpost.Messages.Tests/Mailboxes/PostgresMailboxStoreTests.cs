@@ -12,7 +12,7 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
 {
     private readonly List<NpgsqlDataSource> _owned = [];
 
-    protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000)
+    private protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000)
     {
         var db = await NewDatabaseAsync();
         await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
