@@ -2,8 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Sealpost.Client;
+using Sealpost.Client.Accounts;
 using Sealpost.Client.Contacts;
-using Sealpost.Client.State;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.Storage;
 using Sealpost.Protocol;
 
 namespace Sealpost.Cli;
@@ -26,7 +28,7 @@ public sealed partial class CliApp
     public CliApp(CliConsole console) => _console = console;
 
     /// <summary>Knobs tests turn: shorter reconnect waits and the like.</summary>
-    public Sealpost.Client.Messaging.ConnectionOptions? ConnectionOptions { get; init; }
+    public ConnectionOptions? ConnectionOptions { get; init; }
 
     /// <summary>Runs one command line and returns its exit code.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
@@ -131,11 +133,11 @@ public sealed partial class CliApp
         {
             var profile = ProfileOf(r);
             if (profile.ReadAccount() is not { } account) return null;
-            if (account.DeletedAt is not null) return SealpostClient.AccountDeleted(account, profile.Name).Message;
+            if (account.DeletedAt is not null) return AccountClient.AccountDeleted(account, profile.Name).Message;
             await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), CertificateFile = CertificateOf(r, profile), Profile = profile });
             using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             quick.CancelAfter(TimeSpan.FromSeconds(5));
-            return await client.AccountExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
+            return await client.Accounts.ExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
                 ? $"The account {account.Username} no longer exists on {account.Server}: it was deleted. This profile keeps its keys and history; register anew with another --profile."
                 : null;
         }
@@ -216,7 +218,7 @@ public sealed partial class CliApp
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,
         });
-        client.Notice += m => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(m));
+        client.Messages.Notice += m => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(m));
         return client;
     }
 
@@ -301,26 +303,35 @@ public sealed partial class CliApp
         _ => "changed",
     };
 
-    private static JsonObject EntryJson(HistoryEntry e, string? savedAs = null) => new()
+    private static JsonObject EntryJson(Message e, string? savedAs = null) => new()
     {
         ["id"] = e.Id,
-        ["direction"] = e.Direction,
+        ["direction"] = e.Direction == MessageDirection.Out ? "out" : "in",
         ["peer"] = e.Peer,
         ["text"] = e.Text,
         ["file"] = e.FileName is null ? null : new JsonObject { ["name"] = e.FileName, ["size"] = e.FileSize, ["saved_as"] = savedAs },
         ["sent_at"] = e.SentAt,
-        ["status"] = e.Status,
+        ["status"] = StatusName(e.Status),
         ["problem"] = e.Problem,
         ["sender_key_id"] = e.SenderKeyId,
         ["recipient_key_id"] = e.RecipientKeyId,
         ["from_device"] = e.FromDevice,
     };
 
+    /// <summary>A message's status as the JSON output has always named it (the names of history.json).</summary>
+    private static string StatusName(MessageStatus status) => status switch
+    {
+        MessageStatus.UnverifiedKey => "unverified_key",
+        MessageStatus.Rejected => "rejected",
+        MessageStatus.Sent => "sent",
+        _ => "ok",
+    };
+
     /// <summary>One message for people; everything that came from others is escaped (<see cref="TerminalText"/>).</summary>
-    private static string EntryText(HistoryEntry e, string? savedAs = null)
+    private static string EntryText(Message e, string? savedAs = null)
     {
         var peer = TerminalText.Escape(e.Peer);
-        var arrow = e.Direction == MessageDirections.Out ? $"you{DeviceText(e, copy: true)} → {peer}" : $"{peer}{DeviceText(e, copy: false)} → you";
+        var arrow = e.Direction == MessageDirection.Out ? $"you{DeviceText(e, copy: true)} → {peer}" : $"{peer}{DeviceText(e, copy: false)} → you";
         var body = e.FileName is null ? TerminalText.EscapeLines(e.Text) : FileText(e, savedAs);
         return e.Status switch
         {
@@ -334,13 +345,13 @@ public sealed partial class CliApp
     /// The sending device, when it says something: a sender's device other than their first, and always the device of a
     /// sent copy (an outgoing entry with a device is one my other device sent).
     /// </summary>
-    private static string DeviceText(HistoryEntry e, bool copy) =>
+    private static string DeviceText(Message e, bool copy) =>
         e.FromDevice is { } device && (copy || device != 1) ? $" (device {device})" : "";
 
-    private static string FileText(HistoryEntry e, string? savedAs)
+    private static string FileText(Message e, string? savedAs)
     {
         var head = $"file \"{TerminalText.Escape(e.FileName)}\", {e.FileSize?.ToString("N0", CultureInfo.InvariantCulture)} bytes";
-        if (e.Direction == MessageDirections.Out) return $"[{head}]";
+        if (e.Direction == MessageDirection.Out) return $"[{head}]";
         return savedAs is null ? $"[{head}; not saved: use --save-to DIR]" : $"[{head}, saved as {TerminalText.Escape(savedAs)}]";
     }
 }

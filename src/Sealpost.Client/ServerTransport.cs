@@ -9,7 +9,7 @@ namespace Sealpost.Client;
 /// (the one <c>scripts/up</c> makes) is trusted by naming that certificate: then it alone is trusted, not the system's
 /// certificate authorities.
 /// </summary>
-public static class ServerTransport
+internal static class ServerTransport
 {
     /// <summary>Throws for a plain http:// (or ws://) address that is not on this machine.</summary>
     public static void EnsureSafe(Uri server)

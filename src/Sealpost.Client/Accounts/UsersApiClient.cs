@@ -9,17 +9,17 @@ using Sealpost.Protocol;
 namespace Sealpost.Client.Accounts;
 
 /// <summary>The users service's REST API. Failures become <see cref="SealpostException"/>s carrying the problem's stable code.</summary>
-public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
+internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
 {
     private const string ProblemPrefix = "urn:sealpost:problem:";
     private const int BusyAttempts = 4;
 
-    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct, string? deviceName = null) =>
+    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, string? deviceName, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName, deviceName),
             SealpostJsonContext.Default.RegisterRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>A session for one of the account's devices (<paramref name="deviceId"/>; absent: the lowest live one).</summary>
-    public Task<SessionResponse> LoginAsync(string username, string password, CancellationToken ct, uint? deviceId = null) =>
+    public Task<SessionResponse> LoginAsync(string username, string password, uint? deviceId, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password, (int?)deviceId),
             SealpostJsonContext.Default.LoginRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
 
@@ -87,7 +87,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync<object, OwnAccount>(HttpMethod.Get, "v1/accounts/me", accessToken, null, null, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>Publishes a new public key; the server wants the account password too, and ends the account's other sessions.</summary>
-    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, CancellationToken ct, string? certificate = null) =>
+    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, string? certificate, CancellationToken ct) =>
         SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey, currentPassword, certificate),
             SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 

@@ -1,71 +1,14 @@
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Protocol;
 
 namespace Sealpost.Client.Contacts;
-
-public enum ContactState
-{
-    /// <summary>Seen for the first time and pinned now (trust on first use).</summary>
-    New,
-
-    /// <summary>The server's key is the one pinned.</summary>
-    Pinned,
-
-    /// <summary>The server's key is the one pinned, and the user said they compared fingerprints.</summary>
-    Verified,
-
-    /// <summary>The server's key differs from the one pinned; sending is refused until the user trusts it.</summary>
-    Changed,
-}
-
-/// <summary>A key as people see it.</summary>
-public sealed record KeyInfo(uint KeyId, string PublicKey, string Fingerprint)
-{
-    internal static KeyInfo Of(ContactKey key) => new(key.KeyId, key.PublicKey, Sealpost.Crypto.Fingerprint.Of(Decode(key.PublicKey)));
-
-    internal static byte[] Decode(string publicKey) =>
-        AccountRules.ParsePublicKey(publicKey) ?? throw new SealpostException(ErrorKind.Crypto, "A stored public key is malformed; contacts.json is damaged.");
-}
-
-/// <summary>
-/// Where a contact stands: the trusted key, and a changed key waiting for the user when there is one. For an account
-/// with an identity key, <see cref="IdentityKey"/> is the one pinned (fingerprints and safety numbers come from it) and
-/// <see cref="PendingIdentityKey"/> a different one the server shows, waiting for the user.
-/// </summary>
-public sealed record ContactStatus(string Username, string? DisplayName, ContactState State, uint TrustedKeyId, string TrustedPublicKey, string TrustedFingerprint, KeyInfo? Pending,
-    string? IdentityKey = null, string? PendingIdentityKey = null)
-{
-    public byte[] TrustedKey => KeyInfo.Decode(TrustedPublicKey);
-}
-
-/// <summary>The key that opens a message from a sender, and whether the user trusts it.</summary>
-public sealed record SenderKey(byte[] PublicKey, bool Trusted, string? Note);
-
-/// <summary>Where public keys come from: the users service, or a fake in tests.</summary>
-public interface IKeyDirectory
-{
-    /// <summary>The current record, or null when there is no such account.</summary>
-    Task<PublicAccount?> GetAccountAsync(string username, CancellationToken ct);
-
-    /// <summary>The record as it was under an older key id, or null when there is no such key.</summary>
-    Task<PublicAccount?> GetKeyAsync(string username, uint keyId, CancellationToken ct);
-
-    /// <summary>The identity key and the devices' current keys with certificates, or null when there is no such account.</summary>
-    Task<DeviceList?> GetDevicesAsync(string username, CancellationToken ct);
-
-    /// <summary>One key of one device (also of a removed device) with its certificate, or null.</summary>
-    Task<PublicDevice?> GetDeviceKeyAsync(string username, uint deviceId, uint keyId, CancellationToken ct);
-}
-
-/// <summary>A device to seal to: its certificate verified under the identity key pinned for its account.</summary>
-public sealed record TrustedDevice(uint DeviceId, uint KeyId, byte[] PublicKey);
 
 /// <summary>
 /// Trust on first use: the first key seen for a contact is pinned; a different key later is recorded as pending
 /// and refused for sending until the user accepts it with <see cref="TrustAsync"/>. Older keys stay, by key id,
 /// so messages sealed before a rotation still verify against what was pinned.
 /// </summary>
-public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, TimeProvider? time = null)
+internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 

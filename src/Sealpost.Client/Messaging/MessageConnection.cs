@@ -9,23 +9,6 @@ using Sealpost.Protocol;
 
 namespace Sealpost.Client.Messaging;
 
-/// <summary>Tuning of a <see cref="MessageConnection"/>; the defaults suit people, tests shorten them.</summary>
-public sealed record ConnectionOptions
-{
-    /// <summary>Attempts to connect before <see cref="MessageConnection.StartAsync"/> gives up; later reconnects never give up.</summary>
-    public int InitialAttempts { get; init; } = 3;
-
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
-    public TimeSpan BackoffBase { get; init; } = Backoff.Base;
-    public TimeSpan BackoffCap { get; init; } = Backoff.Cap;
-
-    /// <summary>How often a send refused with <c>rate_limited</c> or <c>internal</c> is tried again.</summary>
-    public int SendRetries { get; init; } = 5;
-
-    /// <summary>Checks the server's TLS certificate instead of the system's authorities (see <see cref="ServerTransport.TrustOnly"/>).</summary>
-    public System.Net.Security.RemoteCertificateValidationCallback? CertificateCheck { get; init; }
-}
-
 /// <summary>
 /// The WebSocket to the messages service. One reader loop owns receiving; every write goes through one lock, which
 /// the reader takes only to answer a close (with a timeout), so a socket the server stops reading cannot deadlock us.
@@ -33,7 +16,7 @@ public sealed record ConnectionOptions
 /// reconnects with backoff and sends again every send not yet accepted, under the same client id, which the server
 /// turns into the same message id.
 /// </summary>
-public sealed class MessageConnection : IAsyncDisposable
+internal sealed class MessageConnection : IAsyncDisposable
 {
     /// <summary>The largest frame read: a 64 KiB body plus the rest of a message frame, with room to spare.</summary>
     private const int MaxFrameBytes = 128 * 1024;

@@ -12,7 +12,7 @@ namespace Sealpost.Client.Messaging;
 /// <c>FF 02 | count (uint16, big-endian, 1..1024) | count × (length (1 byte, 1..255) | client id (UTF-8))</c>.
 /// The envelope format itself is unchanged; this is the plaintext inside it (docs/cli.md, "What a message holds").
 /// </summary>
-public sealed record MessagePayload
+internal sealed record MessagePayload
 {
     public const byte Marker = 0xFF;
     public const byte FileKind = 0x01;

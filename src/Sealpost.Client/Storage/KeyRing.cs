@@ -1,15 +1,14 @@
 using System.Text.Json;
-using Sealpost.Client.State;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
 
-namespace Sealpost.Client.Keys;
+namespace Sealpost.Client.Storage;
 
 /// <summary>
 /// This profile's own private keys, one key file per key id under <c>keys/</c>, unlocked with the passphrase on
 /// first use and kept in memory for the life of the client. Old keys stay so messages sealed to them still open.
 /// </summary>
-public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
+internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
 {
     private readonly Dictionary<uint, X25519KeyPair> _unlocked = [];
     private readonly Lock _gate = new();
