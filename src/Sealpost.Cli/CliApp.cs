@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Sealpost.Client;
-using Sealpost.Client.Accounts;
 using Sealpost.Client.Contacts;
 using Sealpost.Client.Messaging;
 using Sealpost.Client.Storage;
@@ -63,7 +62,7 @@ public sealed partial class CliApp
             var (code, message) = ExitCodes.Of(e);
             if (code == ExitCodes.Interrupted && ct.IsCancellationRequested && IsListen(parsed)) return ExitCodes.Ok;
             if (code == ExitCodes.Auth && await GoneAccountAsync(parsed, ct).ConfigureAwait(false) is { } gone) message = gone;
-            return await FailAsync(json, code, ExitCodes.Name(code), (e as SealpostException)?.Code, message).ConfigureAwait(false);
+            return await FailAsync(json, code, ExitCodes.Name(code), Hints.ServerCodeOf(e), message).ConfigureAwait(false);
         }
     }
 
@@ -133,7 +132,7 @@ public sealed partial class CliApp
         {
             var profile = ProfileOf(r);
             if (profile.ReadAccount() is not { } account) return null;
-            if (account.DeletedAt is not null) return AccountClient.AccountDeleted(account, profile.Name).Message;
+            if (account.DeletedAt is not null) return Hints.AccountDeleted(account, profile.Name);
             await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), CertificateFile = CertificateOf(r, profile), Profile = profile });
             using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             quick.CancelAfter(TimeSpan.FromSeconds(5));
@@ -141,7 +140,7 @@ public sealed partial class CliApp
                 ? $"The account {account.Username} no longer exists on {account.Server}: it was deleted. This profile keeps its keys and history; register anew with another --profile."
                 : null;
         }
-        catch (Exception e) when (e is SealpostException or OperationCanceledException)
+        catch (Exception e) when (e is SealpostException or CliException or OperationCanceledException)
         {
             return null;
         }
@@ -194,7 +193,7 @@ public sealed partial class CliApp
         if (string.IsNullOrEmpty(text)) text = profile.ReadConfig()?.Server;
         if (string.IsNullOrEmpty(text)) text = DefaultServer;
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            throw new SealpostException(ErrorKind.Invalid, $"The server address \"{text}\" is not an http:// or https:// URL.");
+            throw new CliException(ErrorKind.Invalid, $"The server address \"{text}\" is not an http:// or https:// URL.");
         return uri;
     }
 
@@ -218,8 +217,12 @@ public sealed partial class CliApp
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,
         });
-        client.Messages.Notice += m => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(m));
+        client.Messages.Reconnecting += lost => Notice(Notices.Reconnecting(lost));
+        client.Messages.Reconnected += () => Notice(Notices.Reconnected);
+        client.Messages.Warning += warning => Notice(Notices.Warning(warning));
         return client;
+
+        void Notice(string message) => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(message));
     }
 
     /// <summary>Shortest passphrase accepted for a new key file: it is all that stands between a copied key file and an offline guesser.</summary>
@@ -234,17 +237,17 @@ public sealed partial class CliApp
     {
         if (Env(variable) is { Length: > 0 } value)
         {
-            if (rule?.Invoke(value) is { } wrong) throw new SealpostException(ErrorKind.Invalid, $"{variable}: {wrong}");
+            if (rule?.Invoke(value) is { } wrong) throw new CliException(ErrorKind.Invalid, $"{variable}: {wrong}");
             return value;
         }
         for (var attempt = 1; ; attempt++)
         {
             var first = _console.ReadSecret(prompt)
-                ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
+                ?? throw new CliException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
             var problem = first.Length == 0 ? "Nothing was typed." : rule?.Invoke(first);
             if (problem is null && confirm && _console.ReadSecret("Again, to be sure: ") != first) problem = "The two entries differ.";
             if (problem is null) return first;
-            if (attempt == 3) throw new SealpostException(ErrorKind.Invalid, problem);
+            if (attempt == 3) throw new CliException(ErrorKind.Invalid, problem);
             _console.Error.WriteLine(problem + " Try again.");
         }
     }
@@ -260,7 +263,7 @@ public sealed partial class CliApp
     {
         if (name is null) return null;
         if (name.Length is 0 or > Limits.DeviceNameMaxLength || string.IsNullOrWhiteSpace(name) || name.EnumerateRunes().Any(TerminalText.IsUnsafe))
-            throw new SealpostException(ErrorKind.Invalid, $"{option}: a device name is 1 to {Limits.DeviceNameMaxLength} characters, without control or text-direction characters.");
+            throw new CliException(ErrorKind.Invalid, $"{option}: a device name is 1 to {Limits.DeviceNameMaxLength} characters, without control or text-direction characters.");
         return name;
     }
 

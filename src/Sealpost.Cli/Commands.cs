@@ -26,10 +26,10 @@ public sealed partial class CliApp
             await using var client = ClientOf(r, () => passphrase!);
             var profile = client.Options.Profile;
             if (client.Accounts.Current is { } existing)
-                throw new SealpostException(ErrorKind.Invalid, $"Profile '{profile.Name}' already holds the account {existing.Username}; use another --profile.");
+                throw new CliException(ErrorKind.Invalid, $"Profile '{profile.Name}' already holds the account {existing.Username}; use another --profile.");
             // Said before four prompts rather than after them.
             if (await client.Accounts.ExistsAsync(name, ct) == true)
-                throw new SealpostException(ErrorKind.Refused, $"The username {name} is taken.") { Code = "username-taken" };
+                throw new CliException(ErrorKind.Refused, $"The username {name} is taken.") { ServerCode = "username-taken" };
             var password = Secret("SEALPOST_PASSWORD", "New account password: ", PasswordRule, confirm: true);
             passphrase = NewPassphrase();
             var own = await client.Accounts.RegisterAsync(name, password, r.GetValue(displayName), device, ct);
@@ -73,13 +73,13 @@ public sealed partial class CliApp
         {
             await using var client = ClientOf(r);
             var account = client.Accounts.Current
-                ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{client.Options.Profile.Name}' has no account to delete.");
+                ?? throw new CliException(ErrorKind.Auth, $"Profile '{client.Options.Profile.Name}' has no account to delete.");
             if (!r.GetValue(yes))
             {
                 _console.Error.WriteLine($"This deletes the account {account.Username} on {account.Server}. It cannot be undone, and the name can never be registered again.");
                 var typed = _console.ReadLine($"Type {account.Username} to confirm: ")
-                    ?? throw new SealpostException(ErrorKind.Invalid, "There is no terminal to confirm on: pass --yes.");
-                if (typed.Trim() != account.Username) throw new SealpostException(ErrorKind.Invalid, "Not confirmed; nothing was deleted.");
+                    ?? throw new CliException(ErrorKind.Invalid, "There is no terminal to confirm on: pass --yes.");
+                if (typed.Trim() != account.Username) throw new CliException(ErrorKind.Invalid, "Not confirmed; nothing was deleted.");
             }
             var password = Secret("SEALPOST_PASSWORD", "Password: ");
             await client.Accounts.DeleteAsync(password, ct);
@@ -197,13 +197,13 @@ public sealed partial class CliApp
             var to = r.GetValue(user)!;
             if (r.GetValue(file) is { } path)
             {
-                if (r.GetValue(text) is not null) throw new SealpostException(ErrorKind.Invalid, "Give a text or --file, not both.");
+                if (r.GetValue(text) is not null) throw new CliException(ErrorKind.Invalid, "Give a text or --file, not both.");
                 var (name, data) = ReadFile(path);
                 await using var fileClient = ClientOf(r);
                 return PrintSent(r, await fileClient.Messages.SendFileAsync(to, name, data, ct));
             }
             var message = r.GetValue(text) ?? await ReadStandardInputTextAsync(ct);
-            if (message.Length == 0) throw new SealpostException(ErrorKind.Invalid, "The message is empty.");
+            if (message.Length == 0) throw new CliException(ErrorKind.Invalid, "The message is empty.");
             await using var client = ClientOf(r);
             return PrintSent(r, await client.Messages.SendAsync(to, message, ct));
         });
@@ -222,16 +222,16 @@ public sealed partial class CliApp
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) throw new SealpostException(ErrorKind.Invalid, $"--file: there is no file '{path}'.");
+            if (!info.Exists) throw new CliException(ErrorKind.Invalid, $"--file: there is no file '{path}'.");
             var name = ReceivedFiles.SafeName(info.Name);
             var limit = MessageClient.MaxFileSize(Encoding.UTF8.GetByteCount(name));
             if (info.Length > limit)
-                throw new SealpostException(ErrorKind.Invalid, $"--file: '{path}' is {info.Length:N0} bytes; a message carries a file of at most {limit:N0} bytes.");
+                throw new CliException(ErrorKind.Invalid, $"--file: '{path}' is {info.Length:N0} bytes; a message carries a file of at most {limit:N0} bytes.");
             return (name, File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"--file: cannot read '{path}': {e.Message}", e);
+            throw new CliException(ErrorKind.Invalid, $"--file: cannot read '{path}': {e.Message}", e);
         }
     }
 
@@ -257,7 +257,7 @@ public sealed partial class CliApp
         }
         catch (DecoderFallbackException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"Standard input is not UTF-8 text (at byte {e.Index}): {instead}.", e);
+            throw new CliException(ErrorKind.Invalid, $"Standard input is not UTF-8 text (at byte {e.Index}): {instead}.", e);
         }
     }
 
@@ -267,7 +267,7 @@ public sealed partial class CliApp
     private static string? SaveFolder(ParseResult r, Option<string?> option)
     {
         if (r.GetValue(option) is not { } folder) return null;
-        return Directory.Exists(folder) ? folder : throw new SealpostException(ErrorKind.Invalid, $"--save-to: there is no folder '{folder}'.");
+        return Directory.Exists(folder) ? folder : throw new CliException(ErrorKind.Invalid, $"--save-to: there is no folder '{folder}'.");
     }
 
     /// <summary>Saves a received file when a folder was given; the path it was saved as, else null.</summary>
@@ -312,7 +312,7 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             var seconds = r.GetValue(wait);
-            if (seconds is <= 0 or > 3600) throw new SealpostException(ErrorKind.Invalid, "--wait is between 0 and 3600 seconds.");
+            if (seconds is <= 0 or > 3600) throw new CliException(ErrorKind.Invalid, "--wait is between 0 and 3600 seconds.");
             var folder = SaveFolder(r, saveTo);
             // The passphrase is asked for when the first message needs opening: not at all when nothing waits.
             await using var client = ClientOf(r);
@@ -333,7 +333,7 @@ public sealed partial class CliApp
         {
             var profile = ProfileOf(r);
             var peer = r.GetValue(user) is { } u ? ContactClient.Normalize(u) : null;
-            if (r.GetValue(last) is < 1) throw new SealpostException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
+            if (r.GetValue(last) is < 1) throw new CliException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
             var entries = new MessageHistory(profile).List(peer, r.GetValue(last));
             PrintEntries(r, entries, SaveFolder(r, saveTo), "No messages.");
             return ExitCodes.Ok;

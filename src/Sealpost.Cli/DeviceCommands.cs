@@ -24,7 +24,7 @@ public sealed partial class CliApp
             string? passphrase = null;
             await using var client = ClientOf(r, () => passphrase!);
             if (client.Accounts.Current is { } existing)
-                throw new SealpostException(ErrorKind.Invalid, $"Profile '{client.Options.Profile.Name}' already holds the account {existing.Username}; link into another --profile.");
+                throw new CliException(ErrorKind.Invalid, $"Profile '{client.Options.Profile.Name}' already holds the account {existing.Username}; link into another --profile.");
             // Asked before the server hands out a code that lives ten minutes.
             passphrase = NewPassphrase();
             var request = await client.Devices.RequestLinkAsync(deviceName, ct);
@@ -178,15 +178,15 @@ public sealed partial class CliApp
     private static uint ParseDeviceId(string text) =>
         text.Length <= 10 && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id >= 1
             ? id
-            : throw new SealpostException(ErrorKind.Invalid, $"'{TerminalText.Escape(text)}' is not a device id: a number from 1, as 'sealpost devices' lists them.");
+            : throw new CliException(ErrorKind.Invalid, $"'{TerminalText.Escape(text)}' is not a device id: a number from 1, as 'sealpost devices' lists them.");
 
     /// <summary>A y/N question on the terminal; anything but yes, or no terminal to ask on (without --yes), stops the command.</summary>
     private void Confirm(string question, string otherwise)
     {
         var answer = _console.ReadLine(question)
-            ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: pass --yes to go ahead without asking; {otherwise}.");
+            ?? throw new CliException(ErrorKind.Invalid, $"There is no terminal to ask on: pass --yes to go ahead without asking; {otherwise}.");
         var said = answer.Trim();
-        if (!said.Equals("y", StringComparison.OrdinalIgnoreCase) && !said.Equals("yes", StringComparison.OrdinalIgnoreCase)) throw new SealpostException(ErrorKind.Invalid, $"Not confirmed; {otherwise}.");
+        if (!said.Equals("y", StringComparison.OrdinalIgnoreCase) && !said.Equals("yes", StringComparison.OrdinalIgnoreCase)) throw new CliException(ErrorKind.Invalid, $"Not confirmed; {otherwise}.");
     }
 
     private const string CurrentDeviceCode = "current-device";
@@ -199,7 +199,7 @@ public sealed partial class CliApp
         {
             return await call();
         }
-        catch (SealpostException e) when (Explained(e.Code, deviceId, e) is { } clear)
+        catch (SealpostException e) when (Explained(e.ServerCode, deviceId, e) is { } clear)
         {
             throw clear;
         }
@@ -212,7 +212,7 @@ public sealed partial class CliApp
             return true;
         }, deviceId);
 
-    private static SealpostException? Explained(string? code, uint? deviceId, Exception? inner = null)
+    private static CliException? Explained(string? code, uint? deviceId, Exception? inner = null)
     {
         (ErrorKind Kind, string Message)? said = code switch
         {
@@ -223,6 +223,6 @@ public sealed partial class CliApp
             "too-many-devices" => (ErrorKind.Refused, $"Your account has {Limits.DevicesMax} devices, as many as it may: remove one first ('sealpost devices remove ID')."),
             _ => null,
         };
-        return said is { } s ? new SealpostException(s.Kind, s.Message, inner) { Code = code } : null;
+        return said is { } s ? new CliException(s.Kind, s.Message, inner) { ServerCode = code } : null;
     }
 }

@@ -31,7 +31,7 @@ public sealed class SealpostClient : IAsyncDisposable
 
         var time = options.Time ?? TimeProvider.System;
         var passphrase = new Lazy<string>(() => options.Passphrase?.Invoke()
-            ?? throw new SealpostException(ErrorKind.Invalid, "A passphrase is needed to use the private key, and none was given."));
+            ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.NoPassphrase, "A passphrase is needed to use the private key, and none was given."));
         var profile = options.Profile;
         var account = new ProfileAccount(profile);
         var keys = new KeyRing(profile, () => passphrase.Value);

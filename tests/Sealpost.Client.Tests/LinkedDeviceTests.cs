@@ -210,8 +210,9 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         var stranger = NewClient();
         await stranger.Accounts.LoginAsync(Name(bob), CliRunner.Password, default);
 
-        var refused = await Assert.ThrowsAsync<SealpostException>(() => stranger.Messages.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default));
+        var refused = await Assert.ThrowsAsync<ProfileException>(() => stranger.Messages.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default));
 
+        Assert.Equal(ClientErrorCodes.NoDeviceKey, refused.Code);
         Assert.Contains("link", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, await stack.MailboxCountAsync(Name(bob)));
         Assert.Equal(["for bob's phone"], (await InboxAsync(bob)).Select(e => e.Text));

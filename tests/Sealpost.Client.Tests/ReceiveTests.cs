@@ -112,6 +112,7 @@ public sealed class ReceiveTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<SealpostException>(() => _client.Messages.ProcessAsync(Frame("alice", Seal(_alice, 1, "hi")), _socket, default));
 
         Assert.Equal(ErrorKind.Crypto, e.Kind);
+        Assert.Equal(ClientErrorCodes.WrongPassphrase, e.Code);
         Assert.Empty(_client.Messages.History.List());
     }
 

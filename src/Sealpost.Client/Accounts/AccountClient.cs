@@ -63,7 +63,8 @@ public sealed class AccountClient
     {
         var name = ContactBook.Normalize(username);
         if (_account.Read() is { } existing)
-            throw new SealpostException(ErrorKind.Invalid, $"Profile '{_profile.Name}' already holds the account {existing.Username}; use another --profile.");
+            throw new ProfileException(ErrorKind.Invalid, ClientErrorCodes.ProfileHasAccount, _profile.Name, LocalAccount.Of(existing),
+                $"Profile '{_profile.Name}' already holds the account {existing.Username}.");
         var newProfile = !Directory.Exists(_profile.Root);
         _profile.EnsureExists();
         var pair = X25519KeyPair.Generate();
@@ -101,7 +102,8 @@ public sealed class AccountClient
         var name = ContactBook.Normalize(username);
         var existing = _account.Read();
         if (existing is not null && existing.Username != name)
-            throw new SealpostException(ErrorKind.Invalid, $"Profile '{_profile.Name}' belongs to {existing.Username}; use another --profile for {name}.");
+            throw new ProfileException(ErrorKind.Invalid, ClientErrorCodes.ProfileOfAnotherAccount, _profile.Name, LocalAccount.Of(existing),
+                $"Profile '{_profile.Name}' belongs to {existing.Username}, not {name}.") { Username = name };
         var session = await _users.LoginAsync(name, password, existing?.DeviceId, ct).ConfigureAwait(false);
         _profile.EnsureExists();
         Session.Save(session, name);
@@ -205,14 +207,6 @@ public sealed class AccountClient
         account.KeyId = (uint)own.KeyId;
         _account.Save(account);
         return AccountInfo.Of(own);
-    }
-
-    /// <summary>What to say about a profile whose account was deleted from it.</summary>
-    public static SealpostException AccountDeleted(LocalAccount account, string profile)
-    {
-        ArgumentNullException.ThrowIfNull(account);
-        return new(ErrorKind.Auth, $"The account {account.Username} was deleted on {account.DeletedAt?.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)}; " +
-            $"profile '{profile}' only keeps its keys and history. Register anew with another --profile.") { Code = "account-deleted" };
     }
 
     /// <summary>

@@ -72,8 +72,7 @@ internal sealed class SessionKeeper(ProfileFolder folder, UsersApiClient api, Ti
 
     private bool IsFresh(SessionState session) => session.ExpiresAt - _time.GetUtcNow() > RefreshMargin;
 
-    private static SealpostException NotLoggedIn() => new(ErrorKind.Auth, "You are not logged in: run 'sealpost login <username>'.");
+    private static SealpostException NotLoggedIn() => new(ErrorKind.Auth, ClientErrorCodes.NotLoggedIn, "You are not logged in.");
 
-    private static SealpostException Ended(Exception? inner = null) =>
-        new(ErrorKind.Auth, "Your session has ended: run 'sealpost login <username>' again.", inner);
+    private static SealpostException Ended(Exception? inner = null) => new(ErrorKind.Auth, ClientErrorCodes.SessionEnded, "Your session has ended.", inner);
 }

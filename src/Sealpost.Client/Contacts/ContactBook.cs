@@ -55,7 +55,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     public async Task<ContactStatus> RequireTrustedAsync(string username, CancellationToken ct)
     {
         var status = await LookupAsync(username, ct).ConfigureAwait(false);
-        return status.State == ContactState.Changed ? throw new KeyChangedException(status) : status;
+        return status.State == ContactState.Changed ? throw Changed(status) : status;
     }
 
     /// <summary>
@@ -77,7 +77,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
             var changedAgain = Observe(document, account, key);
             Save(document);
             throw new SealpostException(
-                ErrorKind.KeyChanged,
+                ErrorKind.KeyChanged, ClientErrorCodes.KeyChangedAgain,
                 $"The key of {name} changed again since it was last shown (now key id {account.KeyId}, fingerprint {changedAgain.Pending?.Fingerprint}). " +
                 "Check the new fingerprint, then trust again.");
         }
@@ -181,14 +181,14 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     {
         var name = Normalize(username);
         var list = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false)
-            ?? throw new SealpostException(ErrorKind.NotFound, $"There is no account named {name}.");
+            ?? throw new SealpostException(ErrorKind.NotFound, ClientErrorCodes.NoSuchAccount, $"There is no account named {name}.");
         if (list.IdentityKey is null && ownIdentity is null) return null;
         var identity = ownIdentity ?? await PinIdentityAsync(list, ct).ConfigureAwait(false);
         var devices = new List<TrustedDevice>(list.Devices.Count);
         foreach (var device in list.Devices)
         {
             devices.Add(Verify(name, identity, device)
-                ?? throw new SealpostException(ErrorKind.Crypto,
+                ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.DeviceNotCertified,
                     $"{name}'s device {device.DeviceId} is not signed by {name}'s identity key: not sending to it. The server lists a device " +
                     $"that nobody holding {name}'s identity key approved, so nothing was sent to {name}. If {name} did not just link a device, " +
                     "the server may be trying to read your messages."));
@@ -254,7 +254,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         if (!document.Contacts.TryGetValue(name, out var contact))
         {
             var first = list.Devices.Select(d => Verify(name, identity, d)).FirstOrDefault(d => d is not null)
-                ?? throw new SealpostException(ErrorKind.Crypto, $"None of {name}'s devices is signed by {name}'s identity key; nothing was pinned.");
+                ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.DeviceNotCertified, $"None of {name}'s devices is signed by {name}'s identity key; nothing was pinned.");
             contact = new Contact { Username = name, TrustedKeyId = first.KeyId, IdentityKey = encoded };
             contact.Keys[first.KeyId] = PinnedKey(first.KeyId, first.PublicKey);
             document.Contacts[name] = contact;
@@ -271,9 +271,9 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         {
             contact.PendingIdentityKey = encoded;
             Save(document);
-            throw new SealpostException(ErrorKind.KeyChanged,
+            throw new KeyChangedException(StatusOf(contact, ContactState.Changed), ClientErrorCodes.IdentityKeyChanged,
                 $"The identity key of {name} has changed (pinned {(contact.IdentityKey is null ? "none" : Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(contact.IdentityKey, name)))}; " +
-                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}). Compare safety numbers with them, then run 'sealpost trust {name}'.");
+                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}).");
         }
         Save(document);
         return identity;
@@ -283,7 +283,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
 
     private static byte[] DecodeIdentity(string identityKey, string username) =>
         AccountRules.ParseBase64Url(identityKey, Sealpost.Crypto.IdentityKey.PublicKeySize)
-        ?? throw new SealpostException(ErrorKind.Crypto, $"The server sent an unusable identity key for {username}.");
+        ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.BadServerKey, $"The server sent an unusable identity key for {username}.");
 
     private ContactStatus Observe(ContactsDocument document, PublicAccount account, byte[] key)
     {
@@ -320,7 +320,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
 
     private async Task<PublicAccount> FetchAccountAsync(string username, CancellationToken ct) =>
         await directory.GetAccountAsync(Normalize(username), ct).ConfigureAwait(false)
-        ?? throw new SealpostException(ErrorKind.NotFound, $"There is no account named {Normalize(username)}.");
+        ?? throw new SealpostException(ErrorKind.NotFound, ClientErrorCodes.NoSuchAccount, $"There is no account named {Normalize(username)}.");
 
     private ContactKey PinnedKey(uint keyId, byte[] key) =>
         new() { KeyId = keyId, PublicKey = AccountRules.EncodePublicKey(key), Source = ContactKeySources.Pinned, SeenAt = _time.GetUtcNow() };
@@ -338,14 +338,23 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
             contact.Pending is null ? null : KeyInfo.Of(contact.Pending), contact.IdentityKey, contact.PendingIdentityKey);
     }
 
+    /// <summary>The refusal to send to a contact whose key changed, saying both keys.</summary>
+    private static KeyChangedException Changed(ContactStatus status) => status.PendingIdentityKey is { } identity
+        ? new(status, ClientErrorCodes.IdentityKeyChanged,
+            $"The identity key of {status.Username} has changed (pinned fingerprint {status.TrustedFingerprint}; now " +
+            $"{Sealpost.Crypto.Fingerprint.Of(AccountRules.ParseBase64Url(identity, Sealpost.Crypto.IdentityKey.PublicKeySize) ?? [])}).")
+        : new(status, ClientErrorCodes.KeyChanged,
+            $"The key of {status.Username} has changed (pinned key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}; " +
+            $"now key id {status.Pending?.KeyId}, fingerprint {status.Pending?.Fingerprint}).");
+
     private static byte[] ParseServerKey(PublicAccount account) =>
         AccountRules.ParsePublicKey(account.PublicKey)
-        ?? throw new SealpostException(ErrorKind.Crypto, $"The server sent an unusable public key for {account.Username}.");
+        ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.BadServerKey, $"The server sent an unusable public key for {account.Username}.");
 
     /// <summary>The username lower-cased, or an <see cref="ErrorKind.Invalid"/> error naming the rule.</summary>
     public static string Normalize(string username) =>
         AccountRules.NormalizeUsername(username)
-        ?? throw new SealpostException(ErrorKind.Invalid, $"\"{username}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_'.");
+        ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidUsername, $"\"{username}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_'.");
 
     private ContactsDocument Load() => folder.Read(folder.ContactsFile, LocalJsonContext.Default.ContactsDocument) ?? new ContactsDocument();
 

@@ -1,17 +1,13 @@
-using Sealpost.Protocol;
-
 namespace Sealpost.Client.Contacts;
 
-/// <summary>The server now publishes another key for a contact than the one pinned here; nothing is sent until the user trusts it.</summary>
-public sealed class KeyChangedException(ContactStatus status) : SealpostException(
-    ErrorKind.KeyChanged,
-    status.PendingIdentityKey is { } identity
-        ? $"The identity key of {status.Username} has changed (pinned fingerprint {status.TrustedFingerprint}; now " +
-          $"{Sealpost.Crypto.Fingerprint.Of(AccountRules.ParseBase64Url(identity, Sealpost.Crypto.IdentityKey.PublicKeySize) ?? [])}). Compare safety numbers with them, " +
-          $"then run 'sealpost trust {status.Username}'."
-        : $"The key of {status.Username} has changed (pinned key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}; " +
-          $"now key id {status.Pending?.KeyId}, fingerprint {status.Pending?.Fingerprint}). Compare fingerprints with them, then run " +
-          $"'sealpost trust {status.Username}'.")
+/// <summary>
+/// The server now publishes another key for a contact than the one pinned here (<see cref="ClientErrorCodes.KeyChanged"/>),
+/// or another identity key (<see cref="ClientErrorCodes.IdentityKeyChanged"/>); nothing is sent until the user trusts it.
+/// </summary>
+public sealed class KeyChangedException : SealpostException
 {
-    public ContactStatus Status { get; } = status;
+    internal KeyChangedException(ContactStatus status, string code, string message) : base(ErrorKind.KeyChanged, code, message) => Status = status;
+
+    /// <summary>Where the contact stands now: the key pinned and the one the server shows.</summary>
+    public ContactStatus Status { get; }
 }

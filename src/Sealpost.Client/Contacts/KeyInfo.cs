@@ -9,5 +9,5 @@ public sealed record KeyInfo(uint KeyId, string PublicKey, string Fingerprint)
     internal static KeyInfo Of(ContactKey key) => new(key.KeyId, key.PublicKey, Sealpost.Crypto.Fingerprint.Of(Decode(key.PublicKey)));
 
     internal static byte[] Decode(string publicKey) =>
-        AccountRules.ParsePublicKey(publicKey) ?? throw new SealpostException(ErrorKind.Crypto, "A stored public key is malformed; contacts.json is damaged.");
+        AccountRules.ParsePublicKey(publicKey) ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.ContactsDamaged, "A stored public key is malformed; contacts.json is damaged.");
 }

@@ -69,7 +69,8 @@ public sealed class DeviceClient
     public async Task<LinkRequest> RequestLinkAsync(string deviceName, CancellationToken ct)
     {
         if (_account.Read() is { } existing)
-            throw new SealpostException(ErrorKind.Invalid, $"Profile '{_profile.Name}' already holds the account {existing.Username}; link into another --profile.");
+            throw new ProfileException(ErrorKind.Invalid, ClientErrorCodes.ProfileHasAccount, _profile.Name, LocalAccount.Of(existing),
+                $"Profile '{_profile.Name}' already holds the account {existing.Username}.");
         var device = X25519KeyPair.Generate();
         var link = X25519KeyPair.Generate();
         var created = await _users.CreateLinkAsync(deviceName, AccountRules.EncodePublicKey(device.PublicKey), ct).ConfigureAwait(false);
@@ -93,7 +94,7 @@ public sealed class DeviceClient
         }
         if (status.Username is null || status.DeviceId is not { } deviceId || status.SealedSecret is null || status.Session is null
             || AccountRules.NormalizeUsername(status.Username) != status.Username)
-            throw new SealpostException(ErrorKind.Crypto, "The server's answer to the approved link is incomplete.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkAnswerIncomplete, "The server's answer to the approved link is incomplete.");
         LinkSecretPayload payload;
         IdentityKey identity;
         try
@@ -105,12 +106,12 @@ public sealed class DeviceClient
         }
         catch (Exception e) when (e is CryptoException or JsonException or FormatException or ArgumentException)
         {
-            throw new SealpostException(ErrorKind.Crypto, $"The link secret does not open or is malformed ({e.Message}); link again.", e);
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkSecretInvalid, $"The link secret does not open or is malformed ({e.Message}); link again.", e);
         }
         var certificate = AccountRules.ParseBase64Url(payload.Certificate, IdentityKey.SignatureSize);
         if (payload.Username != status.Username || payload.DeviceId != (uint)deviceId || certificate is null
             || !DeviceCertificate.Verify(identity.PublicKey, new DeviceKey(payload.Username, payload.DeviceId, 1, request.Device.PublicKey.ToArray()), certificate))
-            throw new SealpostException(ErrorKind.Crypto, "The link secret does not certify this device's key for the account the server named; nothing was saved.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkSecretInvalid, "The link secret does not certify this device's key for the account the server named; nothing was saved.");
 
         _profile.EnsureExists();
         _keys.Commit(_keys.SaveNew(payload.Username, request.Device), 1, request.Device);
@@ -142,14 +143,14 @@ public sealed class DeviceClient
         }
         catch (FormatException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, e.Message, e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidLinkCode, e.Message, e);
         }
         _account.Require();
         var token = await _session.GetAsync(ct).ConfigureAwait(false);
         var pending = await _users.GetLinkAsync(token.Value, parsed.LinkId, ct).ConfigureAwait(false);
         var key = AccountRules.ParsePublicKey(pending.PublicKey);
         if (key is null || !parsed.Matches(key) || pending.LinkId != parsed.LinkId || pending.DeviceId < 1)
-            throw new SealpostException(ErrorKind.Crypto,
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkKeyMismatch,
                 "The server's copy of the new device's key does not match the link code: refusing to link it. Nobody but the server could have changed it.");
         return new LinkOffer(parsed, pending.DeviceName, Fingerprint.Of(key), (uint)pending.DeviceId) { PublicKey = key };
     }
@@ -163,7 +164,7 @@ public sealed class DeviceClient
         ArgumentNullException.ThrowIfNull(offer);
         var account = _account.Require();
         if (account.IdentityKey is null)
-            throw new SealpostException(ErrorKind.Invalid, "This device holds no identity key for the account yet: log in again with the password on it first.");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.NoIdentityKey, "This device holds no identity key for the account yet: log in again with the password on it first.");
         var identity = _keys.Identity();
         var certificate = DeviceCertificate.Sign(identity, new DeviceKey(account.Username, offer.DeviceId, 1, offer.PublicKey));
         var privateKey = identity.ExportPrivateKey();

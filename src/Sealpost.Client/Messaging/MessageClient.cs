@@ -49,8 +49,20 @@ public sealed class MessageClient
 
     internal MessageHistory History { get; }
 
-    /// <summary>Reconnects and other things a person may want to know; never secrets or message text.</summary>
-    public event Action<string>? Notice;
+    /// <summary>Where the socket stands; <see cref="ConnectionState.Disconnected"/> until it is first needed.</summary>
+    public ConnectionState State => _connection?.State ?? ConnectionState.Disconnected;
+
+    /// <summary>The socket is down and will be opened again, on its own; sends wait for it.</summary>
+    public event Action<ConnectionLost>? Reconnecting;
+
+    /// <summary>The socket is open again; sends still waiting for an answer go out again on it.</summary>
+    public event Action? Reconnected;
+
+    /// <summary>The socket closed for good: null when the client was disposed, else the failure it does not recover from.</summary>
+    public event Action<Exception?>? Closed;
+
+    /// <summary>Things a person may want to know though nothing failed (<see cref="MessagingWarning"/>); never secrets or message text.</summary>
+    public event Action<MessagingWarning>? Warning;
 
     /// <summary>The most file bytes one message carries when the file's name takes <paramref name="nameBytes"/> bytes of UTF-8.</summary>
     public static int MaxFileSize(int nameBytes) => MessagePayload.MaxFileSize(nameBytes);
@@ -81,7 +93,7 @@ public sealed class MessageClient
             }
             catch (ChannelClosedException e)
             {
-                throw e.InnerException ?? new SealpostException(ErrorKind.Network, "The message connection closed.", e);
+                throw e.InnerException ?? new SealpostException(ErrorKind.Network, ClientErrorCodes.ConnectionClosed, "The message connection closed.", e);
             }
             if (ReferenceEquals(frame, MessageConnection.SyncedMarker)) continue;
             if (await TryProcessAsync(frame, connection, ct).ConfigureAwait(false) is { } message) yield return message;
@@ -116,7 +128,7 @@ public sealed class MessageClient
             }
             catch (ChannelClosedException e)
             {
-                throw e.InnerException ?? new SealpostException(ErrorKind.Network, "The message connection closed.", e);
+                throw e.InnerException ?? new SealpostException(ErrorKind.Network, ClientErrorCodes.ConnectionClosed, "The message connection closed.", e);
             }
             if (ReferenceEquals(frame, MessageConnection.SyncedMarker)) return received;
             if (await TryProcessAsync(frame, connection, ct).ConfigureAwait(false) is { } message) received.Add(message);
@@ -153,7 +165,7 @@ public sealed class MessageClient
             catch (SealpostException e) when (e.Code == ErrorCodes.StaleDevices && attempt < StaleDeviceRetries)
             {
                 // The users service and the messages service learn of a change a moment apart: a short wait lets them agree.
-                Notice?.Invoke($"The devices of {name} or of your account changed while sending; sealing again for the current ones.");
+                Warning?.Invoke(new MessagingWarning.SendRetrying(name, ErrorCodes.StaleDevices));
                 await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2)), ct).ConfigureAwait(false);
             }
         }
@@ -187,7 +199,7 @@ public sealed class MessageClient
         }
         catch (SealpostException e) when (e.Kind == ErrorKind.Network)
         {
-            Notice?.Invoke($"Message {frame.MessageId} from {frame.From} cannot be checked now ({e.Message}); it stays on the server for later.");
+            Warning?.Invoke(new MessagingWarning.MessageDeferred(frame.MessageId, frame.From, e));
             return null;
         }
     }
@@ -221,9 +233,9 @@ public sealed class MessageClient
     {
         var account = _account.Require();
         if (_keys.KeyIds().Count == 0)
-            throw new SealpostException(ErrorKind.Crypto,
+            throw new ProfileException(ErrorKind.Crypto, ClientErrorCodes.NoDeviceKey, _profile.Name, LocalAccount.Of(account),
                 $"Profile '{_profile.Name}' holds no key of {account.Username}'s device {account.DeviceId}, so it cannot read messages, and reading " +
-                $"here would take them from the device that can. Link this machine instead: 'sealpost link' here, then 'sealpost link accept <code>' on a device of {account.Username}.");
+                "here would take them from the device that can: link this device from one of the account's.");
     }
 
     /// <summary>The socket, connected on first use and kept for the life of the client.</summary>
@@ -245,7 +257,10 @@ public sealed class MessageClient
     {
         _account.Require();
         var connection = new MessageConnection(_server, _session.GetAsync, _options);
-        connection.Notice += m => Notice?.Invoke(m);
+        connection.Reconnecting += lost => Reconnecting?.Invoke(lost);
+        connection.Reconnected += () => Reconnected?.Invoke();
+        connection.Closed += failure => Closed?.Invoke(failure);
+        connection.Warning += warning => Warning?.Invoke(warning);
         try
         {
             await connection.StartAsync(ct).ConfigureAwait(false);

@@ -34,7 +34,7 @@ internal sealed class Sealer(KeyRing keys, ContactBook contacts, TimeProvider ti
         {
             // Such a recipient verifies a v1 envelope with the account's key by key id, which names device 1's keys only.
             if (account.DeviceId != 1)
-                throw new SealpostException(ErrorKind.Refused,
+                throw new SealpostException(ErrorKind.Refused, ClientErrorCodes.LegacyRecipient,
                     $"{to} uses a client without linked devices (their account has no identity key), which can verify messages from your first device only; send from that device, or ask {to} to update.");
             var trusted = await contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
             recipients = [new TrustedDevice(1, trusted.TrustedKeyId, trusted.TrustedKey)];

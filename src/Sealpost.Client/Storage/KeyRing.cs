@@ -24,7 +24,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
             if (_identity is not null) return _identity;
         }
         if (!HasIdentity)
-            throw new SealpostException(ErrorKind.Crypto, $"This device holds no identity key ({folder.IdentityFile} is missing); link it from another device of the account.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.NoIdentityKey, $"This device holds no identity key ({folder.IdentityFile} is missing); link it from another device of the account.");
         IdentityKey identity;
         try
         {
@@ -32,7 +32,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate) return _identity ??= identity;
     }
@@ -47,7 +47,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate) _identity = identity;
     }
@@ -72,7 +72,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         var path = folder.KeyFile(keyId);
         if (!File.Exists(path))
-            throw new SealpostException(ErrorKind.Crypto, $"This device has no private key with id {keyId} ({path} is missing).");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.NoPrivateKey, $"This device has no private key with id {keyId} ({path} is missing).");
         StoredKey stored;
         try
         {
@@ -80,7 +80,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate)
         {
@@ -100,7 +100,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         return path;
     }
@@ -114,7 +114,7 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         catch (IOException e)
         {
             throw new SealpostException(
-                ErrorKind.Crypto, $"The server accepted the new key as id {keyId}, but it could not be stored as {folder.KeyFile(keyId)}: {e.Message}. It is kept as {temporaryPath}.", e);
+                ErrorKind.Crypto, ClientErrorCodes.KeyNotStored, $"The server accepted the new key as id {keyId}, but it could not be stored as {folder.KeyFile(keyId)}: {e.Message}. It is kept as {temporaryPath}.", e);
         }
         lock (_gate)
         {
@@ -139,10 +139,14 @@ internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
         {
-            throw new SealpostException(ErrorKind.Crypto, $"Cannot read the public key in {folder.KeyFile(keyId)}: {e.Message}", e);
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.KeyFileUnusable, $"Cannot read the public key in {folder.KeyFile(keyId)}: {e.Message}", e);
         }
-        throw new SealpostException(ErrorKind.Crypto, $"The key file {folder.KeyFile(keyId)} is damaged: it has no usable public key.");
+        throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.KeyFileUnusable, $"The key file {folder.KeyFile(keyId)} is damaged: it has no usable public key.");
     }
+
+    /// <summary>A key file that does not open, said as the SDK says failures: a wrong passphrase is its own code.</summary>
+    private static SealpostException Unusable(KeyFileException e) => new(ErrorKind.Crypto,
+        e.Error == KeyFileError.WrongPassphraseOrDamaged ? ClientErrorCodes.WrongPassphrase : ClientErrorCodes.KeyFileUnusable, e.Message, e);
 
     /// <summary>Checks the passphrase opens an existing key, so a new key is not saved under a mistyped one.</summary>
     public void CheckPassphrase()

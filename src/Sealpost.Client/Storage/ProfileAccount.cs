@@ -15,8 +15,11 @@ internal sealed class ProfileAccount(ProfileFolder folder)
     /// <summary>The account, for what needs one that still exists.</summary>
     public AccountState Require()
     {
-        var account = Read() ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{folder.Name}' has no account yet: run 'sealpost register <username>' or 'sealpost login <username>'.");
-        if (account.DeletedAt is not null) throw AccountClient.AccountDeleted(LocalAccount.Of(account), folder.Name);
+        var account = Read() ?? throw new ProfileException(ErrorKind.Auth, ClientErrorCodes.NoAccount, folder.Name, null, $"Profile '{folder.Name}' has no account yet.");
+        if (account.DeletedAt is not null)
+            throw new ProfileException(ErrorKind.Auth, ClientErrorCodes.AccountDeleted, folder.Name, LocalAccount.Of(account),
+                $"The account {account.Username} was deleted on {account.DeletedAt.Value.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)}; " +
+                $"profile '{folder.Name}' only keeps its keys and history.");
         return account;
     }
 

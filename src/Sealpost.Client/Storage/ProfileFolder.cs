@@ -21,7 +21,7 @@ public sealed class ProfileFolder
     public ProfileFolder(string home, string profile = DefaultProfile)
     {
         if (string.IsNullOrEmpty(profile) || profile.Length > 64 || !profile.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') || profile.StartsWith('.'))
-            throw new SealpostException(ErrorKind.Invalid, $"A profile name is 1 to 64 characters from a-z, 0-9, '_', '-' and '.'; got \"{profile}\".");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidProfileName, $"A profile name is 1 to 64 characters from a-z, 0-9, '_', '-' and '.'; got \"{profile}\".");
         Home = Path.GetFullPath(home);
         Name = profile;
         Root = Path.Combine(Home, "profiles", profile);
@@ -84,16 +84,16 @@ public sealed class ProfileFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"Cannot read '{path}': {e.Message}", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileUnreadable, $"Cannot read '{path}'': {e.Message}", e);
         }
         try
         {
             return JsonSerializer.Deserialize(bytes, type)
-                ?? throw new SealpostException(ErrorKind.Invalid, $"The file '{path}' is damaged: it holds no document.");
+                ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileDamaged, $"The file '{path}' is damaged: it holds no document.");
         }
         catch (JsonException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"The file '{path}' is damaged: it is not the JSON expected. Move it away to start afresh.", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileDamaged, $"The file '{path}' is damaged: it is not the JSON expected. Move it away to start afresh.", e);
         }
     }
 
@@ -123,7 +123,7 @@ public sealed class ProfileFolder
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
-            throw new SealpostException(ErrorKind.Invalid, $"Cannot write '{path}': {e.Message}", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileUnwritable, $"Cannot write '{path}': {e.Message}", e);
         }
     }
 
@@ -173,7 +173,7 @@ public sealed class ProfileFolder
             }
             catch (IOException e)
             {
-                throw new SealpostException(ErrorKind.Invalid, $"Another sealpost process has held '{LockFile}' for 30 s; is one stuck?", e);
+                throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.ProfileLocked, $"Another sealpost process has held '{LockFile}' for 30 s; is one stuck?", e);
             }
         }
     }
