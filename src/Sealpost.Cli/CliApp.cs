@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Sealpost.Client;
 using Sealpost.Client.Contacts;
-using Sealpost.Client.State;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.Storage;
 using Sealpost.Protocol;
 
 namespace Sealpost.Cli;
@@ -26,7 +27,7 @@ public sealed partial class CliApp
     public CliApp(CliConsole console) => _console = console;
 
     /// <summary>Knobs tests turn: shorter reconnect waits and the like.</summary>
-    public Sealpost.Client.Messaging.ConnectionOptions? ConnectionOptions { get; init; }
+    public ConnectionOptions? ConnectionOptions { get; init; }
 
     /// <summary>Runs one command line and returns its exit code.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
@@ -61,7 +62,7 @@ public sealed partial class CliApp
             var (code, message) = ExitCodes.Of(e);
             if (code == ExitCodes.Interrupted && ct.IsCancellationRequested && IsListen(parsed)) return ExitCodes.Ok;
             if (code == ExitCodes.Auth && await GoneAccountAsync(parsed, ct).ConfigureAwait(false) is { } gone) message = gone;
-            return await FailAsync(json, code, ExitCodes.Name(code), (e as SealpostException)?.Code, message).ConfigureAwait(false);
+            return await FailAsync(json, code, ExitCodes.Name(code), Hints.ServerCodeOf(e), message).ConfigureAwait(false);
         }
     }
 
@@ -131,15 +132,15 @@ public sealed partial class CliApp
         {
             var profile = ProfileOf(r);
             if (profile.ReadAccount() is not { } account) return null;
-            if (account.DeletedAt is not null) return SealpostClient.AccountDeleted(account, profile.Name).Message;
+            if (account.DeletedAt is not null) return Hints.AccountDeleted(account, profile.Name);
             await using var client = new SealpostClient(new SealpostClientOptions { Server = ServerOf(r, profile), CertificateFile = CertificateOf(r, profile), Profile = profile });
             using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             quick.CancelAfter(TimeSpan.FromSeconds(5));
-            return await client.AccountExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
+            return await client.Accounts.ExistsAsync(account.Username, quick.Token).ConfigureAwait(false) == false
                 ? $"The account {account.Username} no longer exists on {account.Server}: it was deleted. This profile keeps its keys and history; register anew with another --profile."
                 : null;
         }
-        catch (Exception e) when (e is SealpostException or OperationCanceledException)
+        catch (Exception e) when (e is SealpostException or CliException or OperationCanceledException)
         {
             return null;
         }
@@ -192,7 +193,7 @@ public sealed partial class CliApp
         if (string.IsNullOrEmpty(text)) text = profile.ReadConfig()?.Server;
         if (string.IsNullOrEmpty(text)) text = DefaultServer;
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            throw new SealpostException(ErrorKind.Invalid, $"The server address \"{text}\" is not an http:// or https:// URL.");
+            throw new CliException(ErrorKind.Invalid, $"The server address \"{text}\" is not an http:// or https:// URL.");
         return uri;
     }
 
@@ -216,8 +217,12 @@ public sealed partial class CliApp
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,
         });
-        client.Notice += m => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(m));
+        client.Messages.Reconnecting += lost => Notice(Notices.Reconnecting(lost));
+        client.Messages.Reconnected += () => Notice(Notices.Reconnected);
+        client.Messages.Warning += warning => Notice(Notices.Warning(warning));
         return client;
+
+        void Notice(string message) => _console.Error.WriteLine("sealpost: " + TerminalText.Escape(message));
     }
 
     /// <summary>Shortest passphrase accepted for a new key file: it is all that stands between a copied key file and an offline guesser.</summary>
@@ -232,17 +237,17 @@ public sealed partial class CliApp
     {
         if (Env(variable) is { Length: > 0 } value)
         {
-            if (rule?.Invoke(value) is { } wrong) throw new SealpostException(ErrorKind.Invalid, $"{variable}: {wrong}");
+            if (rule?.Invoke(value) is { } wrong) throw new CliException(ErrorKind.Invalid, $"{variable}: {wrong}");
             return value;
         }
         for (var attempt = 1; ; attempt++)
         {
             var first = _console.ReadSecret(prompt)
-                ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
+                ?? throw new CliException(ErrorKind.Invalid, $"There is no terminal to ask on: set {variable}.");
             var problem = first.Length == 0 ? "Nothing was typed." : rule?.Invoke(first);
             if (problem is null && confirm && _console.ReadSecret("Again, to be sure: ") != first) problem = "The two entries differ.";
             if (problem is null) return first;
-            if (attempt == 3) throw new SealpostException(ErrorKind.Invalid, problem);
+            if (attempt == 3) throw new CliException(ErrorKind.Invalid, problem);
             _console.Error.WriteLine(problem + " Try again.");
         }
     }
@@ -258,7 +263,7 @@ public sealed partial class CliApp
     {
         if (name is null) return null;
         if (name.Length is 0 or > Limits.DeviceNameMaxLength || string.IsNullOrWhiteSpace(name) || name.EnumerateRunes().Any(TerminalText.IsUnsafe))
-            throw new SealpostException(ErrorKind.Invalid, $"{option}: a device name is 1 to {Limits.DeviceNameMaxLength} characters, without control or text-direction characters.");
+            throw new CliException(ErrorKind.Invalid, $"{option}: a device name is 1 to {Limits.DeviceNameMaxLength} characters, without control or text-direction characters.");
         return name;
     }
 
@@ -301,26 +306,35 @@ public sealed partial class CliApp
         _ => "changed",
     };
 
-    private static JsonObject EntryJson(HistoryEntry e, string? savedAs = null) => new()
+    private static JsonObject EntryJson(Message e, string? savedAs = null) => new()
     {
         ["id"] = e.Id,
-        ["direction"] = e.Direction,
+        ["direction"] = e.Direction == MessageDirection.Out ? "out" : "in",
         ["peer"] = e.Peer,
         ["text"] = e.Text,
         ["file"] = e.FileName is null ? null : new JsonObject { ["name"] = e.FileName, ["size"] = e.FileSize, ["saved_as"] = savedAs },
         ["sent_at"] = e.SentAt,
-        ["status"] = e.Status,
+        ["status"] = StatusName(e.Status),
         ["problem"] = e.Problem,
         ["sender_key_id"] = e.SenderKeyId,
         ["recipient_key_id"] = e.RecipientKeyId,
         ["from_device"] = e.FromDevice,
     };
 
+    /// <summary>A message's status as the JSON output has always named it (the names of history.json).</summary>
+    private static string StatusName(MessageStatus status) => status switch
+    {
+        MessageStatus.UnverifiedKey => "unverified_key",
+        MessageStatus.Rejected => "rejected",
+        MessageStatus.Sent => "sent",
+        _ => "ok",
+    };
+
     /// <summary>One message for people; everything that came from others is escaped (<see cref="TerminalText"/>).</summary>
-    private static string EntryText(HistoryEntry e, string? savedAs = null)
+    private static string EntryText(Message e, string? savedAs = null)
     {
         var peer = TerminalText.Escape(e.Peer);
-        var arrow = e.Direction == MessageDirections.Out ? $"you{DeviceText(e, copy: true)} → {peer}" : $"{peer}{DeviceText(e, copy: false)} → you";
+        var arrow = e.Direction == MessageDirection.Out ? $"you{DeviceText(e, copy: true)} → {peer}" : $"{peer}{DeviceText(e, copy: false)} → you";
         var body = e.FileName is null ? TerminalText.EscapeLines(e.Text) : FileText(e, savedAs);
         return e.Status switch
         {
@@ -334,13 +348,13 @@ public sealed partial class CliApp
     /// The sending device, when it says something: a sender's device other than their first, and always the device of a
     /// sent copy (an outgoing entry with a device is one my other device sent).
     /// </summary>
-    private static string DeviceText(HistoryEntry e, bool copy) =>
+    private static string DeviceText(Message e, bool copy) =>
         e.FromDevice is { } device && (copy || device != 1) ? $" (device {device})" : "";
 
-    private static string FileText(HistoryEntry e, string? savedAs)
+    private static string FileText(Message e, string? savedAs)
     {
         var head = $"file \"{TerminalText.Escape(e.FileName)}\", {e.FileSize?.ToString("N0", CultureInfo.InvariantCulture)} bytes";
-        if (e.Direction == MessageDirections.Out) return $"[{head}]";
+        if (e.Direction == MessageDirection.Out) return $"[{head}]";
         return savedAs is null ? $"[{head}; not saved: use --save-to DIR]" : $"[{head}, saved as {TerminalText.Escape(savedAs)}]";
     }
 }

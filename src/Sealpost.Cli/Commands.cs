@@ -4,8 +4,6 @@ using System.Text.Json.Nodes;
 using Sealpost.Client;
 using Sealpost.Client.Contacts;
 using Sealpost.Client.Messaging;
-using Sealpost.Client.State;
-using Sealpost.Crypto;
 
 namespace Sealpost.Cli;
 
@@ -22,28 +20,30 @@ public sealed partial class CliApp
         var command = new Command("register", "Create a key pair here, register the account with its public key, and log in") { user, displayName, deviceName };
         command.SetAction(async (r, ct) =>
         {
-            var name = ContactBook.Normalize(r.GetValue(user)!);
+            var name = ContactClient.Normalize(r.GetValue(user)!);
             var device = CheckDeviceName(r.GetValue(deviceName), "--device-name");
             string? passphrase = null;
             await using var client = ClientOf(r, () => passphrase!);
-            if (client.Account is { } existing)
-                throw new SealpostException(ErrorKind.Invalid, $"Profile '{client.Profile.Name}' already holds the account {existing.Username}; use another --profile.");
+            var profile = client.Options.Profile;
+            if (client.Accounts.Current is { } existing)
+                throw new CliException(ErrorKind.Invalid, $"Profile '{profile.Name}' already holds the account {existing.Username}; use another --profile.");
             // Said before four prompts rather than after them.
-            if (await client.AccountExistsAsync(name, ct) == true)
-                throw new SealpostException(ErrorKind.Refused, $"The username {name} is taken.") { Code = "username-taken" };
+            if (await client.Accounts.ExistsAsync(name, ct) == true)
+                throw new CliException(ErrorKind.Refused, $"The username {name} is taken.") { ServerCode = "username-taken" };
             var password = Secret("SEALPOST_PASSWORD", "New account password: ", PasswordRule, confirm: true);
             passphrase = NewPassphrase();
-            var own = await client.RegisterAsync(name, password, r.GetValue(displayName), ct, device);
+            var own = await client.Accounts.RegisterAsync(name, password, r.GetValue(displayName), device, ct);
+            var fingerprint = client.Accounts.Fingerprint;
             Print(r, new JsonObject
             {
                 ["username"] = own.Username,
                 ["key_id"] = own.KeyId,
                 ["fingerprint"] = own.Fingerprint,
-                ["identity_fingerprint"] = client.OwnFingerprint,
-                ["key_file"] = client.Profile.KeyFile((uint)own.KeyId),
-            }, $"Registered {own.Username} and logged in.\nYour fingerprint, the one your contacts compare: {client.OwnFingerprint} " +
+                ["identity_fingerprint"] = fingerprint,
+                ["key_file"] = profile.KeyFile(own.KeyId),
+            }, $"Registered {own.Username} and logged in.\nYour fingerprint, the one your contacts compare: {fingerprint} " +
                $"(this device's key id {own.KeyId}: {own.Fingerprint}).\n" +
-               $"Your private key is in {client.Profile.KeyFile((uint)own.KeyId)}, sealed under your passphrase: without both, your messages cannot be read.");
+               $"Your private key is in {profile.KeyFile(own.KeyId)}, sealed under your passphrase: without both, your messages cannot be read.");
             return ExitCodes.Ok;
         });
         return command;
@@ -57,7 +57,7 @@ public sealed partial class CliApp
             await using var client = ClientOf(r);
             var current = Secret("SEALPOST_PASSWORD", "Current password: ");
             var password = Secret("SEALPOST_NEW_PASSWORD", "New password: ", PasswordRule, confirm: true);
-            await client.ChangePasswordAsync(current, password, ct);
+            await client.Accounts.ChangePasswordAsync(current, password, ct);
             Print(r, new JsonObject { ["password_changed"] = true },
                 "Password changed. Every other session of your account has ended; this profile is logged in again.");
             return ExitCodes.Ok;
@@ -72,19 +72,19 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var account = client.Account
-                ?? throw new SealpostException(ErrorKind.Auth, $"Profile '{client.Profile.Name}' has no account to delete.");
+            var account = client.Accounts.Current
+                ?? throw new CliException(ErrorKind.Auth, $"Profile '{client.Options.Profile.Name}' has no account to delete.");
             if (!r.GetValue(yes))
             {
                 _console.Error.WriteLine($"This deletes the account {account.Username} on {account.Server}. It cannot be undone, and the name can never be registered again.");
                 var typed = _console.ReadLine($"Type {account.Username} to confirm: ")
-                    ?? throw new SealpostException(ErrorKind.Invalid, "There is no terminal to confirm on: pass --yes.");
-                if (typed.Trim() != account.Username) throw new SealpostException(ErrorKind.Invalid, "Not confirmed; nothing was deleted.");
+                    ?? throw new CliException(ErrorKind.Invalid, "There is no terminal to confirm on: pass --yes.");
+                if (typed.Trim() != account.Username) throw new CliException(ErrorKind.Invalid, "Not confirmed; nothing was deleted.");
             }
             var password = Secret("SEALPOST_PASSWORD", "Password: ");
-            await client.DeleteAccountAsync(password, ct);
+            await client.Accounts.DeleteAsync(password, ct);
             Print(r, new JsonObject { ["deleted"] = account.Username },
-                $"Deleted the account {account.Username}. Your keys and history stay in {client.Profile.Root} until you remove them.");
+                $"Deleted the account {account.Username}. Your keys and history stay in {client.Options.Profile.Root} until you remove them.");
             return ExitCodes.Ok;
         });
         return command;
@@ -98,11 +98,11 @@ public sealed partial class CliApp
         {
             await using var client = ClientOf(r);
             var password = Secret("SEALPOST_PASSWORD", "Password: ");
-            var me = await client.LoginAsync(r.GetValue(user)!, password, ct);
-            var hasKey = client.Keys.Has((uint)me.KeyId);
+            var me = await client.Accounts.LoginAsync(r.GetValue(user)!, password, ct);
+            var hasKey = client.Accounts.HoldsKey(me.KeyId);
             Print(r, new JsonObject { ["username"] = me.Username, ["key_id"] = me.KeyId, ["has_private_key"] = hasKey },
                 $"Logged in as {me.Username}." + (hasKey ? "" : $"\nWarning: this profile holds no private key for your key id {me.KeyId}, so messages cannot be sent or read here. " +
-                              $"Copy the keys folder of the device that registered into {client.Profile.KeysFolder}."));
+                              $"Copy the keys folder of the device that registered into {client.Options.Profile.KeysFolder}."));
             return ExitCodes.Ok;
         });
         return command;
@@ -114,9 +114,9 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var me = await client.WhoAmIAsync(ct);
-            var local = client.Account!;
-            var matches = client.Keys.Has((uint)me.KeyId) && Fingerprint.Of(client.Keys.PublicKeyOf((uint)me.KeyId)) == me.Fingerprint;
+            var me = await client.Accounts.WhoAmIAsync(ct);
+            var local = client.Accounts.Current!;
+            var matches = client.Accounts.HoldsKeyOf(me);
             Print(r, new JsonObject
             {
                 ["username"] = me.Username,
@@ -124,9 +124,9 @@ public sealed partial class CliApp
                 ["key_id"] = me.KeyId,
                 ["fingerprint"] = me.Fingerprint,
                 ["server"] = local.Server,
-                ["profile"] = client.Profile.Name,
+                ["profile"] = client.Options.Profile.Name,
                 ["local_key_matches"] = matches,
-            }, $"{me.Username}{(me.DisplayName is null ? "" : $" ({TerminalText.Escape(me.DisplayName)})")} on {local.Server}, profile {client.Profile.Name}\n" +
+            }, $"{me.Username}{(me.DisplayName is null ? "" : $" ({TerminalText.Escape(me.DisplayName)})")} on {local.Server}, profile {client.Options.Profile.Name}\n" +
                $"key id {me.KeyId}, fingerprint {me.Fingerprint}" +
                (matches ? "" : "\nWarning: the server's key for you is not the private key held here."));
             return matches ? ExitCodes.Ok : ExitCodes.KeyChanged;
@@ -141,7 +141,7 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var status = await client.LookupAsync(r.GetValue(user)!, ct);
+            var status = await client.Contacts.LookupAsync(r.GetValue(user)!, ct);
             Print(r, StatusJson(status), Describe(status));
             return status.State == ContactState.Changed ? ExitCodes.KeyChanged : ExitCodes.Ok;
         });
@@ -155,7 +155,7 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var info = await client.SafetyNumberAsync(r.GetValue(user)!, ct);
+            var info = await client.Contacts.SafetyNumberAsync(r.GetValue(user)!, ct);
             var json = StatusJson(info.Contact);
             json["own_fingerprint"] = info.OwnFingerprint;
             json["safety_number"] = info.SafetyNumber;
@@ -179,7 +179,7 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var status = await client.TrustAsync(r.GetValue(user)!, ct);
+            var status = await client.Contacts.TrustAsync(r.GetValue(user)!, ct);
             Print(r, StatusJson(status), $"Trusted {status.Username}'s key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}.");
             return ExitCodes.Ok;
         });
@@ -190,22 +190,22 @@ public sealed partial class CliApp
     {
         var user = UserArgument("The recipient");
         var text = new Argument<string?>("text") { Description = "The message; read from standard input when absent. Put it after -- if it starts with -", Arity = ArgumentArity.ZeroOrOne };
-        var file = new Option<string?>("--file") { Description = $"Send this file (its name and bytes, at most about {MessagePayload.MaxFileSize(20) / 1000} kB) instead of a text" };
+        var file = new Option<string?>("--file") { Description = $"Send this file (its name and bytes, at most about {MessageClient.MaxFileSize(20) / 1000} kB) instead of a text" };
         var command = new Command("send", "Encrypt a message or a small file to a contact's pinned key and send it") { user, text, file };
         command.SetAction(async (r, ct) =>
         {
             var to = r.GetValue(user)!;
             if (r.GetValue(file) is { } path)
             {
-                if (r.GetValue(text) is not null) throw new SealpostException(ErrorKind.Invalid, "Give a text or --file, not both.");
+                if (r.GetValue(text) is not null) throw new CliException(ErrorKind.Invalid, "Give a text or --file, not both.");
                 var (name, data) = ReadFile(path);
                 await using var fileClient = ClientOf(r);
-                return PrintSent(r, await fileClient.SendFileAsync(to, name, data, ct));
+                return PrintSent(r, await fileClient.Messages.SendFileAsync(to, name, data, ct));
             }
             var message = r.GetValue(text) ?? await ReadStandardInputTextAsync(ct);
-            if (message.Length == 0) throw new SealpostException(ErrorKind.Invalid, "The message is empty.");
+            if (message.Length == 0) throw new CliException(ErrorKind.Invalid, "The message is empty.");
             await using var client = ClientOf(r);
-            return PrintSent(r, await client.SendAsync(to, message, ct));
+            return PrintSent(r, await client.Messages.SendAsync(to, message, ct));
         });
         return command;
     }
@@ -222,16 +222,16 @@ public sealed partial class CliApp
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) throw new SealpostException(ErrorKind.Invalid, $"--file: there is no file '{path}'.");
+            if (!info.Exists) throw new CliException(ErrorKind.Invalid, $"--file: there is no file '{path}'.");
             var name = ReceivedFiles.SafeName(info.Name);
-            var limit = MessagePayload.MaxFileSize(Encoding.UTF8.GetByteCount(name));
+            var limit = MessageClient.MaxFileSize(Encoding.UTF8.GetByteCount(name));
             if (info.Length > limit)
-                throw new SealpostException(ErrorKind.Invalid, $"--file: '{path}' is {info.Length:N0} bytes; a message carries a file of at most {limit:N0} bytes.");
+                throw new CliException(ErrorKind.Invalid, $"--file: '{path}' is {info.Length:N0} bytes; a message carries a file of at most {limit:N0} bytes.");
             return (name, File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"--file: cannot read '{path}': {e.Message}", e);
+            throw new CliException(ErrorKind.Invalid, $"--file: cannot read '{path}': {e.Message}", e);
         }
     }
 
@@ -257,7 +257,7 @@ public sealed partial class CliApp
         }
         catch (DecoderFallbackException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"Standard input is not UTF-8 text (at byte {e.Index}): {instead}.", e);
+            throw new CliException(ErrorKind.Invalid, $"Standard input is not UTF-8 text (at byte {e.Index}): {instead}.", e);
         }
     }
 
@@ -267,15 +267,15 @@ public sealed partial class CliApp
     private static string? SaveFolder(ParseResult r, Option<string?> option)
     {
         if (r.GetValue(option) is not { } folder) return null;
-        return Directory.Exists(folder) ? folder : throw new SealpostException(ErrorKind.Invalid, $"--save-to: there is no folder '{folder}'.");
+        return Directory.Exists(folder) ? folder : throw new CliException(ErrorKind.Invalid, $"--save-to: there is no folder '{folder}'.");
     }
 
     /// <summary>Saves a received file when a folder was given; the path it was saved as, else null.</summary>
-    private static string? SaveFile(HistoryEntry entry, string? folder) =>
-        folder is not null && entry.Direction == MessageDirections.In && entry.FileData is { } data ? ReceivedFiles.Save(folder, entry.FileName, data) : null;
+    private static string? SaveFile(Message entry, string? folder) =>
+        folder is not null && entry.Direction == MessageDirection.In && entry.FileData is { } data ? ReceivedFiles.Save(folder, entry.FileName, data) : null;
 
     /// <summary>A list of messages: a JSON array for scripts, else one entry per line, or <paramref name="none"/>.</summary>
-    private void PrintEntries(ParseResult r, IReadOnlyList<HistoryEntry> entries, string? folder, string none)
+    private void PrintEntries(ParseResult r, IReadOnlyList<Message> entries, string? folder, string none)
     {
         var shown = entries.Select(e => (Entry: e, SavedAs: SaveFile(e, folder))).ToList();
         if (Json(r)) _console.Out.WriteLine(new JsonArray([.. shown.Select(s => EntryJson(s.Entry, s.SavedAs))]).ToJsonString());
@@ -291,9 +291,9 @@ public sealed partial class CliApp
         {
             var folder = SaveFolder(r, saveTo);
             await using var client = ClientOf(r);
-            client.Keys.CheckPassphrase();
+            client.Accounts.CheckPassphrase();
             if (!Json(r)) await _console.Error.WriteLineAsync("Listening; Ctrl-C to stop.");
-            await foreach (var entry in client.ReceiveAsync(ct))
+            await foreach (var entry in client.Messages.ReceiveAsync(ct))
             {
                 var savedAs = SaveFile(entry, folder);
                 Print(r, EntryJson(entry, savedAs), EntryText(entry, savedAs));
@@ -312,11 +312,11 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             var seconds = r.GetValue(wait);
-            if (seconds is <= 0 or > 3600) throw new SealpostException(ErrorKind.Invalid, "--wait is between 0 and 3600 seconds.");
+            if (seconds is <= 0 or > 3600) throw new CliException(ErrorKind.Invalid, "--wait is between 0 and 3600 seconds.");
             var folder = SaveFolder(r, saveTo);
             // The passphrase is asked for when the first message needs opening: not at all when nothing waits.
             await using var client = ClientOf(r);
-            var entries = await client.FetchInboxAsync(TimeSpan.FromSeconds(seconds), ct);
+            var entries = await client.Messages.FetchInboxAsync(TimeSpan.FromSeconds(seconds), ct);
             PrintEntries(r, entries, folder, "No new messages.");
             return ExitCodes.Ok;
         });
@@ -332,9 +332,9 @@ public sealed partial class CliApp
         command.SetAction(r =>
         {
             var profile = ProfileOf(r);
-            var peer = r.GetValue(user) is { } u ? ContactBook.Normalize(u) : null;
-            if (r.GetValue(last) is < 1) throw new SealpostException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
-            var entries = new Sealpost.Client.History.MessageHistory(profile).List(peer, r.GetValue(last));
+            var peer = r.GetValue(user) is { } u ? ContactClient.Normalize(u) : null;
+            if (r.GetValue(last) is < 1) throw new CliException(ErrorKind.Invalid, "--last is a number of messages, 1 or more.");
+            var entries = new MessageHistory(profile).List(peer, r.GetValue(last));
             PrintEntries(r, entries, SaveFolder(r, saveTo), "No messages.");
             return ExitCodes.Ok;
         });
@@ -348,9 +348,9 @@ public sealed partial class CliApp
         {
             await using var client = ClientOf(r);
             var password = Secret("SEALPOST_PASSWORD", "Account password: ");
-            var own = await client.RotateKeyAsync(password, ct);
+            var own = await client.Accounts.RotateKeyAsync(password, ct);
             Print(r, new JsonObject { ["key_id"] = own.KeyId, ["fingerprint"] = own.Fingerprint },
-                $"Your key is now key id {own.KeyId}, fingerprint {own.Fingerprint}.\nYour contacts will be asked to trust it; older keys stay in {client.Profile.KeysFolder}.");
+                $"Your key is now key id {own.KeyId}, fingerprint {own.Fingerprint}.\nYour contacts will be asked to trust it; older keys stay in {client.Options.Profile.KeysFolder}.");
             return ExitCodes.Ok;
         });
         return command;
@@ -362,7 +362,7 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            await client.LogoutAsync(ct);
+            await client.Accounts.LogoutAsync(ct);
             Print(r, new JsonObject { ["logged_out"] = true }, "Logged out.");
             return ExitCodes.Ok;
         });

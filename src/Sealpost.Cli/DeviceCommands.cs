@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Sealpost.Client;
-using Sealpost.Crypto;
+using Sealpost.Client.Devices;
 using Sealpost.Protocol;
 
 namespace Sealpost.Cli;
@@ -23,11 +23,11 @@ public sealed partial class CliApp
             var deviceName = CheckDeviceName(r.GetValue(name), "--name") ?? HostDeviceName();
             string? passphrase = null;
             await using var client = ClientOf(r, () => passphrase!);
-            if (client.Account is { } existing)
-                throw new SealpostException(ErrorKind.Invalid, $"Profile '{client.Profile.Name}' already holds the account {existing.Username}; link into another --profile.");
+            if (client.Accounts.Current is { } existing)
+                throw new CliException(ErrorKind.Invalid, $"Profile '{client.Options.Profile.Name}' already holds the account {existing.Username}; link into another --profile.");
             // Asked before the server hands out a code that lives ten minutes.
             passphrase = NewPassphrase();
-            var request = await client.RequestLinkAsync(deviceName, ct);
+            var request = await client.Devices.RequestLinkAsync(deviceName, ct);
             var code = request.Code.ToString();
             Print(r, new JsonObject
             {
@@ -43,7 +43,7 @@ public sealed partial class CliApp
                $"and accept only if it shows this fingerprint. The code works once, until {Time(request.ExpiresAt)}.");
             await _console.Out.FlushAsync(ct);
             if (!Json(r)) await _console.Error.WriteLineAsync("Waiting for the other device to accept; Ctrl-C to stop.");
-            var account = await ExplainedAsync(() => client.CompleteLinkAsync(request, ct));
+            var account = await ExplainedAsync(() => client.Devices.CompleteLinkAsync(request, ct));
             Print(r, new JsonObject { ["username"] = account.Username, ["device_id"] = account.DeviceId, ["device_name"] = request.DeviceName },
                 $"Linked: this is device {account.DeviceId} of {account.Username}. It receives what is sent to you from now on; earlier messages stay on your other devices.");
             return ExitCodes.Ok;
@@ -67,15 +67,15 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var offer = await ExplainedAsync(() => client.InspectLinkAsync(r.GetValue(code)!, ct));
-            var username = client.Account!.Username;
+            var offer = await ExplainedAsync(() => client.Devices.InspectLinkAsync(r.GetValue(code)!, ct));
+            var username = client.Accounts.Current!.Username;
             var name = TerminalText.Escape(offer.DeviceName);
             if (!r.GetValue(yes))
             {
                 _console.Error.WriteLine("The new device shows its key's fingerprint: accept only if it is the same.");
                 Confirm($"Link device '{name}' (fingerprint {offer.Fingerprint}) as device {offer.DeviceId} of {username}? [y/N] ", "nothing was linked");
             }
-            await ExplainedAsync(() => client.ApproveLinkAsync(offer, ct));
+            await ExplainedAsync(() => client.Devices.ApproveLinkAsync(offer, ct));
             Print(r, new JsonObject
             {
                 ["approved"] = true,
@@ -98,31 +98,29 @@ public sealed partial class CliApp
         command.SetAction(async (r, ct) =>
         {
             await using var client = ClientOf(r);
-            var list = await client.DevicesAsync(ct);
-            var identity = client.Account?.IdentityKey is { } pinned ? AccountRules.ParseBase64Url(pinned, IdentityKey.PublicKeySize) : null;
-            var rows = list.Devices.OrderBy(d => d.DeviceId).Select(d => (Device: d, Fingerprint: KeyFingerprint(d), Certified: Certified(list.Username, identity, d))).ToList();
+            var list = await client.Devices.ListAsync(ct);
             var json = new JsonObject
             {
                 ["username"] = list.Username,
                 ["current_device_id"] = list.CurrentDeviceId,
-                ["devices"] = new JsonArray([.. rows.Select(row => (JsonNode)new JsonObject
+                ["devices"] = new JsonArray([.. list.Devices.Select(device => (JsonNode)new JsonObject
                 {
-                    ["device_id"] = row.Device.DeviceId,
-                    ["name"] = row.Device.Name,
-                    ["key_id"] = row.Device.KeyId,
-                    ["fingerprint"] = row.Fingerprint,
-                    ["created_at"] = row.Device.CreatedAt,
-                    ["current"] = row.Device.DeviceId == list.CurrentDeviceId,
-                    ["certified"] = row.Certified,
+                    ["device_id"] = device.DeviceId,
+                    ["name"] = device.Name,
+                    ["key_id"] = device.KeyId,
+                    ["fingerprint"] = KeyFingerprint(device),
+                    ["created_at"] = device.CreatedAt,
+                    ["current"] = device.Current,
+                    ["certified"] = device.Certified,
                 })]),
             };
             var text = new List<string> { $"Devices of {list.Username} (* this one):" };
-            var width = rows.Max(row => (int?)TerminalText.Escape(row.Device.Name).Length) ?? 0;
-            foreach (var (device, fingerprint, certified) in rows)
+            var width = list.Devices.Max(device => (int?)TerminalText.Escape(device.Name).Length) ?? 0;
+            foreach (var device in list.Devices)
             {
-                var mark = device.DeviceId == list.CurrentDeviceId ? "*" : " ";
-                text.Add($"{mark} {device.DeviceId,2}  {TerminalText.Escape(device.Name).PadRight(width)}  fingerprint {fingerprint}  since {device.CreatedAt.UtcDateTime:yyyy-MM-dd}" +
-                         (certified == false ? "  NOT SIGNED BY YOUR IDENTITY KEY: nobody sends to it; remove it" : ""));
+                var mark = device.Current ? "*" : " ";
+                text.Add($"{mark} {device.DeviceId,2}  {TerminalText.Escape(device.Name).PadRight(width)}  fingerprint {KeyFingerprint(device)}  since {device.CreatedAt.UtcDateTime:yyyy-MM-dd}" +
+                         (device.Certified == false ? "  NOT SIGNED BY YOUR IDENTITY KEY: nobody sends to it; remove it" : ""));
             }
             Print(r, json, string.Join('\n', text));
             return ExitCodes.Ok;
@@ -130,21 +128,7 @@ public sealed partial class CliApp
         return command;
     }
 
-    private static string KeyFingerprint(OwnDevice device) =>
-        AccountRules.ParsePublicKey(device.PublicKey) is { } key ? Fingerprint.Of(key) : "(not a key)";
-
-    /// <summary>
-    /// Whether the identity key this profile holds signed the device's key, as every sender checks (docs/devices.md): a
-    /// device the server made up is shown as such. Null when this profile knows no identity key to check with.
-    /// </summary>
-    private static bool? Certified(string username, byte[]? identity, OwnDevice device)
-    {
-        if (identity is null) return null;
-        var key = AccountRules.ParsePublicKey(device.PublicKey);
-        var certificate = AccountRules.ParseBase64Url(device.Certificate, IdentityKey.SignatureSize);
-        return key is not null && certificate is not null && device.DeviceId > 0 && device.KeyId > 0
-            && DeviceCertificate.Verify(identity, new DeviceKey(username, (uint)device.DeviceId, (uint)device.KeyId, key), certificate);
-    }
+    private static string KeyFingerprint(DeviceInfo device) => device.Fingerprint ?? "(not a key)";
 
     private static Argument<string> DeviceIdArgument() => new("id") { Description = "The device's id, as 'sealpost devices' lists it" };
 
@@ -158,7 +142,7 @@ public sealed partial class CliApp
             var deviceId = ParseDeviceId(r.GetValue(id)!);
             var newName = CheckDeviceName(r.GetValue(name), "name")!;
             await using var client = ClientOf(r);
-            var renamed = await ExplainedAsync(() => client.RenameDeviceAsync(deviceId, newName, ct), deviceId);
+            var renamed = await ExplainedAsync(() => client.Devices.RenameAsync(deviceId, newName, ct), deviceId);
             Print(r, new JsonObject { ["device_id"] = renamed.DeviceId, ["name"] = renamed.Name },
                 $"Device {renamed.DeviceId} is now named '{TerminalText.Escape(renamed.Name)}'.");
             return ExitCodes.Ok;
@@ -178,12 +162,12 @@ public sealed partial class CliApp
             if (!r.GetValue(yes))
             {
                 // The name in the question, and a device that cannot go said before asking rather than after.
-                var list = await client.DevicesAsync(ct);
+                var list = await client.Devices.ListAsync(ct);
                 var device = list.Devices.FirstOrDefault(d => d.DeviceId == deviceId) ?? throw Explained(NoSuchDeviceCode, deviceId)!;
-                if (device.DeviceId == list.CurrentDeviceId) throw Explained(CurrentDeviceCode, deviceId)!;
+                if (device.Current) throw Explained(CurrentDeviceCode, deviceId)!;
                 Confirm($"Remove device {deviceId} '{TerminalText.Escape(device.Name)}'? It is logged out and gets no more messages. [y/N] ", "nothing was removed");
             }
-            await ExplainedAsync(() => client.RemoveDeviceAsync(deviceId, ct), deviceId);
+            await ExplainedAsync(() => client.Devices.RemoveAsync(deviceId, ct), deviceId);
             Print(r, new JsonObject { ["removed"] = deviceId },
                 $"Removed device {deviceId}: its sessions have ended and nothing more is sent to it. To use it again, link it anew.");
             return ExitCodes.Ok;
@@ -194,15 +178,15 @@ public sealed partial class CliApp
     private static uint ParseDeviceId(string text) =>
         text.Length <= 10 && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id >= 1
             ? id
-            : throw new SealpostException(ErrorKind.Invalid, $"'{TerminalText.Escape(text)}' is not a device id: a number from 1, as 'sealpost devices' lists them.");
+            : throw new CliException(ErrorKind.Invalid, $"'{TerminalText.Escape(text)}' is not a device id: a number from 1, as 'sealpost devices' lists them.");
 
     /// <summary>A y/N question on the terminal; anything but yes, or no terminal to ask on (without --yes), stops the command.</summary>
     private void Confirm(string question, string otherwise)
     {
         var answer = _console.ReadLine(question)
-            ?? throw new SealpostException(ErrorKind.Invalid, $"There is no terminal to ask on: pass --yes to go ahead without asking; {otherwise}.");
+            ?? throw new CliException(ErrorKind.Invalid, $"There is no terminal to ask on: pass --yes to go ahead without asking; {otherwise}.");
         var said = answer.Trim();
-        if (!said.Equals("y", StringComparison.OrdinalIgnoreCase) && !said.Equals("yes", StringComparison.OrdinalIgnoreCase)) throw new SealpostException(ErrorKind.Invalid, $"Not confirmed; {otherwise}.");
+        if (!said.Equals("y", StringComparison.OrdinalIgnoreCase) && !said.Equals("yes", StringComparison.OrdinalIgnoreCase)) throw new CliException(ErrorKind.Invalid, $"Not confirmed; {otherwise}.");
     }
 
     private const string CurrentDeviceCode = "current-device";
@@ -215,7 +199,7 @@ public sealed partial class CliApp
         {
             return await call();
         }
-        catch (SealpostException e) when (Explained(e.Code, deviceId, e) is { } clear)
+        catch (SealpostException e) when (Explained(e.ServerCode, deviceId, e) is { } clear)
         {
             throw clear;
         }
@@ -228,7 +212,7 @@ public sealed partial class CliApp
             return true;
         }, deviceId);
 
-    private static SealpostException? Explained(string? code, uint? deviceId, Exception? inner = null)
+    private static CliException? Explained(string? code, uint? deviceId, Exception? inner = null)
     {
         (ErrorKind Kind, string Message)? said = code switch
         {
@@ -239,6 +223,6 @@ public sealed partial class CliApp
             "too-many-devices" => (ErrorKind.Refused, $"Your account has {Limits.DevicesMax} devices, as many as it may: remove one first ('sealpost devices remove ID')."),
             _ => null,
         };
-        return said is { } s ? new SealpostException(s.Kind, s.Message, inner) { Code = code } : null;
+        return said is { } s ? new CliException(s.Kind, s.Message, inner) { ServerCode = code } : null;
     }
 }

@@ -43,7 +43,7 @@ public sealed partial class CliApp
         {
             var plaintext = Encoding.UTF8.GetBytes(r.GetValue(text) ?? await ReadStandardInputAsync("the plaintext is text", ct));
             if (plaintext.Length > Envelope.MaxPlaintextSize)
-                throw new SealpostException(ErrorKind.Invalid, $"The plaintext is {plaintext.Length} bytes; an envelope carries at most {Envelope.MaxPlaintextSize} bytes.");
+                throw new CliException(ErrorKind.Invalid, $"The plaintext is {plaintext.Length} bytes; an envelope carries at most {Envelope.MaxPlaintextSize} bytes.");
             var envelope = Envelope.Seal(
                 new EnvelopeParty(UsernameOption(r.GetValue(sender)!), r.GetValue(senderKeyId), RawKey(r.GetValue(senderKey)!, "--sender-private-key")),
                 new EnvelopeRecipient(UsernameOption(r.GetValue(recipient)!), r.GetValue(recipientKeyId), RawKey(r.GetValue(recipientKey)!, "--recipient-public-key")),
@@ -87,7 +87,7 @@ public sealed partial class CliApp
             }
             catch (DecoderFallbackException e)
             {
-                throw new SealpostException(ErrorKind.Crypto, "The envelope opened, but its plaintext is not UTF-8.", e);
+                throw new CliException(ErrorKind.Crypto, "The envelope opened, but its plaintext is not UTF-8.", e);
             }
             // Lines stay lines (this output is for other programs too), but no control character reaches the terminal.
             Print(r, new JsonObject { ["text"] = message, ["sender_key_id"] = header.SenderKeyId, ["recipient_key_id"] = header.RecipientKeyId },
@@ -113,7 +113,7 @@ public sealed partial class CliApp
     private static string UsernameOption(string value) =>
         AccountRules.NormalizeUsername(value) is { } name && name == value
             ? name
-            : throw new SealpostException(ErrorKind.Invalid, $"\"{value}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_', in lower case.");
+            : throw new CliException(ErrorKind.Invalid, $"\"{value}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_', in lower case.");
 
     /// <summary>A 32-byte key as 64 hex digits, or base64 / base64url with or without padding.</summary>
     internal static byte[] RawKey(string text, string option)
@@ -122,7 +122,7 @@ public sealed partial class CliApp
         if (text.Length == 64 && IsHex(text)) return Convert.FromHexString(text);
         var trimmed = text.TrimEnd('=').Replace('+', '-').Replace('/', '_');
         if (Base64Url.IsValid(trimmed, out var length) && length == X25519KeyPair.KeySize) return Base64Url.DecodeFromChars(trimmed);
-        throw new SealpostException(ErrorKind.Invalid, $"{option} is not a 32-byte key in hex (64 digits) or base64.");
+        throw new CliException(ErrorKind.Invalid, $"{option} is not a 32-byte key in hex (64 digits) or base64.");
     }
 
     /// <summary>Hex when it is only hex digits, else standard base64 or base64url; white space is ignored.</summary>
@@ -132,7 +132,7 @@ public sealed partial class CliApp
         if (compact.Length % 2 == 0 && compact.Length > 0 && IsHex(compact)) return Convert.FromHexString(compact);
         var trimmed = compact.TrimEnd('=').Replace('+', '-').Replace('/', '_');
         if (trimmed.Length > 0 && Base64Url.IsValid(trimmed)) return Base64Url.DecodeFromChars(trimmed);
-        throw new SealpostException(ErrorKind.Invalid, "The envelope is neither hex nor base64.");
+        throw new CliException(ErrorKind.Invalid, "The envelope is neither hex nor base64.");
     }
 
     private static bool IsHex(string text) => text.All(char.IsAsciiHexDigit);

@@ -61,7 +61,8 @@ public static class ExitCodes
     /// <summary>The exit code and one-line message for an exception; never a stack trace.</summary>
     public static (int Code, string Message) Of(Exception e) => e switch
     {
-        SealpostException s => (Of(s.Kind), s.Message),
+        SealpostException s => (Of(s.Kind), Hints.Say(s)),
+        CliException c => (Of(c.Kind), c.Message),
         KeyFileException k => (Crypto, k.Message),
         CryptoException c => (Crypto, c.Message),
         OperationCanceledException => (Interrupted, "Interrupted."),

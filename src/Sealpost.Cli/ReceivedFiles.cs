@@ -39,7 +39,7 @@ public static class ReceivedFiles
             var path = Path.Join(root, candidate);
             // SafeName already rules it out; this is the check that matters if SafeName ever has a hole.
             if (Path.GetDirectoryName(Path.GetFullPath(path)) != root.TrimEnd(Path.DirectorySeparatorChar) || Path.GetFileName(path) != candidate)
-                throw new SealpostException(ErrorKind.Invalid, "A received file name would leave the folder; it was not saved.");
+                throw new CliException(ErrorKind.Invalid, "A received file name would leave the folder; it was not saved.");
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
             if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             try
@@ -55,10 +55,10 @@ public static class ReceivedFiles
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new SealpostException(ErrorKind.Invalid, $"Cannot save a received file into '{root}': {e.Message}", e);
+                throw new CliException(ErrorKind.Invalid, $"Cannot save a received file into '{root}': {e.Message}", e);
             }
         }
-        throw new SealpostException(ErrorKind.Invalid, $"'{root}' already holds 1000 files named like {safe}; the file was not saved.");
+        throw new CliException(ErrorKind.Invalid, $"'{root}' already holds 1000 files named like {safe}; the file was not saved.");
     }
 
     private static bool Taken(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;

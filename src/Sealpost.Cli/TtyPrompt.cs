@@ -46,7 +46,7 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
             var saved = Stty("-g")?.Trim();
             if (saved is null || Stty(echo ? "echo icanon isig icrnl" : "-echo -icanon -isig icrnl min 1 time 0") is null)
             {
-                if (!echo) throw new SealpostException(ErrorKind.Invalid, "Cannot turn off echo on the terminal (stty failed), so no secret is asked for: set the variable instead.");
+                if (!echo) throw new CliException(ErrorKind.Invalid, "Cannot turn off echo on the terminal (stty failed), so no secret is asked for: set the variable instead.");
                 saved = null;
             }
             try
@@ -60,7 +60,7 @@ public sealed class TtyPrompt(CancellationToken interrupted, string device = "/d
             }
             catch (AggregateException e) when (e.InnerException is IOException io)
             {
-                throw new SealpostException(ErrorKind.Invalid, $"Cannot read from the terminal: {io.Message}", io);
+                throw new CliException(ErrorKind.Invalid, $"Cannot read from the terminal: {io.Message}", io);
             }
             catch (AggregateException e) when (e.InnerException is OperationCanceledException typed)
             {

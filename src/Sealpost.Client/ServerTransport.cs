@@ -9,7 +9,7 @@ namespace Sealpost.Client;
 /// (the one <c>scripts/up</c> makes) is trusted by naming that certificate: then it alone is trusted, not the system's
 /// certificate authorities.
 /// </summary>
-public static class ServerTransport
+internal static class ServerTransport
 {
     /// <summary>Throws for a plain http:// (or ws://) address that is not on this machine.</summary>
     public static void EnsureSafe(Uri server)
@@ -17,7 +17,7 @@ public static class ServerTransport
         ArgumentNullException.ThrowIfNull(server);
         var plain = server.Scheme == Uri.UriSchemeHttp || server.Scheme == Uri.UriSchemeWs;
         if (plain && !server.IsLoopback)
-            throw new SealpostException(ErrorKind.Invalid,
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.PlainHttp,
                 $"{server.GetLeftPart(UriPartial.Authority)} is plain http: your password and tokens would cross the network in clear. " +
                 "Use https:// (plain http:// is only for a server on this machine).");
     }
@@ -32,9 +32,9 @@ public static class ServerTransport
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"The certificate file {pemFile} cannot be read as PEM: {e.Message}", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.CertificateFileUnusable, $"The certificate file {pemFile} cannot be read as PEM: {e.Message}", e);
         }
-        if (anchors.Count == 0) throw new SealpostException(ErrorKind.Invalid, $"The certificate file {pemFile} holds no certificate.");
+        if (anchors.Count == 0) throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.CertificateFileUnusable, $"The certificate file {pemFile} holds no certificate.");
         return (_, certificate, _, errors) =>
         {
             if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Sealpost.Cli;
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Testing;
 
 namespace Sealpost.Client.Tests;
@@ -64,7 +64,7 @@ public sealed class CliFirstTenMinutesTests(SealpostStack stack) : IDisposable
         var (_, aliceHome, _) = await UserAsync("alice");
         var (bob, bobHome, bobName) = await UserAsync("bob");
         await using (var alice = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = aliceHome.Profile(), Passphrase = () => CliRunner.Passphrase }))
-            await alice.SendFileAsync(bobName, "../../.bashrc\u001b]0;x\u0007", Encoding.UTF8.GetBytes("rm -rf ~"), CancellationToken.None);
+            await alice.Messages.SendFileAsync(bobName, "../../.bashrc\u001b]0;x\u0007", Encoding.UTF8.GetBytes("rm -rf ~"), CancellationToken.None);
         var downloads = Directory.CreateDirectory(Path.Combine(bobHome.Path, "downloads")).FullName;
 
         var inbox = await bob.ExpectAsync(ExitCodes.Ok, "inbox", "--wait", "2", "--save-to", downloads);
@@ -88,7 +88,7 @@ public sealed class CliFirstTenMinutesTests(SealpostStack stack) : IDisposable
         using var ctrlC = new CancellationTokenSource();
         var listening = bob.RunUntilAsync(ctrlC.Token, null, "listen");
         await alice.ExpectAsync(ExitCodes.Ok, "send", bobName, hostile);
-        await Eventually.HoldsAsync(() => Task.FromResult(new Sealpost.Client.History.MessageHistory(bobHome.Profile()).List().Count == 2), "listen did not get the message", 20);
+        await Eventually.HoldsAsync(() => Task.FromResult(new Sealpost.Client.Messaging.MessageHistory(bobHome.Profile()).List().Count == 2), "listen did not get the message", 20);
         await ctrlC.CancelAsync();
         var listen = await listening;
 

@@ -125,8 +125,8 @@ public sealed class CliHabitsTests : IDisposable
     public async Task Without_a_terminal_delete_account_needs_yes_and_says_so()
     {
         _home.Profile().Write(_home.Profile().AccountFile,
-            new Sealpost.Client.State.AccountState { Server = "http://127.0.0.1:1/", Username = "alice", KeyId = 1 },
-            Sealpost.Client.State.LocalJsonContext.Default.AccountState);
+            new Sealpost.Client.Storage.AccountState { Server = "http://127.0.0.1:1/", Username = "alice", KeyId = 1 },
+            Sealpost.Client.Storage.LocalJsonContext.Default.AccountState);
 
         var result = await _cli.ExpectAsync(ExitCodes.Usage, "delete-account");
 

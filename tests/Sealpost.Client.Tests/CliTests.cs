@@ -144,10 +144,10 @@ public sealed class CliTests : IDisposable
         var root = new System.CommandLine.RootCommand();
         Assert.Equal(CliApp.DefaultServer + "/", app.ServerOf(root.Parse([]), profile).ToString());
 
-        profile.Write(profile.ConfigFile, new Sealpost.Client.State.ClientConfig { Server = "http://config:1" }, Sealpost.Client.State.LocalJsonContext.Default.ClientConfig);
+        profile.Write(profile.ConfigFile, new Sealpost.Client.Storage.ClientConfig { Server = "http://config:1" }, Sealpost.Client.Storage.LocalJsonContext.Default.ClientConfig);
         Assert.Equal("http://config:1/", app.ServerOf(root.Parse([]), profile).ToString());
 
-        profile.Write(profile.AccountFile, new Sealpost.Client.State.AccountState { Server = "http://profile:2/", Username = "alice", KeyId = 1 }, Sealpost.Client.State.LocalJsonContext.Default.AccountState);
+        profile.Write(profile.AccountFile, new Sealpost.Client.Storage.AccountState { Server = "http://profile:2/", Username = "alice", KeyId = 1 }, Sealpost.Client.Storage.LocalJsonContext.Default.AccountState);
         Assert.Equal("http://profile:2/", app.ServerOf(root.Parse([]), profile).ToString());
 
         var withEnv = new CliApp(new CliConsole { Out = TextWriter.Null, Error = TextWriter.Null, In = Stream.Null, Environment = n => n == "SEALPOST_SERVER" ? "http://env:3" : null, ReadSecret = _ => null });

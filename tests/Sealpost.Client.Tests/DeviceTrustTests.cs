@@ -84,7 +84,7 @@ public sealed class DeviceTrustTests : IDisposable
         await _book.RequireDevicesAsync("bob", null, default);
         Publish("bob", second, Device(second, "bob", 1, 2));
 
-        var changed = await Assert.ThrowsAsync<SealpostException>(() => _book.RequireDevicesAsync("bob", null, default));
+        var changed = await Assert.ThrowsAsync<KeyChangedException>(() => _book.RequireDevicesAsync("bob", null, default));
         await _book.TrustAsync("bob", default);
         var devices = await _book.RequireDevicesAsync("bob", null, default);
 
@@ -107,9 +107,11 @@ public sealed class DeviceTrustTests : IDisposable
         Publish("carol", forged, Device(forged, "carol", 1, 2));
 
         Assert.Single((await _book.RequireDevicesAsync("bob", null, default))!);
-        var carol = await Assert.ThrowsAsync<SealpostException>(() => _book.RequireDevicesAsync("carol", null, default));
+        var carol = await Assert.ThrowsAsync<KeyChangedException>(() => _book.RequireDevicesAsync("carol", null, default));
 
         Assert.Equal(ErrorKind.KeyChanged, carol.Kind);
+        Assert.Equal(ClientErrorCodes.IdentityKeyChanged, carol.Code);
+        Assert.Null(carol.Status.IdentityKey);
         Assert.NotNull(other);
     }
 

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using Npgsql;
 using Sealpost.Cli;
-using Sealpost.Client.State;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.Storage;
 using Sealpost.Testing;
 
 namespace Sealpost.Client.Tests;
@@ -73,7 +74,7 @@ public sealed class EndToEndTests(SealpostStack stack) : IDisposable
         var message = Assert.Single(inbox);
         Assert.Equal(aliceName, message.GetProperty("peer").GetString());
         Assert.Equal("Hi Bob, it's Alice. Nobody else can read this.", message.GetProperty("text").GetString());
-        Assert.Equal(MessageStatus.Ok, message.GetProperty("status").GetString());
+        Assert.Equal(HistoryStatus.Ok, message.GetProperty("status").GetString());
         Assert.Equal(0, await MailboxCountSettledAsync(bobName, 0));
         Assert.Contains("No new messages.", (await bob.ExpectAsync(ExitCodes.Ok, "inbox", "--wait", "1")).Out, StringComparison.Ordinal);
         Assert.Contains("Nobody else can read this.", (await bob.ExpectAsync(ExitCodes.Ok, "history", aliceName)).Out, StringComparison.Ordinal);
@@ -113,7 +114,7 @@ public sealed class EndToEndTests(SealpostStack stack) : IDisposable
 
         var message = Assert.Single(inbox);
         Assert.Equal("from my new key", message.GetProperty("text").GetString());
-        Assert.Equal(MessageStatus.Ok, message.GetProperty("status").GetString());
+        Assert.Equal(HistoryStatus.Ok, message.GetProperty("status").GetString());
         await alice.ExpectAsync(ExitCodes.Ok, "lookup", bobName);
     }
 
@@ -129,7 +130,7 @@ public sealed class EndToEndTests(SealpostStack stack) : IDisposable
             Passphrase = () => CliRunner.Passphrase,
         });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using var messages = bob.ReceiveAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var messages = bob.Messages.ReceiveAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         var first = messages.MoveNextAsync();
 
         await alice.ExpectAsync(ExitCodes.Ok, "send", bobName, "live one");
@@ -141,7 +142,7 @@ public sealed class EndToEndTests(SealpostStack stack) : IDisposable
         Assert.True(await messages.MoveNextAsync());
         Assert.Equal("live two", messages.Current.Text);
         Assert.Equal(0, await MailboxCountSettledAsync(bobName, 0));
-        Assert.Equal(2, bob.History.List(aliceName).Count);
+        Assert.Equal(2, bob.Messages.History.List(aliceName).Count);
     }
 
     [Fact]
@@ -153,7 +154,7 @@ public sealed class EndToEndTests(SealpostStack stack) : IDisposable
         var listening = bob.RunUntilAsync(ctrlC.Token, null, "listen");
 
         await alice.ExpectAsync(ExitCodes.Ok, "send", bobName, "are you listening?");
-        var history = new Sealpost.Client.History.MessageHistory(bobHome.Profile());
+        var history = new MessageHistory(bobHome.Profile());
         for (var i = 0; i < 100 && history.List().Count == 0; i++) await Task.Delay(100);
         await ctrlC.CancelAsync();
         var result = await listening;

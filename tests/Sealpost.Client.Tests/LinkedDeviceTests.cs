@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
 using Npgsql;
-using Sealpost.Client.State;
+using Sealpost.Client.Messaging;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
 using Sealpost.Testing;
@@ -39,7 +39,7 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     private async Task<SealpostClient> RegisterAsync(string prefix)
     {
         var client = NewClient();
-        await client.RegisterAsync(TestEnvironment.UniqueUsername(prefix), CliRunner.Password, null, default);
+        await client.Accounts.RegisterAsync(TestEnvironment.UniqueUsername(prefix), CliRunner.Password, null, null, default);
         return client;
     }
 
@@ -47,46 +47,46 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     private async Task<SealpostClient> LinkAsync(SealpostClient existing, string name = "laptop")
     {
         var device = NewClient();
-        var request = await device.RequestLinkAsync(name, default);
-        var offer = await existing.InspectLinkAsync(request.Code.ToString(), default);
+        var request = await device.Devices.RequestLinkAsync(name, default);
+        var offer = await existing.Devices.InspectLinkAsync(request.Code.ToString(), default);
         Assert.Equal(name, offer.DeviceName);
         Assert.Equal(request.Fingerprint, offer.Fingerprint);
-        var completing = device.CompleteLinkAsync(request, default);
-        await existing.ApproveLinkAsync(offer, default);
+        var completing = device.Devices.CompleteLinkAsync(request, default);
+        await existing.Devices.ApproveLinkAsync(offer, default);
         var account = await completing.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(existing.Account!.Username, account.Username);
+        Assert.Equal(existing.Accounts.Current!.Username, account.Username);
         Assert.Equal(offer.DeviceId, account.DeviceId);
         return device;
     }
 
     /// <summary>What waits for a device, read as `sealpost inbox` does: a client of its own, connected for this.</summary>
-    private async Task<List<HistoryEntry>> InboxAsync(SealpostClient device)
+    private async Task<List<Message>> InboxAsync(SealpostClient device)
     {
-        await using var reader = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = device.Profile, Passphrase = () => CliRunner.Passphrase });
-        return [.. await reader.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default)];
+        await using var reader = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = device.Options.Profile, Passphrase = () => CliRunner.Passphrase });
+        return [.. await reader.Messages.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default)];
     }
 
-    private static string Name(SealpostClient client) => client.Account!.Username;
+    private static string Name(SealpostClient client) => client.Accounts.Current!.Username;
 
     [Fact]
     public async Task A_linked_device_gets_every_message_sent_after_linking_and_each_device_acknowledges_for_itself()
     {
         var alice = await RegisterAsync("alice");
         var bob = await RegisterAsync("bob");
-        await alice.SendAsync(Name(bob), "before linking", default);
+        await alice.Messages.SendAsync(Name(bob), "before linking", default);
 
         var laptop = await LinkAsync(bob);
         // Both offline: the messages wait in two mailboxes.
-        await alice.SendAsync(Name(bob), "after linking", default);
+        await alice.Messages.SendAsync(Name(bob), "after linking", default);
         Assert.Equal(["before linking", "after linking"], (await InboxAsync(bob)).Select(e => e.Text));
         // The phone's acks did not delete the laptop's copy.
         Assert.Equal(["after linking"], (await InboxAsync(laptop)).Select(e => e.Text));
         // One online, one offline: the laptop gets it live, the phone finds it later.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using (var live = laptop.ReceiveAsync(timeout.Token).GetAsyncEnumerator(timeout.Token))
+        await using (var live = laptop.Messages.ReceiveAsync(timeout.Token).GetAsyncEnumerator(timeout.Token))
         {
             var next = live.MoveNextAsync();
-            await alice.SendAsync(Name(bob), "to both again", default);
+            await alice.Messages.SendAsync(Name(bob), "to both again", default);
             Assert.True(await next);
             Assert.Equal("to both again", live.Current.Text);
         }
@@ -102,28 +102,28 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         var bob = await RegisterAsync("bob");
         var laptop = await LinkAsync(alice);
 
-        await alice.SendAsync(Name(bob), "sent from the phone", default);
-        await bob.SendAsync(Name(alice), "a reply", default);
+        await alice.Messages.SendAsync(Name(bob), "sent from the phone", default);
+        await bob.Messages.SendAsync(Name(alice), "a reply", default);
 
         var onLaptop = await InboxAsync(laptop);
-        var copy = Assert.Single(onLaptop, e => e.Direction == MessageDirections.Out);
+        var copy = Assert.Single(onLaptop, e => e.Direction == MessageDirection.Out);
         Assert.Equal("sent from the phone", copy.Text);
         Assert.Equal(Name(bob), copy.Peer);
         Assert.Equal(MessageStatus.Sent, copy.Status);
         Assert.Equal(1u, copy.FromDevice);
-        var reply = Assert.Single(onLaptop, e => e.Direction == MessageDirections.In);
+        var reply = Assert.Single(onLaptop, e => e.Direction == MessageDirection.In);
         Assert.Equal(("a reply", MessageStatus.Ok), (reply.Text, reply.Status));
         Assert.Equal(["a reply"], (await InboxAsync(alice)).Select(e => e.Text));
         // The copy is not delivered twice: a second fetch finds nothing.
         Assert.Empty(await InboxAsync(laptop));
 
         // And the other way round: sent from the laptop, shown as from alice's device 2, and on the phone as mine.
-        await laptop.SendAsync(Name(bob), "sent from the laptop", default);
+        await laptop.Messages.SendAsync(Name(bob), "sent from the laptop", default);
         var atBob = await InboxAsync(bob);
         Assert.Equal(["sent from the phone", "sent from the laptop"], atBob.Select(e => e.Text));
         Assert.Equal((MessageStatus.Ok, 1u, 2u), (atBob[1].Status, atBob[0].FromDevice ?? 1, atBob[1].FromDevice));
         var onPhone = Assert.Single(await InboxAsync(alice));
-        Assert.Equal((MessageDirections.Out, "sent from the laptop", Name(bob)), (onPhone.Direction, onPhone.Text, onPhone.Peer));
+        Assert.Equal((MessageDirection.Out, "sent from the laptop", Name(bob)), (onPhone.Direction, onPhone.Text, onPhone.Peer));
     }
 
     [Fact]
@@ -132,14 +132,14 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         var alice = await RegisterAsync("alice");
         var bob = await RegisterAsync("bob");
         var laptop = await LinkAsync(bob);
-        await alice.SendAsync(Name(bob), "waiting for the laptop", default);
-        var laptopToken = (await laptop.Session.GetAsync(default)).Value;
+        await alice.Messages.SendAsync(Name(bob), "waiting for the laptop", default);
+        var laptopToken = (await laptop.Accounts.Session.GetAsync(default)).Value;
 
-        await bob.RemoveDeviceAsync(2, default);
-        await alice.SendAsync(Name(bob), "after the removal", default);
+        await bob.Devices.RemoveAsync(2, default);
+        await alice.Messages.SendAsync(Name(bob), "after the removal", default);
 
         Assert.Equal(["waiting for the laptop", "after the removal"], (await InboxAsync(bob)).Select(e => e.Text));
-        Assert.Equal([1], (await bob.DevicesAsync(default)).Devices.Select(d => d.DeviceId));
+        Assert.Equal([1u], (await bob.Devices.ListAsync(default)).Devices.Select(d => d.DeviceId));
         using var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("Authorization", "Bearer " + laptopToken);
         socket.Options.CollectHttpResponseDetails = true;
@@ -154,7 +154,7 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     {
         var alice = await RegisterAsync("alice");
         var bob = await RegisterAsync("bob");
-        await alice.SendAsync(Name(bob), "before the ghost", default);
+        await alice.Messages.SendAsync(Name(bob), "before the ghost", default);
 
         // The server's operator (or an attacker in its database) adds a device to bob's account with a key of their own.
         await using (var db = new NpgsqlConnection(stack.Users.ConnectionString))
@@ -170,7 +170,7 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
             Assert.Equal(1, await insert.ExecuteNonQueryAsync());
         }
 
-        var refused = await Assert.ThrowsAsync<SealpostException>(() => alice.SendAsync(Name(bob), "never to the ghost", default));
+        var refused = await Assert.ThrowsAsync<SealpostException>(() => alice.Messages.SendAsync(Name(bob), "never to the ghost", default));
 
         Assert.Equal(ErrorKind.Crypto, refused.Kind);
         Assert.Contains($"{Name(bob)}'s device 7 is not signed by {Name(bob)}'s identity key", refused.Message, StringComparison.Ordinal);
@@ -184,14 +184,14 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         var alice = await RegisterAsync("alice");
         var bob = await RegisterAsync("bob");
         await LinkAsync(bob);
-        var access = await alice.Session.GetAsync(default);
+        var access = await alice.Accounts.Session.GetAsync(default);
         await using var raw = await ProtocolClient.ConnectAsync(stack.SocketUrl(0), access.Value);
 
         // Sealed as if bob still had one device.
         var id = Guid.NewGuid().ToString();
         await raw.SendAsync(new SendFrame(FrameTypes.Send, id, Name(bob), Envelopes: [new DeviceEnvelope(1, "AAAA")]));
         var stale = await raw.NextAsync(f => f.Id == id);
-        var sent = await alice.SendAsync(Name(bob), "to both devices", default);
+        var sent = await alice.Messages.SendAsync(Name(bob), "to both devices", default);
 
         Assert.Equal("stale_devices", stale.Code);
         Assert.Equal([1, 2], stale.RecipientDevices!);
@@ -207,12 +207,13 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     {
         var alice = await RegisterAsync("alice");
         var bob = await RegisterAsync("bob");
-        await alice.SendAsync(Name(bob), "for bob's phone", default);
+        await alice.Messages.SendAsync(Name(bob), "for bob's phone", default);
         var stranger = NewClient();
-        await stranger.LoginAsync(Name(bob), CliRunner.Password, default);
+        await stranger.Accounts.LoginAsync(Name(bob), CliRunner.Password, default);
 
-        var refused = await Assert.ThrowsAsync<SealpostException>(() => stranger.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default));
+        var refused = await Assert.ThrowsAsync<ProfileException>(() => stranger.Messages.FetchInboxAsync(TimeSpan.FromMilliseconds(500), default));
 
+        Assert.Equal(ClientErrorCodes.NoDeviceKey, refused.Code);
         Assert.Contains("link", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, await stack.MailboxCountAsync(Name(bob)));
         Assert.Equal(["for bob's phone"], (await InboxAsync(bob)).Select(e => e.Text));
@@ -223,14 +224,14 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     {
         var bob = await RegisterAsync("bob");
         var device = NewClient();
-        var request = await device.RequestLinkAsync("tablet", default);
-        var offer = await bob.InspectLinkAsync(request.Code.ToString(), default);
-        await bob.ApproveLinkAsync(offer, default);
-        await device.CompleteLinkAsync(request, default).WaitAsync(TimeSpan.FromSeconds(30));
+        var request = await device.Devices.RequestLinkAsync("tablet", default);
+        var offer = await bob.Devices.InspectLinkAsync(request.Code.ToString(), default);
+        await bob.Devices.ApproveLinkAsync(offer, default);
+        await device.Devices.CompleteLinkAsync(request, default).WaitAsync(TimeSpan.FromSeconds(30));
 
-        var again = await Assert.ThrowsAsync<SealpostException>(() => bob.InspectLinkAsync(request.Code.ToString(), default));
+        var again = await Assert.ThrowsAsync<SealpostException>(() => bob.Devices.InspectLinkAsync(request.Code.ToString(), default));
         var other = NewClient();
-        var replayed = await Assert.ThrowsAnyAsync<Exception>(() => other.CompleteLinkAsync(request, default));
+        var replayed = await Assert.ThrowsAnyAsync<Exception>(() => other.Devices.CompleteLinkAsync(request, default));
 
         Assert.Contains("link", again.Message, StringComparison.OrdinalIgnoreCase);
         Assert.NotNull(replayed);

@@ -156,6 +156,7 @@ public sealed class MessageConnectionTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<SealpostException>(() => connection.StartAsync(default));
 
         Assert.Equal(ErrorKind.Auth, e.Kind);
+        Assert.Equal((ClientErrorCodes.SessionRefused, "unauthorized"), (e.Code, e.ServerCode));
     }
 
     [Fact]
@@ -209,6 +210,36 @@ public sealed class MessageConnectionTests : IAsyncLifetime
 
         Assert.Equal(ErrorKind.NotFound, e.Kind);
         Assert.Equal("unknown_recipient", e.Code);
+    }
+
+    [Fact]
+    public async Task A_close_is_reported_with_the_servers_status_and_words_then_the_reconnect_and_at_the_end_the_close()
+    {
+        _server.ValidTokens.Add("t1");
+        var connection = new MessageConnection(_server.BaseUrl, Tokens, Fast);
+        var lost = new TaskCompletionSource<ConnectionLost>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var back = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var closed = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Reconnecting += l => lost.TrySetResult(l);
+        connection.Reconnected += () => back.TrySetResult();
+        connection.Closed += e => closed.TrySetResult(e);
+        Assert.Equal(ConnectionState.Disconnected, connection.State);
+
+        await connection.StartAsync(default);
+        var started = connection.State;
+        var (first, _) = await _server.NextConnectionAsync();
+        await first.CloseAsync(WebSocketCloseStatus.EndpointUnavailable, "instance stopping", default);
+        var reported = await lost.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await _server.NextConnectionAsync();
+        await back.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var reconnected = connection.State;
+        await connection.DisposeAsync();
+
+        Assert.Equal(ConnectionState.Connected, started);
+        Assert.Equal(new ConnectionLost(1001, "instance stopping", null, reported.RetryIn), reported);
+        Assert.Equal(ConnectionState.Connected, reconnected);
+        Assert.Null(await closed.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(ConnectionState.Closed, connection.State);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using Sealpost.Client.Messaging;
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
 
@@ -24,7 +24,7 @@ public sealed class ReceiveTests : IAsyncLifetime
         // Nothing listens on port 1: any attempt to reach the server fails as a network error.
         profile.Write(profile.AccountFile, new AccountState { Server = "http://127.0.0.1:1/", Username = "bob", KeyId = 1 }, LocalJsonContext.Default.AccountState);
         _client = new SealpostClient(new SealpostClientOptions { Server = new Uri("http://127.0.0.1:1/"), Profile = profile, Passphrase = () => _passphrase });
-        await _client.Contacts.ObserveAsync(Account("alice", 1, _alice), default);
+        await _client.Contacts.Book.ObserveAsync(Account("alice", 1, _alice), default);
         _socket = new MessageConnection(new Uri("http://127.0.0.1:1/"), (_, _) => throw new InvalidOperationException("not connected in these tests"));
     }
 
@@ -40,14 +40,14 @@ public sealed class ReceiveTests : IAsyncLifetime
     {
         var frame = Frame("alice", Seal(_alice, 1, "hello bob"));
 
-        var first = await _client.ProcessAsync(frame, _socket, default);
-        var again = await _client.ProcessAsync(frame, _socket, default);
+        var first = await _client.Messages.ProcessAsync(frame, _socket, default);
+        var again = await _client.Messages.ProcessAsync(frame, _socket, default);
 
         Assert.Equal(MessageStatus.Ok, first!.Status);
         Assert.Equal("hello bob", first.Text);
         Assert.Equal("alice", first.Peer);
         Assert.Null(again);
-        Assert.Equal(["hello bob"], _client.History.List().Select(e => e.Text));
+        Assert.Equal(["hello bob"], _client.Messages.History.List().Select(e => e.Text));
     }
 
     [Fact]
@@ -57,13 +57,13 @@ public sealed class ReceiveTests : IAsyncLifetime
         envelope[^3] ^= 1;
         var frame = Frame("alice", envelope);
 
-        var entry = await _client.ProcessAsync(frame, _socket, default);
+        var entry = await _client.Messages.ProcessAsync(frame, _socket, default);
 
         Assert.Equal(MessageStatus.Rejected, entry!.Status);
         Assert.Null(entry.Text);
         Assert.Equal(frame.Body, entry.Envelope);
         Assert.NotNull(entry.Problem);
-        Assert.Null(await _client.ProcessAsync(frame, _socket, default));
+        Assert.Null(await _client.Messages.ProcessAsync(frame, _socket, default));
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class ReceiveTests : IAsyncLifetime
     {
         var mallory = X25519KeyPair.Generate();
 
-        var entry = await _client.ProcessAsync(Frame("alice", Seal(mallory, 1, "it's me, alice")), _socket, default);
+        var entry = await _client.Messages.ProcessAsync(Frame("alice", Seal(mallory, 1, "it's me, alice")), _socket, default);
 
         Assert.Equal(MessageStatus.Rejected, entry!.Status);
         Assert.Null(entry.Text);
@@ -85,8 +85,8 @@ public sealed class ReceiveTests : IAsyncLifetime
         var toKey9 = Frame("alice", Envelope.Seal(new EnvelopeParty("alice", 1, _alice.PrivateKey.ToArray()), new EnvelopeRecipient("bob", 9, _bob.PublicKey.ToArray()), Text.Utf8("x")));
 
         foreach (var frame in new[] { notBase64, notEnvelope, toKey9 })
-            Assert.Equal(MessageStatus.Rejected, (await _client.ProcessAsync(frame, _socket, default))!.Status);
-        Assert.Equal(3, _client.History.List().Count);
+            Assert.Equal(MessageStatus.Rejected, (await _client.Messages.ProcessAsync(frame, _socket, default))!.Status);
+        Assert.Equal(3, _client.Messages.History.List().Count);
     }
 
     [Fact]
@@ -95,11 +95,11 @@ public sealed class ReceiveTests : IAsyncLifetime
         var profile = _home.Profile();
         var newer = X25519KeyPair.Generate();
         KeyFile.Save(profile.KeyFile(2), "bob", newer, Passphrase);
-        var account = profile.ReadAccount()!;
+        var account = profile.ReadAccountState()!;
         account.KeyId = 2;
         profile.Write(profile.AccountFile, account, LocalJsonContext.Default.AccountState);
 
-        var entry = await _client.ProcessAsync(Frame("alice", Seal(_alice, 1, "sealed before you rotated")), _socket, default);
+        var entry = await _client.Messages.ProcessAsync(Frame("alice", Seal(_alice, 1, "sealed before you rotated")), _socket, default);
 
         Assert.Equal("sealed before you rotated", entry!.Text);
     }
@@ -109,10 +109,11 @@ public sealed class ReceiveTests : IAsyncLifetime
     {
         _passphrase = "not it";
 
-        var e = await Assert.ThrowsAsync<SealpostException>(() => _client.ProcessAsync(Frame("alice", Seal(_alice, 1, "hi")), _socket, default));
+        var e = await Assert.ThrowsAsync<SealpostException>(() => _client.Messages.ProcessAsync(Frame("alice", Seal(_alice, 1, "hi")), _socket, default));
 
         Assert.Equal(ErrorKind.Crypto, e.Kind);
-        Assert.Empty(_client.History.List());
+        Assert.Equal(ClientErrorCodes.WrongPassphrase, e.Code);
+        Assert.Empty(_client.Messages.History.List());
     }
 
     [Fact]
@@ -120,10 +121,10 @@ public sealed class ReceiveTests : IAsyncLifetime
     {
         var carol = X25519KeyPair.Generate();
 
-        var e = await Assert.ThrowsAsync<SealpostException>(() => _client.ProcessAsync(Frame("carol", Seal(carol, 1, "hi")), _socket, default));
+        var e = await Assert.ThrowsAsync<SealpostException>(() => _client.Messages.ProcessAsync(Frame("carol", Seal(carol, 1, "hi")), _socket, default));
 
         Assert.Equal(ErrorKind.Network, e.Kind);
-        Assert.Empty(_client.History.List());
+        Assert.Empty(_client.Messages.History.List());
     }
 
     [Fact]
@@ -132,11 +133,11 @@ public sealed class ReceiveTests : IAsyncLifetime
         var receipt = MessagePayload.ForReceipt(["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"]).Encode();
         Assert.Equal(["0b0e5f2c-3c1e-4a8e-9a57-2d8b1b0c6f11", "an id"], MessagePayload.Decode(receipt, out _)!.DeliveredClientIds);
 
-        Assert.Null(await _client.ProcessAsync(Frame("alice", Seal(_alice, 1, receipt)), _socket, default));
-        Assert.Empty(_client.History.List());
+        Assert.Null(await _client.Messages.ProcessAsync(Frame("alice", Seal(_alice, 1, receipt)), _socket, default));
+        Assert.Empty(_client.Messages.History.List());
 
         var truncated = receipt[..^1];
-        var entry = await _client.ProcessAsync(Frame("alice", Seal(_alice, 1, truncated)), _socket, default);
+        var entry = await _client.Messages.ProcessAsync(Frame("alice", Seal(_alice, 1, truncated)), _socket, default);
         Assert.Equal(MessageStatus.Rejected, entry!.Status);
         Assert.Contains("receipt is malformed", entry.Problem, StringComparison.Ordinal);
     }

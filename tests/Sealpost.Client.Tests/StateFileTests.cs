@@ -1,5 +1,5 @@
-using Sealpost.Client.History;
-using Sealpost.Client.State;
+using Sealpost.Client.Messaging;
+using Sealpost.Client.Storage;
 
 namespace Sealpost.Client.Tests;
 
@@ -84,7 +84,7 @@ public sealed class StateFileTests : IDisposable
         Assert.Equal(["hi", "bye"], history.List("bob").Select(e => e.Text));
         Assert.Equal(["m3"], history.List(last: 1).Select(e => e.Id));
         Assert.True(history.Contains("m2"));
-        Assert.False(history.Contains("m2", MessageDirections.Out));
+        Assert.False(history.Contains("m2", HistoryDirections.Out));
         if (!OperatingSystem.IsWindows()) Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(_home.Profile().HistoryFile));
     }
 
@@ -104,7 +104,7 @@ public sealed class StateFileTests : IDisposable
     internal static HistoryEntry Entry(string id, string peer, string text) => new()
     {
         Id = id,
-        Direction = MessageDirections.In,
+        Direction = HistoryDirections.In,
         Peer = peer,
         Text = text,
         SentAt = DateTimeOffset.UtcNow,

@@ -1,7 +1,7 @@
 using System.Text;
 using Sealpost.Cli;
 using Sealpost.Client.Messaging;
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 
 namespace Sealpost.Client.Tests;
 

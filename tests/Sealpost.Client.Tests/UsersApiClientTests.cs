@@ -16,7 +16,7 @@ public sealed class UsersApiClientTests
         var server = new ScriptedServer(Answer(HttpStatusCode.ServiceUnavailable, Busy, retryAfter: 1), Answer(HttpStatusCode.OK, Session));
         using var http = new HttpClient(server) { BaseAddress = new Uri("http://127.0.0.1:1/") };
 
-        var session = await new UsersApiClient(http).LoginAsync("alice", "correct horse battery", default);
+        var session = await new UsersApiClient(http).LoginAsync("alice", "correct horse battery", null, default);
 
         Assert.Equal("a", session.AccessToken);
         Assert.Equal(2, server.Requests);
@@ -28,7 +28,7 @@ public sealed class UsersApiClientTests
         var server = new ScriptedServer(Answer(HttpStatusCode.ServiceUnavailable, Busy.Replace("busy", "unavailable", StringComparison.Ordinal)));
         using var http = new HttpClient(server) { BaseAddress = new Uri("http://127.0.0.1:1/") };
 
-        var e = await Assert.ThrowsAsync<SealpostException>(() => new UsersApiClient(http).LoginAsync("alice", "correct horse battery", default));
+        var e = await Assert.ThrowsAsync<SealpostException>(() => new UsersApiClient(http).LoginAsync("alice", "correct horse battery", null, default));
 
         Assert.Equal("unavailable", e.Code);
         Assert.Equal(1, server.Requests);

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Sealpost.Cli;
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Testing;
 
 namespace Sealpost.Client.Tests;
@@ -141,7 +141,7 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
         var (_, home, _) = await RegisteredAsync("refresh");
         var profile = home.Profile();
         await using var client = new SealpostClient(new SealpostClientOptions { Server = new Uri(Server), Profile = profile });
-        var before = client.Session.Current!;
+        var before = client.Accounts.Session.Current!;
         var stale = new SessionState
         {
             Username = before.Username,
@@ -153,16 +153,16 @@ public sealed class UsersIntegrationTests(UsersCluster cluster) : IDisposable
         profile.Write(profile.SessionFile, stale, LocalJsonContext.Default.SessionState);
         await using var refreshing = new SealpostClient(new SealpostClientOptions { Server = new Uri(Server), Profile = profile });
 
-        var token = await refreshing.Session.GetAsync(default);
-        await refreshing.WhoAmIAsync(default);
+        var token = await refreshing.Accounts.Session.GetAsync(default);
+        await refreshing.Accounts.WhoAmIAsync(default);
 
         Assert.NotEqual(before.AccessToken, token.Value);
-        Assert.NotEqual(before.RefreshToken, refreshing.Session.Current!.RefreshToken);
+        Assert.NotEqual(before.RefreshToken, refreshing.Accounts.Session.Current!.RefreshToken);
 
         // Another copy of the old state spends the already-rotated refresh token: the server ends the session.
         profile.Write(profile.SessionFile, stale, LocalJsonContext.Default.SessionState);
         await using var replaying = new SealpostClient(new SealpostClientOptions { Server = new Uri(Server), Profile = profile });
-        var e = await Assert.ThrowsAsync<SealpostException>(() => replaying.Session.GetAsync(default));
+        var e = await Assert.ThrowsAsync<SealpostException>(() => replaying.Accounts.Session.GetAsync(default));
         Assert.Equal(ErrorKind.Auth, e.Kind);
         Assert.False(File.Exists(profile.SessionFile));
     }

@@ -45,11 +45,13 @@ public sealed class Peer : IAsyncDisposable
             var session = await users.LoginAsync(username);
             return new AccessToken(session.AccessToken, session.ExpiresAt);
         }, Patient);
-        _connection.Notice += notice =>
+        _connection.Reconnecting += lost => _lastEvent = lost.ToString();
+        _connection.Reconnected += () =>
         {
-            _lastNotice = notice;
-            if (notice.StartsWith("Reconnected", StringComparison.Ordinal)) Interlocked.Increment(ref _reconnects);
+            _lastEvent = "reconnected";
+            Interlocked.Increment(ref _reconnects);
         };
+        _connection.Warning += warning => _lastEvent = warning.ToString();
         _connection.ServerError += ErrorCodes.Add;
     }
 
@@ -69,9 +71,9 @@ public sealed class Peer : IAsyncDisposable
     /// <summary>For a failure message: whether the receive loop still runs, and how it ended if not.</summary>
     public string Status =>
         (_loop.IsCompleted ? $"receive loop ended ({_loop.Exception?.GetBaseException().Message ?? "no error"})" : "receiving") +
-        $", socket {(_connection.IsConnected ? "open" : "not open")}, {_reconnects} reconnects, last notice: {_lastNotice}";
+        $", socket {(_connection.IsConnected ? "open" : "not open")}, {_reconnects} reconnects, last event: {_lastEvent}";
 
-    private string _lastNotice = "none";
+    private string _lastEvent = "none";
 
     /// <summary>The key of a message in <see cref="Inbox"/>: what a client compares to recognise a duplicate.</summary>
     public static string Key(string from, string clientId) => from + "/" + clientId;

@@ -1,17 +1,14 @@
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Protocol;
 
 namespace Sealpost.Client.Accounts;
-
-/// <summary>A valid access token and when it expires.</summary>
-public sealed record AccessToken(string Value, DateTimeOffset ExpiresAt);
 
 /// <summary>
 /// Keeps the session in <c>session.json</c> and hands out access tokens, refreshing them a minute before they
 /// expire. Refresh tokens rotate on use and a replayed one ends the session, so the refresh happens under the
 /// profile lock after re-reading the file: a second process of the same profile uses the token the first one got.
 /// </summary>
-public sealed class SessionKeeper(ProfileFolder folder, UsersApiClient api, TimeProvider? time = null)
+internal sealed class SessionKeeper(ProfileFolder folder, UsersApiClient api, TimeProvider? time = null)
 {
     /// <summary>How long before expiry a token is renewed: comfortably more than one request takes.</summary>
     public static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(60);
@@ -40,11 +37,14 @@ public sealed class SessionKeeper(ProfileFolder folder, UsersApiClient api, Time
         ProfileFolder.TryDelete(folder.SessionFile);
     }
 
+    /// <summary>A token good for at least <see cref="RefreshMargin"/>.</summary>
+    public Task<AccessToken> GetAsync(CancellationToken ct) => GetAsync(null, ct);
+
     /// <summary>
     /// A token good for at least <see cref="RefreshMargin"/>. Pass the token the server just refused as
     /// <paramref name="rejected"/> to force a new one even if its clock says it is still valid.
     /// </summary>
-    public async Task<AccessToken> GetAsync(CancellationToken ct, string? rejected = null)
+    public async Task<AccessToken> GetAsync(string? rejected, CancellationToken ct)
     {
         var session = Current ?? throw NotLoggedIn();
         if (rejected is null && IsFresh(session)) return new AccessToken(session.AccessToken, session.ExpiresAt);
@@ -72,8 +72,7 @@ public sealed class SessionKeeper(ProfileFolder folder, UsersApiClient api, Time
 
     private bool IsFresh(SessionState session) => session.ExpiresAt - _time.GetUtcNow() > RefreshMargin;
 
-    private static SealpostException NotLoggedIn() => new(ErrorKind.Auth, "You are not logged in: run 'sealpost login <username>'.");
+    private static SealpostException NotLoggedIn() => new(ErrorKind.Auth, ClientErrorCodes.NotLoggedIn, "You are not logged in.");
 
-    private static SealpostException Ended(Exception? inner = null) =>
-        new(ErrorKind.Auth, "Your session has ended: run 'sealpost login <username>' again.", inner);
+    private static SealpostException Ended(Exception? inner = null) => new(ErrorKind.Auth, ClientErrorCodes.SessionEnded, "Your session has ended.", inner);
 }

@@ -9,17 +9,17 @@ using Sealpost.Protocol;
 namespace Sealpost.Client.Accounts;
 
 /// <summary>The users service's REST API. Failures become <see cref="SealpostException"/>s carrying the problem's stable code.</summary>
-public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
+internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
 {
     private const string ProblemPrefix = "urn:sealpost:problem:";
     private const int BusyAttempts = 4;
 
-    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, CancellationToken ct, string? deviceName = null) =>
+    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, string? deviceName, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName, deviceName),
             SealpostJsonContext.Default.RegisterRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>A session for one of the account's devices (<paramref name="deviceId"/>; absent: the lowest live one).</summary>
-    public Task<SessionResponse> LoginAsync(string username, string password, CancellationToken ct, uint? deviceId = null) =>
+    public Task<SessionResponse> LoginAsync(string username, string password, uint? deviceId, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password, (int?)deviceId),
             SealpostJsonContext.Default.LoginRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
 
@@ -34,7 +34,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         var list = await OrNullAsync(SendAsync<object, DeviceList>(HttpMethod.Get, $"v1/accounts/{Uri.EscapeDataString(username)}/devices", null, null, null,
             SealpostJsonContext.Default.DeviceList, ct)).ConfigureAwait(false);
         if (list is not null && list.Username != username)
-            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s devices with another account's.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.WrongRecord, $"The server answered a request for {username}'s devices with another account's.");
         return list;
     }
 
@@ -45,7 +45,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         var key = await OrNullAsync(SendAsync<object, PublicDevice>(HttpMethod.Get, $"v1/accounts/{Uri.EscapeDataString(username)}/devices/{deviceId}/keys/{keyId}",
             null, null, null, SealpostJsonContext.Default.PublicDevice, ct)).ConfigureAwait(false);
         if (key is not null && (key.DeviceId != deviceId || key.KeyId != keyId))
-            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s device {deviceId} key {keyId} with another key.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.WrongRecord, $"The server answered a request for {username}'s device {deviceId} key {keyId} with another key.");
         return key;
     }
 
@@ -87,7 +87,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync<object, OwnAccount>(HttpMethod.Get, "v1/accounts/me", accessToken, null, null, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>Publishes a new public key; the server wants the account password too, and ends the account's other sessions.</summary>
-    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, CancellationToken ct, string? certificate = null) =>
+    public Task<OwnAccount> RotateKeyAsync(string accessToken, string publicKey, string currentPassword, string? certificate, CancellationToken ct) =>
         SendAsync(HttpMethod.Put, "v1/accounts/me/key", accessToken, new RotateKeyRequest(publicKey, currentPassword, certificate),
             SealpostJsonContext.Default.RotateKeyRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
@@ -118,7 +118,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
     {
         if (record is null) return null;
         if (record.Username != username || (keyId is { } id && record.KeyId != id))
-            throw new SealpostException(ErrorKind.Crypto, $"The server answered a request for {username}'s key with another account's or key's record.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.WrongRecord, $"The server answered a request for {username}'s key with another account's or key's record.");
         return record;
     }
 
@@ -154,17 +154,16 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
             }
             catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
             {
-                throw new SealpostException(ErrorKind.Network,
-                    $"The server at {http.BaseAddress} showed a certificate that is not trusted ({e.InnerException.Message}). If it is a server's own " +
-                    "certificate (scripts/up prints its), trust that one with --server-certificate FILE or $SEALPOST_SERVER_CERTIFICATE.", e);
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.CertificateUntrusted,
+                    $"The server at {http.BaseAddress} showed a certificate that is not trusted ({e.InnerException.Message}).", e);
             }
             catch (HttpRequestException e)
             {
-                throw new SealpostException(ErrorKind.Network, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.ServerUnreachable, $"Cannot reach the Sealpost server at {http.BaseAddress}: {e.Message}", e);
             }
             catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
             {
-                throw new SealpostException(ErrorKind.Network, $"The Sealpost server at {http.BaseAddress} did not answer in time.", e);
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.ServerTimeout, $"The Sealpost server at {http.BaseAddress} did not answer in time.", e);
             }
             // 503 with a short Retry-After: every password-hashing slot was busy (a flood); the request was not run.
             if (attempt == BusyAttempts || response.StatusCode != HttpStatusCode.ServiceUnavailable
@@ -180,11 +179,11 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
             try
             {
                 return await response.Content.ReadFromJsonAsync(responseType, ct).ConfigureAwait(false)
-                    ?? throw new SealpostException(ErrorKind.Network, "The server sent an empty answer.");
+                    ?? throw new SealpostException(ErrorKind.Network, ClientErrorCodes.BadServerAnswer, "The server sent an empty answer.");
             }
             catch (JsonException e)
             {
-                throw new SealpostException(ErrorKind.Network, $"The server at {http.BaseAddress} sent an answer that is not Sealpost's JSON.", e);
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.BadServerAnswer, $"The server at {http.BaseAddress} sent an answer that is not Sealpost's JSON.", e);
             }
         }
     }
@@ -231,6 +230,7 @@ public sealed class UsersApiClient(HttpClient http) : IKeyDirectory
             _ => ErrorKind.Network,
         };
         var message = (title ?? $"The server answered {status} {response.ReasonPhrase}.").TrimEnd('.') + (fields.Count > 0 ? " (" + string.Join("; ", fields) + ")." : ".");
-        return new SealpostException(kind, message) { Code = code ?? status.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        code ??= status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new SealpostException(kind, code, message) { ServerCode = code };
     }
 }

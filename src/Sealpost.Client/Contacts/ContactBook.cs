@@ -1,71 +1,14 @@
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 using Sealpost.Protocol;
 
 namespace Sealpost.Client.Contacts;
-
-public enum ContactState
-{
-    /// <summary>Seen for the first time and pinned now (trust on first use).</summary>
-    New,
-
-    /// <summary>The server's key is the one pinned.</summary>
-    Pinned,
-
-    /// <summary>The server's key is the one pinned, and the user said they compared fingerprints.</summary>
-    Verified,
-
-    /// <summary>The server's key differs from the one pinned; sending is refused until the user trusts it.</summary>
-    Changed,
-}
-
-/// <summary>A key as people see it.</summary>
-public sealed record KeyInfo(uint KeyId, string PublicKey, string Fingerprint)
-{
-    internal static KeyInfo Of(ContactKey key) => new(key.KeyId, key.PublicKey, Sealpost.Crypto.Fingerprint.Of(Decode(key.PublicKey)));
-
-    internal static byte[] Decode(string publicKey) =>
-        AccountRules.ParsePublicKey(publicKey) ?? throw new SealpostException(ErrorKind.Crypto, "A stored public key is malformed; contacts.json is damaged.");
-}
-
-/// <summary>
-/// Where a contact stands: the trusted key, and a changed key waiting for the user when there is one. For an account
-/// with an identity key, <see cref="IdentityKey"/> is the one pinned (fingerprints and safety numbers come from it) and
-/// <see cref="PendingIdentityKey"/> a different one the server shows, waiting for the user.
-/// </summary>
-public sealed record ContactStatus(string Username, string? DisplayName, ContactState State, uint TrustedKeyId, string TrustedPublicKey, string TrustedFingerprint, KeyInfo? Pending,
-    string? IdentityKey = null, string? PendingIdentityKey = null)
-{
-    public byte[] TrustedKey => KeyInfo.Decode(TrustedPublicKey);
-}
-
-/// <summary>The key that opens a message from a sender, and whether the user trusts it.</summary>
-public sealed record SenderKey(byte[] PublicKey, bool Trusted, string? Note);
-
-/// <summary>Where public keys come from: the users service, or a fake in tests.</summary>
-public interface IKeyDirectory
-{
-    /// <summary>The current record, or null when there is no such account.</summary>
-    Task<PublicAccount?> GetAccountAsync(string username, CancellationToken ct);
-
-    /// <summary>The record as it was under an older key id, or null when there is no such key.</summary>
-    Task<PublicAccount?> GetKeyAsync(string username, uint keyId, CancellationToken ct);
-
-    /// <summary>The identity key and the devices' current keys with certificates, or null when there is no such account.</summary>
-    Task<DeviceList?> GetDevicesAsync(string username, CancellationToken ct);
-
-    /// <summary>One key of one device (also of a removed device) with its certificate, or null.</summary>
-    Task<PublicDevice?> GetDeviceKeyAsync(string username, uint deviceId, uint keyId, CancellationToken ct);
-}
-
-/// <summary>A device to seal to: its certificate verified under the identity key pinned for its account.</summary>
-public sealed record TrustedDevice(uint DeviceId, uint KeyId, byte[] PublicKey);
 
 /// <summary>
 /// Trust on first use: the first key seen for a contact is pinned; a different key later is recorded as pending
 /// and refused for sending until the user accepts it with <see cref="TrustAsync"/>. Older keys stay, by key id,
 /// so messages sealed before a rotation still verify against what was pinned.
 /// </summary>
-public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, TimeProvider? time = null)
+internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -112,7 +55,7 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     public async Task<ContactStatus> RequireTrustedAsync(string username, CancellationToken ct)
     {
         var status = await LookupAsync(username, ct).ConfigureAwait(false);
-        return status.State == ContactState.Changed ? throw new KeyChangedException(status) : status;
+        return status.State == ContactState.Changed ? throw Changed(status) : status;
     }
 
     /// <summary>
@@ -134,7 +77,7 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
             var changedAgain = Observe(document, account, key);
             Save(document);
             throw new SealpostException(
-                ErrorKind.KeyChanged,
+                ErrorKind.KeyChanged, ClientErrorCodes.KeyChangedAgain,
                 $"The key of {name} changed again since it was last shown (now key id {account.KeyId}, fingerprint {changedAgain.Pending?.Fingerprint}). " +
                 "Check the new fingerprint, then trust again.");
         }
@@ -238,14 +181,14 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
     {
         var name = Normalize(username);
         var list = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false)
-            ?? throw new SealpostException(ErrorKind.NotFound, $"There is no account named {name}.");
+            ?? throw new SealpostException(ErrorKind.NotFound, ClientErrorCodes.NoSuchAccount, $"There is no account named {name}.");
         if (list.IdentityKey is null && ownIdentity is null) return null;
         var identity = ownIdentity ?? await PinIdentityAsync(list, ct).ConfigureAwait(false);
         var devices = new List<TrustedDevice>(list.Devices.Count);
         foreach (var device in list.Devices)
         {
             devices.Add(Verify(name, identity, device)
-                ?? throw new SealpostException(ErrorKind.Crypto,
+                ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.DeviceNotCertified,
                     $"{name}'s device {device.DeviceId} is not signed by {name}'s identity key: not sending to it. The server lists a device " +
                     $"that nobody holding {name}'s identity key approved, so nothing was sent to {name}. If {name} did not just link a device, " +
                     "the server may be trying to read your messages."));
@@ -311,7 +254,7 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
         if (!document.Contacts.TryGetValue(name, out var contact))
         {
             var first = list.Devices.Select(d => Verify(name, identity, d)).FirstOrDefault(d => d is not null)
-                ?? throw new SealpostException(ErrorKind.Crypto, $"None of {name}'s devices is signed by {name}'s identity key; nothing was pinned.");
+                ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.DeviceNotCertified, $"None of {name}'s devices is signed by {name}'s identity key; nothing was pinned.");
             contact = new Contact { Username = name, TrustedKeyId = first.KeyId, IdentityKey = encoded };
             contact.Keys[first.KeyId] = PinnedKey(first.KeyId, first.PublicKey);
             document.Contacts[name] = contact;
@@ -328,9 +271,9 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
         {
             contact.PendingIdentityKey = encoded;
             Save(document);
-            throw new SealpostException(ErrorKind.KeyChanged,
+            throw new KeyChangedException(StatusOf(contact, ContactState.Changed), ClientErrorCodes.IdentityKeyChanged,
                 $"The identity key of {name} has changed (pinned {(contact.IdentityKey is null ? "none" : Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(contact.IdentityKey, name)))}; " +
-                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}). Compare safety numbers with them, then run 'sealpost trust {name}'.");
+                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}).");
         }
         Save(document);
         return identity;
@@ -340,7 +283,7 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
 
     private static byte[] DecodeIdentity(string identityKey, string username) =>
         AccountRules.ParseBase64Url(identityKey, Sealpost.Crypto.IdentityKey.PublicKeySize)
-        ?? throw new SealpostException(ErrorKind.Crypto, $"The server sent an unusable identity key for {username}.");
+        ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.BadServerKey, $"The server sent an unusable identity key for {username}.");
 
     private ContactStatus Observe(ContactsDocument document, PublicAccount account, byte[] key)
     {
@@ -377,7 +320,7 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
 
     private async Task<PublicAccount> FetchAccountAsync(string username, CancellationToken ct) =>
         await directory.GetAccountAsync(Normalize(username), ct).ConfigureAwait(false)
-        ?? throw new SealpostException(ErrorKind.NotFound, $"There is no account named {Normalize(username)}.");
+        ?? throw new SealpostException(ErrorKind.NotFound, ClientErrorCodes.NoSuchAccount, $"There is no account named {Normalize(username)}.");
 
     private ContactKey PinnedKey(uint keyId, byte[] key) =>
         new() { KeyId = keyId, PublicKey = AccountRules.EncodePublicKey(key), Source = ContactKeySources.Pinned, SeenAt = _time.GetUtcNow() };
@@ -395,14 +338,23 @@ public sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory, T
             contact.Pending is null ? null : KeyInfo.Of(contact.Pending), contact.IdentityKey, contact.PendingIdentityKey);
     }
 
+    /// <summary>The refusal to send to a contact whose key changed, saying both keys.</summary>
+    private static KeyChangedException Changed(ContactStatus status) => status.PendingIdentityKey is { } identity
+        ? new(status, ClientErrorCodes.IdentityKeyChanged,
+            $"The identity key of {status.Username} has changed (pinned fingerprint {status.TrustedFingerprint}; now " +
+            $"{Sealpost.Crypto.Fingerprint.Of(AccountRules.ParseBase64Url(identity, Sealpost.Crypto.IdentityKey.PublicKeySize) ?? [])}).")
+        : new(status, ClientErrorCodes.KeyChanged,
+            $"The key of {status.Username} has changed (pinned key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}; " +
+            $"now key id {status.Pending?.KeyId}, fingerprint {status.Pending?.Fingerprint}).");
+
     private static byte[] ParseServerKey(PublicAccount account) =>
         AccountRules.ParsePublicKey(account.PublicKey)
-        ?? throw new SealpostException(ErrorKind.Crypto, $"The server sent an unusable public key for {account.Username}.");
+        ?? throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.BadServerKey, $"The server sent an unusable public key for {account.Username}.");
 
     /// <summary>The username lower-cased, or an <see cref="ErrorKind.Invalid"/> error naming the rule.</summary>
     public static string Normalize(string username) =>
         AccountRules.NormalizeUsername(username)
-        ?? throw new SealpostException(ErrorKind.Invalid, $"\"{username}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_'.");
+        ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidUsername, $"\"{username}\" is not a username: 3 to 32 characters from a-z, 0-9 and '_'.");
 
     private ContactsDocument Load() => folder.Read(folder.ContactsFile, LocalJsonContext.Default.ContactsDocument) ?? new ContactsDocument();
 

@@ -1,7 +1,7 @@
 namespace Sealpost.Client.Messaging;
 
 /// <summary>Exponential backoff with jitter, so clients cut off together (an instance going away) do not return together.</summary>
-public static class Backoff
+internal static class Backoff
 {
     public static readonly TimeSpan Base = TimeSpan.FromMilliseconds(250);
     public static readonly TimeSpan Cap = TimeSpan.FromSeconds(30);

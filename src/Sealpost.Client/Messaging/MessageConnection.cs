@@ -9,23 +9,6 @@ using Sealpost.Protocol;
 
 namespace Sealpost.Client.Messaging;
 
-/// <summary>Tuning of a <see cref="MessageConnection"/>; the defaults suit people, tests shorten them.</summary>
-public sealed record ConnectionOptions
-{
-    /// <summary>Attempts to connect before <see cref="MessageConnection.StartAsync"/> gives up; later reconnects never give up.</summary>
-    public int InitialAttempts { get; init; } = 3;
-
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
-    public TimeSpan BackoffBase { get; init; } = Backoff.Base;
-    public TimeSpan BackoffCap { get; init; } = Backoff.Cap;
-
-    /// <summary>How often a send refused with <c>rate_limited</c> or <c>internal</c> is tried again.</summary>
-    public int SendRetries { get; init; } = 5;
-
-    /// <summary>Checks the server's TLS certificate instead of the system's authorities (see <see cref="ServerTransport.TrustOnly"/>).</summary>
-    public System.Net.Security.RemoteCertificateValidationCallback? CertificateCheck { get; init; }
-}
-
 /// <summary>
 /// The WebSocket to the messages service. One reader loop owns receiving; every write goes through one lock, which
 /// the reader takes only to answer a close (with a timeout), so a socket the server stops reading cannot deadlock us.
@@ -33,7 +16,7 @@ public sealed record ConnectionOptions
 /// reconnects with backoff and sends again every send not yet accepted, under the same client id, which the server
 /// turns into the same message id.
 /// </summary>
-public sealed class MessageConnection : IAsyncDisposable
+internal sealed class MessageConnection : IAsyncDisposable
 {
     /// <summary>The largest frame read: a 64 KiB body plus the rest of a message frame, with room to spare.</summary>
     private const int MaxFrameBytes = 128 * 1024;
@@ -49,6 +32,7 @@ public sealed class MessageConnection : IAsyncDisposable
     private Task? _loop;
     private Exception? _fault;
     private volatile bool _closing;
+    private volatile ConnectionState _state;
     private volatile AccessToken? _lastToken;
     private long _sequence;
 
@@ -65,15 +49,28 @@ public sealed class MessageConnection : IAsyncDisposable
         _options = options ?? new ConnectionOptions();
     }
 
-    /// <summary>Messages from the server, in the order they came; the channel ends with the error that stopped the connection.</summary>
     /// <summary>Stands in the <see cref="Incoming"/> stream where the server said the mailbox is drained.</summary>
     public static readonly MessageFrame SyncedMarker = new(FrameTypes.Synced, "", "", null, "", default);
 
-    /// <summary>Messages in arrival order, with <see cref="SyncedMarker"/> where the mailbox had been drained.</summary>
+    /// <summary>
+    /// Messages in arrival order, with <see cref="SyncedMarker"/> where the mailbox had been drained; the channel ends with
+    /// the error that stopped the connection.
+    /// </summary>
     public ChannelReader<MessageFrame> Incoming => _incoming.Reader;
 
-    /// <summary>Things a person may want to know (reconnecting, a stray error frame); never a token or a body.</summary>
-    public event Action<string>? Notice;
+    public ConnectionState State => _state;
+
+    /// <summary>The socket is down and will be opened again (after a close, or after an attempt to open it failed).</summary>
+    public event Action<ConnectionLost>? Reconnecting;
+
+    /// <summary>The socket is open again; the sends still waiting for an answer go out again on it, in their order.</summary>
+    public event Action? Reconnected;
+
+    /// <summary>The connection ended for good: null when disposed, else the failure it does not recover from.</summary>
+    public event Action<Exception?>? Closed;
+
+    /// <summary>Things a person may want to know (a retried send, a stray error frame); never a token or a body.</summary>
+    public event Action<MessagingWarning>? Warning;
 
     /// <summary>The code of every <c>error</c> frame the server sends, retried or not (for diagnostics and tests).</summary>
     public event Action<string>? ServerError;
@@ -84,6 +81,7 @@ public sealed class MessageConnection : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct)
     {
         if (_loop is not null) return;
+        _state = ConnectionState.Connecting;
         ClientWebSocket? socket = null;
         for (var attempt = 1; socket is null; attempt++)
         {
@@ -96,6 +94,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 await Task.Delay(Backoff.Delay(attempt, _options.BackoffBase, _options.BackoffCap), ct).ConfigureAwait(false);
             }
         }
+        _state = ConnectionState.Connected;
         _loop = Task.Run(() => SuperviseAsync(socket), CancellationToken.None);
     }
 
@@ -132,7 +131,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 var error = result.Error!;
                 if (error.Code is ErrorCodes.RateLimited or ErrorCodes.Internal && attempt <= _options.SendRetries)
                 {
-                    Notice?.Invoke($"The server answered {error.Code}; trying again.");
+                    Warning?.Invoke(new MessagingWarning.SendRetrying(frame.To, error.Code));
                     await Task.Delay(Backoff.Delay(attempt, _options.BackoffBase * 4, _options.BackoffCap), ct).ConfigureAwait(false);
                     continue;
                 }
@@ -205,12 +204,13 @@ public sealed class MessageConnection : IAsyncDisposable
                     {
                         socket = await ConnectAsync(rejected, _stopping.Token).ConfigureAwait(false);
                         rejected = null;
-                        Notice?.Invoke("Reconnected.");
+                        _state = ConnectionState.Connected;
+                        Reconnected?.Invoke();
                     }
                     catch (SealpostException e) when (e.Kind == ErrorKind.Network)
                     {
                         var wait = Backoff.Delay(++attempt, _options.BackoffBase, _options.BackoffCap);
-                        Notice?.Invoke($"Cannot reach the messages service ({e.Message}); trying again in {wait.TotalSeconds:0.#} s.");
+                        Reconnecting?.Invoke(new ConnectionLost(null, null, e, wait));
                         await Task.Delay(wait, _stopping.Token).ConfigureAwait(false);
                         continue;
                     }
@@ -222,8 +222,8 @@ public sealed class MessageConnection : IAsyncDisposable
                 // In the order they were first sent: the server keeps one socket's order, so resends keep it too.
                 foreach (var send in _pending.Values.OrderBy(p => p.Sequence)) await WriteAsync(socket, send.Json, _stopping.Token).ConfigureAwait(false);
                 var (status, connectedLongEnough) = await ReadAsync(socket).ConfigureAwait(false);
-                // The server's own words, escaped: it says why (a session that ended, an instance going away).
-                var reason = socket.CloseStatusDescription is { Length: > 0 } said ? ": " + Sanitize(said) : "";
+                // The server's own words, made safe: it says why (a session that ended, an instance going away).
+                var reason = socket.CloseStatusDescription is { Length: > 0 } said ? Sanitize(said) : null;
                 await renewing.CancelAsync().ConfigureAwait(false);
                 await renew.ConfigureAwait(false);
                 _socket = null;
@@ -234,14 +234,15 @@ public sealed class MessageConnection : IAsyncDisposable
                 if (status == (WebSocketCloseStatus)CloseCodes.TokenExpired) rejected = _lastToken?.Value;
                 attempt = connectedLongEnough ? 0 : attempt + 1;
                 var delay = Backoff.Delay(attempt, _options.BackoffBase, _options.BackoffCap);
-                Notice?.Invoke($"The connection closed ({Describe(status)}{reason}); reconnecting in {delay.TotalSeconds:0.#} s.");
+                _state = ConnectionState.Reconnecting;
+                Reconnecting?.Invoke(new ConnectionLost((int?)status, reason, null, delay));
                 await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
             }
-            _incoming.Writer.TryComplete();
+            Close(null);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            _incoming.Writer.TryComplete();
+            Close(null);
         }
         catch (Exception e)
         {
@@ -279,10 +280,10 @@ public sealed class MessageConnection : IAsyncDisposable
                 {
                     // The token may have been revoked or the clocks disagree: one forced refresh, then it is the session.
                     if (tries == 0) { rejected = token.Value; continue; }
-                    throw new SealpostException(ErrorKind.Auth, "The messages service refused the session: run 'sealpost login <username>' again.", e) { Code = ErrorCodes.Unauthorized };
+                    throw new SealpostException(ErrorKind.Auth, ClientErrorCodes.SessionRefused, "The messages service refused the session.", e) { ServerCode = ErrorCodes.Unauthorized };
                 }
                 var what = status == 0 ? e.Message : $"HTTP {(int)status}";
-                throw new SealpostException(ErrorKind.Network, $"Cannot open the message socket at {_endpoint}: {what}", e);
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.SocketUnreachable, $"Cannot open the message socket at {_endpoint}: {what}", e);
             }
         }
     }
@@ -310,7 +311,7 @@ public sealed class MessageConnection : IAsyncDisposable
         catch (SealpostException e)
         {
             // Without a token the server ends the socket with 4401 and the reconnect reports the real problem.
-            Notice?.Invoke($"Could not renew the access token: {e.Message}");
+            Warning?.Invoke(new MessagingWarning.TokenNotRenewed(e));
         }
     }
 
@@ -378,7 +379,7 @@ public sealed class MessageConnection : IAsyncDisposable
         }
         catch (JsonException)
         {
-            Notice?.Invoke("The server sent a frame that is not valid JSON; ignored.");
+            Warning?.Invoke(new MessagingWarning.UnreadableFrame());
             return;
         }
         switch (frame?.Type)
@@ -390,7 +391,7 @@ public sealed class MessageConnection : IAsyncDisposable
                 var error = new ErrorFrame(FrameTypes.Error, frame.Id, code, frame.Message ?? "", frame.RecipientDevices, frame.OwnDevices);
                 ServerError?.Invoke(code);
                 if (error.Id is { } errorId && _pending.TryGetValue(errorId, out var failed)) failed.Complete(new SendOutcome(null, error));
-                else Notice?.Invoke($"The server reported {error.Code}: {error.Message}");
+                else Warning?.Invoke(new MessagingWarning.ServerReported(error.Code, error.Message));
                 break;
             case FrameTypes.Message when frame is { MessageId.Length: > 0, From.Length: > 0, Body: { } body, SentAt: { } at }:
                 _incoming.Writer.TryWrite(new MessageFrame(FrameTypes.Message, frame.MessageId, frame.From, frame.ClientId, body, at, frame.FromDevice));
@@ -435,13 +436,22 @@ public sealed class MessageConnection : IAsyncDisposable
     private void Fault(Exception e)
     {
         _fault = e;
-        _incoming.Writer.TryComplete(e);
         foreach (var send in _pending.Values) send.Fail(e);
+        // Last, so whoever hears of it finds every waiting send already failed.
+        Close(e);
+    }
+
+    /// <summary>Ends the stream of messages (with the failure, if there is one) and says the connection is over.</summary>
+    private void Close(Exception? failure)
+    {
+        _state = ConnectionState.Closed;
+        _incoming.Writer.TryComplete(failure);
+        Closed?.Invoke(failure);
     }
 
     private void ThrowIfFaulted()
     {
-        if (_fault is { } fault) throw fault is SealpostException s ? s : new SealpostException(ErrorKind.Network, "The message connection failed.", fault);
+        if (_fault is { } fault) throw fault is SealpostException s ? s : new SealpostException(ErrorKind.Network, ClientErrorCodes.ConnectionFailed, "The message connection failed.", fault);
     }
 
     private static SealpostException SendRefused(ErrorFrame error)
@@ -457,21 +467,12 @@ public sealed class MessageConnection : IAsyncDisposable
         var devices = error.Code == ErrorCodes.StaleDevices
             ? $" (it lists the recipient's devices {Ids(error.RecipientDevices)} and your other devices {Ids(error.OwnDevices)})"
             : "";
-        return new SealpostException(kind, $"The server refused the message ({error.Code}): {error.Message}{devices}") { Code = error.Code };
+        return new SealpostException(kind, error.Code, $"The server refused the message ({error.Code}): {error.Message}{devices}") { ServerCode = error.Code };
 
         static string Ids(IReadOnlyList<int>? ids) => ids is null or [] ? "none" : string.Join(", ", ids);
     }
 
     private static string Sanitize(string text) => new([.. text.Take(200).Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)]);
-
-    private static string Describe(WebSocketCloseStatus? status) => status switch
-    {
-        null => "dropped",
-        WebSocketCloseStatus.EndpointUnavailable => "1001, server going away",
-        WebSocketCloseStatus.MessageTooBig => "1009, frame too big",
-        (WebSocketCloseStatus)CloseCodes.TokenExpired => "4401",
-        var s => ((int)s).ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private sealed record SendOutcome(AcceptedFrame? Accepted, ErrorFrame? Error);
 

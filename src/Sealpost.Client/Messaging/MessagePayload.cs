@@ -12,7 +12,7 @@ namespace Sealpost.Client.Messaging;
 /// <c>FF 02 | count (uint16, big-endian, 1..1024) | count × (length (1 byte, 1..255) | client id (UTF-8))</c>.
 /// The envelope format itself is unchanged; this is the plaintext inside it (docs/cli.md, "What a message holds").
 /// </summary>
-public sealed record MessagePayload
+internal sealed record MessagePayload
 {
     public const byte Marker = 0xFF;
     public const byte FileKind = 0x01;
@@ -52,9 +52,9 @@ public sealed record MessagePayload
         ArgumentNullException.ThrowIfNull(data);
         var nameBytes = Encoding.UTF8.GetByteCount(name);
         if (nameBytes is 0 or > MaxFileNameBytes)
-            throw new SealpostException(ErrorKind.Invalid, $"A file name takes 1 to {MaxFileNameBytes} bytes of UTF-8; \"{name}\" takes {nameBytes}.");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidFileName, $"A file name takes 1 to {MaxFileNameBytes} bytes of UTF-8; \"{name}\" takes {nameBytes}.");
         if (data.Length > MaxFileSize(nameBytes))
-            throw new SealpostException(ErrorKind.Invalid, $"The file is {data.Length} bytes; one message carries a file of at most {MaxFileSize(nameBytes)} bytes (with this name).");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileTooLarge, $"The file is {data.Length} bytes; one message carries a file of at most {MaxFileSize(nameBytes)} bytes (with this name).");
         return new(null, name, data);
     }
 
@@ -62,7 +62,7 @@ public sealed record MessagePayload
     {
         ArgumentNullException.ThrowIfNull(clientIds);
         if (clientIds.Count is 0 or > MaxReceiptIds || clientIds.Any(id => Encoding.UTF8.GetByteCount(id) is 0 or > 255))
-            throw new SealpostException(ErrorKind.Invalid, $"A receipt names 1 to {MaxReceiptIds} client ids of 1 to 255 bytes each.");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidReceipt, $"A receipt names 1 to {MaxReceiptIds} client ids of 1 to 255 bytes each.");
         return new(null, null, null, clientIds);
     }
 
@@ -83,7 +83,7 @@ public sealed record MessagePayload
         {
             var text = Encoding.UTF8.GetBytes(Text);
             if (text.Length > Envelope.MaxPlaintextSize)
-                throw new SealpostException(ErrorKind.Invalid, $"The message is {text.Length} bytes; a message carries at most {Envelope.MaxPlaintextSize} bytes of UTF-8.");
+                throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.MessageTooLarge, $"The message is {text.Length} bytes; a message carries at most {Envelope.MaxPlaintextSize} bytes of UTF-8.");
             return text;
         }
         var name = Encoding.UTF8.GetBytes(FileName!);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Sealpost.Cli;
-using Sealpost.Client.History;
+using Sealpost.Client.Messaging;
 using Sealpost.Testing;
 
 namespace Sealpost.Client.Tests.Terminal;

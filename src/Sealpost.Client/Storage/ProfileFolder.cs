@@ -2,12 +2,15 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Sealpost.Client.State;
+using Sealpost.Client.Accounts;
+
+namespace Sealpost.Client.Storage;
 
 /// <summary>
 /// The local state of one profile: <c>$SEALPOST_HOME/profiles/&lt;name&gt;/</c>. Every file is replaced atomically
 /// (temporary file, flush to disk, rename) with mode 0600, and folders are 0700: history holds plaintext and
-/// session.json holds tokens, so nothing here is for other users of the machine.
+/// session.json holds tokens, so nothing here is for other users of the machine. What is public says where a profile
+/// is and what it holds for people; the documents themselves are the SDK's own.
 /// </summary>
 public sealed class ProfileFolder
 {
@@ -18,7 +21,7 @@ public sealed class ProfileFolder
     public ProfileFolder(string home, string profile = DefaultProfile)
     {
         if (string.IsNullOrEmpty(profile) || profile.Length > 64 || !profile.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') || profile.StartsWith('.'))
-            throw new SealpostException(ErrorKind.Invalid, $"A profile name is 1 to 64 characters from a-z, 0-9, '_', '-' and '.'; got \"{profile}\".");
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidProfileName, $"A profile name is 1 to 64 characters from a-z, 0-9, '_', '-' and '.'; got \"{profile}\".");
         Home = Path.GetFullPath(home);
         Name = profile;
         Root = Path.Combine(Home, "profiles", profile);
@@ -28,11 +31,13 @@ public sealed class ProfileFolder
     public string Name { get; }
     public string Root { get; }
 
-    public string ConfigFile => Path.Combine(Home, "config.json");
-    public string AccountFile => Path.Combine(Root, "account.json");
-    public string SessionFile => Path.Combine(Root, "session.json");
-    public string ContactsFile => Path.Combine(Root, "contacts.json");
-    public string HistoryFile => Path.Combine(Root, "history.json");
+    internal string ConfigFile => Path.Combine(Home, "config.json");
+    internal string AccountFile => Path.Combine(Root, "account.json");
+    internal string SessionFile => Path.Combine(Root, "session.json");
+    internal string ContactsFile => Path.Combine(Root, "contacts.json");
+    internal string HistoryFile => Path.Combine(Root, "history.json");
+
+    /// <summary>Where this profile's key files are, sealed under the passphrase.</summary>
     public string KeysFolder => Path.Combine(Root, "keys");
     private string LockFile => Path.Combine(Root, ".lock");
 
@@ -40,7 +45,7 @@ public sealed class ProfileFolder
     public string KeyFile(uint keyId) => Path.Combine(KeysFolder, $"{keyId}.key");
 
     /// <summary>The account's identity key (Ed25519), sealed under the passphrase like the device keys.</summary>
-    public string IdentityFile => Path.Combine(KeysFolder, "identity.key");
+    internal string IdentityFile => Path.Combine(KeysFolder, "identity.key");
 
     /// <summary><c>$SEALPOST_HOME</c>, else <c>~/.sealpost</c>.</summary>
     public static string DefaultHome(Func<string, string?> environment)
@@ -50,7 +55,7 @@ public sealed class ProfileFolder
         return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".sealpost");
     }
 
-    public void EnsureExists()
+    internal void EnsureExists()
     {
         CreatePrivateFolder(Home);
         CreatePrivateFolder(Path.Combine(Home, "profiles"));
@@ -58,11 +63,15 @@ public sealed class ProfileFolder
         CreatePrivateFolder(KeysFolder);
     }
 
-    public AccountState? ReadAccount() => Read(AccountFile, LocalJsonContext.Default.AccountState);
+    /// <summary>This profile's account, or null before register, login or link; read without asking the server.</summary>
+    public LocalAccount? ReadAccount() => ReadAccountState() is { } state ? LocalAccount.Of(state) : null;
 
+    /// <summary><c>config.json</c>, shared by every profile of this home, or null when there is none.</summary>
     public ClientConfig? ReadConfig() => Read(ConfigFile, LocalJsonContext.Default.ClientConfig);
 
-    public T? Read<T>(string path, JsonTypeInfo<T> type) where T : class
+    internal AccountState? ReadAccountState() => Read(AccountFile, LocalJsonContext.Default.AccountState);
+
+    internal T? Read<T>(string path, JsonTypeInfo<T> type) where T : class
     {
         byte[] bytes;
         try
@@ -75,24 +84,24 @@ public sealed class ProfileFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"Cannot read '{path}': {e.Message}", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileUnreadable, $"Cannot read '{path}'': {e.Message}", e);
         }
         try
         {
             return JsonSerializer.Deserialize(bytes, type)
-                ?? throw new SealpostException(ErrorKind.Invalid, $"The file '{path}' is damaged: it holds no document.");
+                ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileDamaged, $"The file '{path}' is damaged: it holds no document.");
         }
         catch (JsonException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, $"The file '{path}' is damaged: it is not the JSON expected. Move it away to start afresh.", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileDamaged, $"The file '{path}' is damaged: it is not the JSON expected. Move it away to start afresh.", e);
         }
     }
 
-    public void Write<T>(string path, T value, JsonTypeInfo<T> type) =>
+    internal void Write<T>(string path, T value, JsonTypeInfo<T> type) =>
         WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(value, type));
 
     /// <summary>Writes to a temporary file beside the target, flushes it to disk and renames it over the target, mode 0600.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> contents)
+    internal static void WriteAtomically(string path, ReadOnlySpan<byte> contents)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         CreatePrivateFolder(directory);
@@ -114,11 +123,11 @@ public sealed class ProfileFolder
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
-            throw new SealpostException(ErrorKind.Invalid, $"Cannot write '{path}': {e.Message}", e);
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.FileUnwritable, $"Cannot write '{path}': {e.Message}", e);
         }
     }
 
-    public static void TryDelete(string path)
+    internal static void TryDelete(string path)
     {
         try
         {
@@ -130,7 +139,7 @@ public sealed class ProfileFolder
         }
     }
 
-    public static void TryDeleteFolder(string path)
+    internal static void TryDeleteFolder(string path)
     {
         try
         {
@@ -146,7 +155,7 @@ public sealed class ProfileFolder
     /// Holds the profile's lock file exclusively, so two processes of the same profile (a <c>listen</c> and a
     /// <c>send</c>) do not interleave read-modify-write cycles or both spend the same refresh token.
     /// </summary>
-    public async Task<IDisposable> LockAsync(CancellationToken ct)
+    internal async Task<IDisposable> LockAsync(CancellationToken ct)
     {
         EnsureExists();
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -164,7 +173,7 @@ public sealed class ProfileFolder
             }
             catch (IOException e)
             {
-                throw new SealpostException(ErrorKind.Invalid, $"Another sealpost process has held '{LockFile}' for 30 s; is one stuck?", e);
+                throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.ProfileLocked, $"Another sealpost process has held '{LockFile}' for 30 s; is one stuck?", e);
             }
         }
     }

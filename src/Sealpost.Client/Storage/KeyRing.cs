@@ -1,15 +1,14 @@
 using System.Text.Json;
-using Sealpost.Client.State;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
 
-namespace Sealpost.Client.Keys;
+namespace Sealpost.Client.Storage;
 
 /// <summary>
 /// This profile's own private keys, one key file per key id under <c>keys/</c>, unlocked with the passphrase on
 /// first use and kept in memory for the life of the client. Old keys stay so messages sealed to them still open.
 /// </summary>
-public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
+internal sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
 {
     private readonly Dictionary<uint, X25519KeyPair> _unlocked = [];
     private readonly Lock _gate = new();
@@ -25,7 +24,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
             if (_identity is not null) return _identity;
         }
         if (!HasIdentity)
-            throw new SealpostException(ErrorKind.Crypto, $"This device holds no identity key ({folder.IdentityFile} is missing); link it from another device of the account.");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.NoIdentityKey, $"This device holds no identity key ({folder.IdentityFile} is missing); link it from another device of the account.");
         IdentityKey identity;
         try
         {
@@ -33,7 +32,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate) return _identity ??= identity;
     }
@@ -48,7 +47,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate) _identity = identity;
     }
@@ -73,7 +72,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         var path = folder.KeyFile(keyId);
         if (!File.Exists(path))
-            throw new SealpostException(ErrorKind.Crypto, $"This device has no private key with id {keyId} ({path} is missing).");
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.NoPrivateKey, $"This device has no private key with id {keyId} ({path} is missing).");
         StoredKey stored;
         try
         {
@@ -81,7 +80,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         lock (_gate)
         {
@@ -101,7 +100,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (KeyFileException e)
         {
-            throw new SealpostException(ErrorKind.Crypto, e.Message, e);
+            throw Unusable(e);
         }
         return path;
     }
@@ -115,7 +114,7 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         catch (IOException e)
         {
             throw new SealpostException(
-                ErrorKind.Crypto, $"The server accepted the new key as id {keyId}, but it could not be stored as {folder.KeyFile(keyId)}: {e.Message}. It is kept as {temporaryPath}.", e);
+                ErrorKind.Crypto, ClientErrorCodes.KeyNotStored, $"The server accepted the new key as id {keyId}, but it could not be stored as {folder.KeyFile(keyId)}: {e.Message}. It is kept as {temporaryPath}.", e);
         }
         lock (_gate)
         {
@@ -140,10 +139,14 @@ public sealed class KeyRing(ProfileFolder folder, Func<string> passphrase)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
         {
-            throw new SealpostException(ErrorKind.Crypto, $"Cannot read the public key in {folder.KeyFile(keyId)}: {e.Message}", e);
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.KeyFileUnusable, $"Cannot read the public key in {folder.KeyFile(keyId)}: {e.Message}", e);
         }
-        throw new SealpostException(ErrorKind.Crypto, $"The key file {folder.KeyFile(keyId)} is damaged: it has no usable public key.");
+        throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.KeyFileUnusable, $"The key file {folder.KeyFile(keyId)} is damaged: it has no usable public key.");
     }
+
+    /// <summary>A key file that does not open, said as the SDK says failures: a wrong passphrase is its own code.</summary>
+    private static SealpostException Unusable(KeyFileException e) => new(ErrorKind.Crypto,
+        e.Error == KeyFileError.WrongPassphraseOrDamaged ? ClientErrorCodes.WrongPassphrase : ClientErrorCodes.KeyFileUnusable, e.Message, e);
 
     /// <summary>Checks the passphrase opens an existing key, so a new key is not saved under a mistyped one.</summary>
     public void CheckPassphrase()

@@ -1,14 +1,18 @@
-using Sealpost.Client.State;
+using Sealpost.Client.Storage;
 
-namespace Sealpost.Client.History;
+namespace Sealpost.Client.Messaging;
 
 /// <summary>
-/// The messages this device sent and received, in <c>history.json</c>. The whole file is rewritten on each
-/// change, under the profile lock: simple and atomic, and fine for the thousands of messages a CLI keeps.
+/// The messages this device sent and received, in <c>history.json</c>; readable without a server or a passphrase. The
+/// whole file is rewritten on each change, under the profile lock: simple and atomic, and fine for the thousands of
+/// messages a CLI keeps.
 /// </summary>
 public sealed class MessageHistory(ProfileFolder folder)
 {
-    public IReadOnlyList<HistoryEntry> List(string? peer = null, int? last = null)
+    /// <summary>The messages kept here, oldest first: only those with <paramref name="peer"/>, only the last <paramref name="last"/>.</summary>
+    public IReadOnlyList<Message> List(string? peer = null, int? last = null) => [.. Entries(peer, last).Select(Message.Of)];
+
+    internal IReadOnlyList<HistoryEntry> Entries(string? peer = null, int? last = null)
     {
         IEnumerable<HistoryEntry> entries = Load().Messages;
         if (peer is not null) entries = entries.Where(e => e.Peer == peer);
@@ -17,18 +21,18 @@ public sealed class MessageHistory(ProfileFolder folder)
     }
 
     /// <summary>Whether a message with this id and direction is stored already: the duplicate check for at-least-once delivery.</summary>
-    public bool Contains(string id, string direction = MessageDirections.In) =>
+    internal bool Contains(string id, string direction = HistoryDirections.In) =>
         Load().Messages.Exists(e => e.Id == id && e.Direction == direction);
 
     /// <summary>
     /// Whether this incoming message is stored already: the same message id, or the same sender and client id (a resend
     /// the server took as a new message). This is the whole duplicate check a client needs (docs/protocol.md).
     /// </summary>
-    public bool ContainsIncoming(string id, string from, string? clientId) =>
-        Load().Messages.Exists(e => e.Direction == MessageDirections.In && (e.Id == id || (clientId is not null && e.ClientId == clientId && e.Peer == from)));
+    internal bool ContainsIncoming(string id, string from, string? clientId) =>
+        Load().Messages.Exists(e => e.Direction == HistoryDirections.In && (e.Id == id || (clientId is not null && e.ClientId == clientId && e.Peer == from)));
 
     /// <summary>Stores the entry durably; false, and nothing written, when one with the same id and direction is already there.</summary>
-    public async Task<bool> AddAsync(HistoryEntry entry, CancellationToken ct)
+    internal async Task<bool> AddAsync(HistoryEntry entry, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entry);
         using var held = await folder.LockAsync(ct).ConfigureAwait(false);
