@@ -11,9 +11,6 @@ namespace Sealpost.Messages.Delivery;
 /// </summary>
 internal sealed class Origins(Relay relay, IClusterBus bus, MailboxWriter writer, LocalDevices devices)
 {
-    /// <summary>This instance: the origin of what its own relay holds.</summary>
-    public Guid Here => bus.InstanceId;
-
     /// <summary>A socket of <paramref name="session"/>'s device acknowledged these messages (id, origin).</summary>
     public void Acked(DeviceSession session, IReadOnlyList<(Guid Id, Guid Origin)> acked)
     {

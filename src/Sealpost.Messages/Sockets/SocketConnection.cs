@@ -16,7 +16,7 @@ namespace Sealpost.Messages.Sockets;
 /// to the <see cref="TokenValidator"/>), within the device's frame budget. Everything it writes goes through its one
 /// <see cref="FrameWriter"/>. A timer closes it when its token expires and gives the session its periodic checks.
 /// </summary>
-internal sealed partial class SocketConnection
+internal sealed class SocketConnection
 {
     private const int InitialReceiveBuffer = 4096;
     private readonly WebSocket _socket;
