@@ -31,9 +31,9 @@ internal static class MessagesServiceExtensions
         services.AddSingleton(TimeProvider.System).AddSingleton<MessagesMetrics>();
 
         // Ports: the mailbox store (PostgreSQL) and the bus between instances (Redis, or in memory for one instance).
-        services.AddDatabase(planEachExecution: true);   // the mailbox table is a queue: empty, then full
-        services.AddSingleton<IMailboxStore, PostgresMailboxStore>().AddSingleton<MailboxWriter>();
-        services.AddHostedService<DatabaseMigrations<MailboxSweeper>>().AddHostedService<MailboxSweeper>();
+        // Mailboxes over one or more PostgreSQL clusters by virtual shard; the clusters are migrated and read at start.
+        services.AddSingleton<MailboxClusters>().AddSingleton<IMailboxStore>(sp => sp.GetRequiredService<MailboxClusters>()).AddSingleton<MailboxWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<MailboxClusters>()).AddHostedService<MailboxSweeper>();
         var redis = builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>()?.Configuration;
         if (string.IsNullOrWhiteSpace(redis)) services.AddSingleton<IClusterBus, InMemoryClusterBus>(_ => new InMemoryClusterBus());
         else

@@ -133,15 +133,22 @@ public static class ServiceDefaultsExtensions
     /// and a plan cached while it was empty scanned all of them for every batch of acks.
     /// </summary>
     public static IServiceCollection AddDatabase(this IServiceCollection services, bool planEachExecution = false) =>
-        services.AddSingleton(sp =>
-        {
-            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value.ConnectionString);
-            builder.ConnectionStringBuilder.NoResetOnClose = true;
-            builder.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(builder.ConnectionStringBuilder.MaxAutoPrepare, 32);
-            builder.ConnectionStringBuilder.Options = (builder.ConnectionStringBuilder.Options + " -c random_page_cost=1.1"
-                + (planEachExecution ? " -c plan_cache_mode=force_custom_plan" : "")).Trim();
-            return builder.Build();
-        });
+        services.AddSingleton(sp => CreateDataSource(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value.ConnectionString,
+            planEachExecution));
+
+    /// <summary>
+    /// A data source as <see cref="AddDatabase"/> describes. A connection string naming several hosts (a Patroni
+    /// cluster's members) gives Npgsql's multi-host data source, which takes <c>Target Session Attributes</c> from it.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString, bool planEachExecution = false)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(builder.ConnectionStringBuilder.MaxAutoPrepare, 32);
+        builder.ConnectionStringBuilder.Options = (builder.ConnectionStringBuilder.Options + " -c random_page_cost=1.1"
+            + (planEachExecution ? " -c plan_cache_mode=force_custom_plan" : "")).Trim();
+        return builder.Build();
+    }
 
     /// <summary>Checks that PostgreSQL answers.</summary>
     public static async Task PingAsync(this NpgsqlDataSource dataSource, CancellationToken ct)

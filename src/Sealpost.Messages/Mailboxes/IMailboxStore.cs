@@ -30,9 +30,27 @@ internal enum AcceptStatus
 
     /// <summary>This sender has had <see cref="MailboxOptions.StoredPerSenderPerDay"/> messages stored today.</summary>
     SenderDailyLimit = 4,
+
+    /// <summary>The database asked does not hold the recipient's shard (it moved, or is moving): nothing was stored.</summary>
+    ShardElsewhere = 5,
+
+    /// <summary>The recipient's shard cannot take writes now (it is being moved, or its database is away): send again.</summary>
+    Unavailable = 6,
 }
 
 internal readonly record struct AcceptResult(AcceptStatus Status, Guid MessageId, DateTimeOffset SentAt);
+
+/// <summary>A read went to a database that does not hold the recipient's shard (any more).</summary>
+internal sealed class ShardElsewhereException(int shard) : Exception($"mailbox shard {shard} is not held by this database")
+{
+    public int Shard { get; } = shard;
+}
+
+/// <summary>The recipient's shard is held by no database that answers right now (it is being moved, or its database is away).</summary>
+internal sealed class ShardUnavailableException(int shard) : Exception($"mailbox shard {shard} is unavailable right now")
+{
+    public int Shard { get; } = shard;
+}
 
 /// <summary>
 /// The temporary store of undelivered ciphertext. Every implementation passes the same contract tests

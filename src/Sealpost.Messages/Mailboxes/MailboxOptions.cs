@@ -30,6 +30,12 @@ internal sealed class MailboxOptions
     [Range(1, 10_000)]
     public int WriteBatchSize { get; set; } = 256;
 
+    /// <summary>
+    /// The PostgreSQL clusters holding mailboxes, each with the virtual shards it claims on its first start
+    /// (<see cref="MailboxClusters"/>). Empty: one cluster, the <c>Database</c> section's, holding every shard.
+    /// </summary>
+    public List<MailboxClusterOptions> Clusters { get; set; } = [];
+
     /// <summary>Write batches in flight at once. One sender's messages always take the same lane, so they commit in order.</summary>
     [Range(1, 64)]
     public int WriteLanes { get; set; } = 4;

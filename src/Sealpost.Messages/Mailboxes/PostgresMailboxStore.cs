@@ -6,8 +6,11 @@ using Sealpost.ServiceDefaults;
 namespace Sealpost.Messages.Mailboxes;
 
 /// <summary>
-/// Mailboxes in PostgreSQL (the service's own database): one row per waiting message, keyed by (recipient, id).
-/// Every call is one statement; batching is the caller's (<see cref="MailboxWriter"/>).
+/// Mailboxes in one PostgreSQL database (one cluster of <see cref="MailboxClusters"/>): one row per waiting message,
+/// keyed by (recipient, id). Every call is one round trip; batching is the caller's (<see cref="MailboxWriter"/>).
+/// Writes and reads check, in the same round trip, that this database holds the recipient's shard
+/// (<see cref="MailboxShards"/>): a write for a shard held elsewhere stores nothing and answers
+/// <see cref="AcceptStatus.ShardElsewhere"/>, a read throws <see cref="ShardElsewhereException"/>.
 /// </summary>
 internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<MailboxOptions> options) : IMailboxStore
 {
@@ -43,17 +46,13 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
     public Task<IReadOnlyList<StoredMessage>> PendingAsync(string recipient, IReadOnlyCollection<Guid> exclude, int limit, CancellationToken ct) =>
         GuardAsync<IReadOnlyList<StoredMessage>>(async () =>
         {
-            await using var cmd = db.CreateCommand("""
+            await using var batch = ShardChecked(recipient, """
                 SELECT id, sender, client_id, body, sent_at FROM messages
                 WHERE recipient = $1 AND NOT (id = ANY ($2)) AND sent_at > now() - $4
                 ORDER BY id LIMIT $3
-                """);
-            cmd.Parameters.Add(new() { Value = recipient });
-            cmd.Parameters.Add(new() { Value = exclude.ToArray() });
-            cmd.Parameters.Add(new() { Value = limit });
-            cmd.Parameters.Add(new() { Value = _options.MessageLifetime });
+                """, recipient, exclude.ToArray(), limit, _options.MessageLifetime);
             var found = new List<StoredMessage>();
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            await using var reader = await ReadShardCheckedAsync(batch, recipient, ct);
             while (await reader.ReadAsync(ct))
                 found.Add(new StoredMessage(reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2),
                     (byte[])reader[3], reader.GetFieldValue<DateTimeOffset>(4)));
@@ -63,14 +62,57 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
     public Task<IReadOnlyCollection<Guid>> StillPendingAsync(string recipient, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
         GuardAsync<IReadOnlyCollection<Guid>>(async () =>
         {
-            await using var cmd = db.CreateCommand("SELECT id FROM messages WHERE recipient = $1 AND id = ANY ($2)");
-            cmd.Parameters.Add(new() { Value = recipient });
-            cmd.Parameters.Add(new() { Value = ids.ToArray() });
+            await using var batch = ShardChecked(recipient, "SELECT id FROM messages WHERE recipient = $1 AND id = ANY ($2)", recipient, ids.ToArray());
             var found = new HashSet<Guid>();
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            await using var reader = await ReadShardCheckedAsync(batch, recipient, ct);
             while (await reader.ReadAsync(ct)) found.Add(reader.GetGuid(0));
             return found;
         });
+
+    /// <summary>Which shards this database holds, and in what state ('owned', 'moving', 'gone').</summary>
+    public Task<IReadOnlyDictionary<int, string>> ShardStatesAsync(CancellationToken ct) => GuardAsync<IReadOnlyDictionary<int, string>>(async () =>
+    {
+        await using var cmd = db.CreateCommand("SELECT shard, state FROM mailbox_shards");
+        var states = new Dictionary<int, string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) states[reader.GetInt16(0)] = reader.GetString(1);
+        return states;
+    });
+
+    /// <summary>Claims <paramref name="shards"/> for this database if it holds none yet (its first start); otherwise changes nothing.</summary>
+    public Task ClaimShardsAsync(IReadOnlyCollection<int> shards, CancellationToken ct) => GuardAsync(async () =>
+    {
+        await using var cmd = db.CreateCommand("""
+            INSERT INTO mailbox_shards (shard, state) SELECT s, 'owned' FROM unnest($1::smallint[]) AS s
+            WHERE NOT EXISTS (SELECT FROM mailbox_shards) ON CONFLICT DO NOTHING
+            """);
+        cmd.Parameters.Add(new() { Value = shards.Select(s => (short)s).ToArray() });
+        return await cmd.ExecuteNonQueryAsync(ct);
+    });
+
+    // A read and the check that this database holds the recipient's shard, in one round trip.
+    private NpgsqlBatch ShardChecked(string recipient, string sql, params object[] parameters)
+    {
+        var batch = db.CreateBatch();
+        var check = new NpgsqlBatchCommand("SELECT coalesce((SELECT state FROM mailbox_shards WHERE shard = $1), 'gone')");
+        check.Parameters.Add(new() { Value = (short)MailboxShards.Of(recipient) });
+        batch.BatchCommands.Add(check);
+        var read = new NpgsqlBatchCommand(sql);
+        foreach (var p in parameters) read.Parameters.Add(new() { Value = p });
+        batch.BatchCommands.Add(read);
+        return batch;
+    }
+
+    private static async Task<NpgsqlDataReader> ReadShardCheckedAsync(NpgsqlBatch batch, string recipient, CancellationToken ct)
+    {
+        var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var state = reader.GetString(0);
+        await reader.NextResultAsync(ct);
+        if (state == "owned") return reader;
+        await reader.DisposeAsync();
+        throw new ShardElsewhereException(MailboxShards.Of(recipient));
+    }
 
     public Task<int> SweepAsync(CancellationToken ct) => GuardAsync(async () =>
     {
@@ -151,8 +193,8 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
         // scan of the whole table per recipient and batch, which made a long-lived system's mailbox writes 3-5x slower.
         await using (var cmd = db.CreateCommand("""
             WITH input AS (
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[]) WITH ORDINALITY
-                    AS t (id, recipient, sender, client_id, body, sent_at, ord)),
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[], $11::smallint[]) WITH ORDINALITY
+                    AS t (id, recipient, sender, client_id, body, sent_at, shard, ord)),
             mailboxes AS (
                 SELECT r.recipient, (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = r.recipient ORDER BY m.recipient, m.id LIMIT $7) q) AS waiting
                 FROM (SELECT DISTINCT recipient FROM input) r),
@@ -165,10 +207,13 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
             spent AS (
                 SELECT d.sender, d.stored FROM (SELECT DISTINCT sender FROM input) s JOIN sender_days d ON d.sender = s.sender AND d.day = $10),
             -- A verdict is an AcceptStatus value: 0 Stored (if nothing conflicts), 2 MailboxFull, 3 SenderShareFull,
-            -- 4 SenderDailyLimit; a message that should have been stored but was not (a conflict) reports 2 until the
-            -- lookup below finds the copy that waits.
+            -- 4 SenderDailyLimit, 5 ShardElsewhere (this database does not hold the recipient's shard, or it is being
+            -- moved: checked in this statement, so a shard move that marked it 'moving' sees no later write here); a
+            -- message that should have been stored but was not (a conflict) reports 2 until the lookup below finds the
+            -- copy that waits.
             verdicts AS (
                 SELECT i.*, CASE
+                    WHEN NOT EXISTS (SELECT FROM mailbox_shards o WHERE o.shard = i.shard AND o.state = 'owned') THEN 5
                     WHEN b.waiting >= $7 THEN 2
                     WHEN p.waiting + row_number() OVER (PARTITION BY i.recipient, i.sender ORDER BY i.ord) > $8 THEN 3
                     WHEN coalesce(d.stored, 0) + row_number() OVER (PARTITION BY i.sender ORDER BY i.ord) > $9 THEN 4
@@ -198,6 +243,7 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
             cmd.Parameters.Add(new() { Value = (long)_options.QuotaPerSender });
             cmd.Parameters.Add(new() { Value = (long)_options.StoredPerSenderPerDay });
             cmd.Parameters.Add(new() { Value = DateOnly.FromDateTime(DateTime.UtcNow) });
+            cmd.Parameters.Add(new() { Value = batch.Select(m => (short)MailboxShards.Of(m.Recipient)).ToArray() });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

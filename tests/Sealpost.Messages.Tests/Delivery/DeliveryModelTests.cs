@@ -8,6 +8,7 @@ using Npgsql;
 using Sealpost.Messages.Cluster;
 using Sealpost.Messages.Delivery;
 using Sealpost.Messages.Mailboxes;
+using Sealpost.Messages.Tests.Mailboxes;
 using Sealpost.Messages.Monitoring;
 using Sealpost.Protocol;
 using Sealpost.ServiceDefaults;
@@ -27,7 +28,7 @@ namespace Sealpost.Messages.Tests.Delivery;
 /// </summary>
 public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private readonly List<NpgsqlDataSource> _databases = [];
+    private readonly List<IAsyncDisposable> _databases = [];
 
     public static TheoryData<int> Seeds()
     {
@@ -113,12 +114,9 @@ public sealed class DeliveryModelTests(ITestOutputHelper output) : IAsyncLifetim
 
     private async Task<IMailboxStore> NewStoreAsync()
     {
-        var connectionString = TestEnvironment.NewDatabase("model");
-        await DatabaseMigrator.EnsureDatabaseAsync(connectionString, CancellationToken.None);
-        var db = NpgsqlDataSource.Create(connectionString);
-        _databases.Add(db);
-        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        return new PostgresMailboxStore(db, Options.Create(new MailboxOptions()));
+        var store = await MailboxStores.StartAsync(TestEnvironment.NewDatabase("model"));
+        _databases.Add(store);
+        return store;
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

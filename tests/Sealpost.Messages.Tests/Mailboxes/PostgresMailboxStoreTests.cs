@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using Sealpost.Messages.Mailboxes;
 using Sealpost.ServiceDefaults;
@@ -10,19 +8,17 @@ namespace Sealpost.Messages.Tests.Mailboxes;
 /// <summary>The mailbox contract against a real PostgreSQL, one fresh database per test.</summary>
 public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLifetime
 {
-    private readonly List<NpgsqlDataSource> _owned = [];
+    private readonly List<IAsyncDisposable> _owned = [];
 
-    private protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000)
-    {
-        var db = await NewDatabaseAsync();
-        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        return Store(db, quota, lifetime, quotaPerSender, storedPerSenderPerDay);
-    }
+    private protected override async Task<IMailboxStore> CreateStoreAsync(int quota = 100, TimeSpan? lifetime = null, int quotaPerSender = 100, int storedPerSenderPerDay = 1000) =>
+        await StartAsync(TestEnvironment.NewDatabase("mailbox"), quota, lifetime, quotaPerSender, storedPerSenderPerDay);
 
     [Fact]
     public async Task Messages_stored_by_mailbox_version_1_are_still_delivered_after_the_upgrade()
     {
-        var db = await NewDatabaseAsync();
+        var connectionString = TestEnvironment.NewDatabase("mailbox");
+        await DatabaseMigrator.EnsureDatabaseAsync(connectionString, CancellationToken.None);
+        await using var db = NpgsqlDataSource.Create(connectionString);
         var v1 = typeof(PostgresMailboxStore).Assembly.GetManifestResourceNames().Single(n => n.EndsWith("0001_mailboxes.sql", StringComparison.Ordinal));
         await using (var stream = typeof(PostgresMailboxStore).Assembly.GetManifestResourceStream(v1)!)
         using (var text = new StreamReader(stream))
@@ -37,8 +33,8 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
             """.Replace(":id", id.ToString(), StringComparison.Ordinal)))
             await old.ExecuteNonQueryAsync();
 
-        await DatabaseMigrator.MigrateAsync(db, typeof(PostgresMailboxStore).Assembly, NullLogger.Instance, CancellationToken.None);
-        var store = Store(db, 100, null, 100, 1000);
+        // Started as an instance starts: migrated, and every shard claimed by the one database.
+        var store = await StartAsync(connectionString, 100, null, 100, 1000);
 
         var waiting = Assert.Single(await store.PendingAsync("bob", [], 10, CancellationToken.None));
         Assert.Equal((id, "alice", (Guid?)null), (waiting.Id, waiting.Sender, waiting.ClientId));
@@ -47,20 +43,15 @@ public sealed class PostgresMailboxStoreTests : MailboxStoreContract, IAsyncLife
         Assert.Empty(await store.PendingAsync("bob", [], 10, CancellationToken.None));
     }
 
-    private async Task<NpgsqlDataSource> NewDatabaseAsync()
+    private async Task<MailboxClusters> StartAsync(string connectionString, int quota, TimeSpan? lifetime, int quotaPerSender, int storedPerSenderPerDay)
     {
-        var connectionString = TestEnvironment.NewDatabase("mailbox");
-        await DatabaseMigrator.EnsureDatabaseAsync(connectionString, CancellationToken.None);
-        var db = NpgsqlDataSource.Create(connectionString);
-        _owned.Add(db);
-        return db;
-    }
-
-    private static PostgresMailboxStore Store(NpgsqlDataSource db, int quota, TimeSpan? lifetime, int quotaPerSender, int storedPerSenderPerDay) =>
-        new(db, Options.Create(new MailboxOptions
+        var store = await MailboxStores.StartAsync(connectionString, new MailboxOptions
         {
             Quota = quota, MessageLifetime = lifetime ?? TimeSpan.FromDays(30), QuotaPerSender = quotaPerSender, StoredPerSenderPerDay = storedPerSenderPerDay,
-        }));
+        });
+        _owned.Add(store);
+        return store;
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
