@@ -74,7 +74,7 @@ public sealed class Traffic
         foreach (var group in _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).GroupBy(a => a.Value.To))
         {
             var from = string.Join(",", group.Select(g => g.Value.From).Distinct());
-            var listening = redisPort is { } port ? await RedisCliAsync(port, "PUBSUB", "NUMSUB", "sealpost:u:" + group.Key.Username) : "?";
+            var listening = redisPort is { } port ? await RedisCliAsync(port, "PUBSUB", "SHARDNUMSUB", "sealpost:u:" + group.Key.Username) : "?";
             lines.Add($"{group.Key.Username} misses {group.Count()} from {from}: {await stack.MailboxCountAsync(group.Key.Username)} in its mailbox, " +
                 $"Redis: {listening.Replace('\n', ' ')}, " +
                 $"{group.Key.Inbox.Count} received, {group.Key.Status}, errors {string.Join(",", group.Key.ErrorCodes.Distinct())}");

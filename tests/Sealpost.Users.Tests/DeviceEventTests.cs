@@ -18,8 +18,8 @@ public sealed class DeviceEventTests : IAsyncLifetime
     {
         _redis = await ConnectionMultiplexer.ConnectAsync(TestEnvironment.RedisConfiguration);
         var subscriber = _redis.GetSubscriber();
-        await subscriber.SubscribeAsync(RedisChannel.Literal(DevicesChanged.Channel), (_, m) => _heard.Enqueue("devices " + m));
-        await subscriber.SubscribeAsync(RedisChannel.Literal(SessionsEnded.Channel), (_, m) => _heard.Enqueue("sessions " + m));
+        await subscriber.SubscribeAsync(RedisChannel.Sharded(DevicesChanged.Channel), (_, m) => _heard.Enqueue("devices " + m));
+        await subscriber.SubscribeAsync(RedisChannel.Sharded(SessionsEnded.Channel), (_, m) => _heard.Enqueue("sessions " + m));
         await _cluster.InitializeAsync();
     }
 

@@ -13,14 +13,17 @@ internal sealed class RedisOptions
 }
 
 /// <summary>
-/// The cluster bus on Redis pub/sub. Each device with a socket here has a channel (<c>sealpost:u:&lt;device&gt;</c>);
+/// The cluster bus on Redis sharded pub/sub (<c>SSUBSCRIBE</c>/<c>SPUBLISH</c>): in a Redis Cluster each channel lives
+/// on the node of its hash slot, so a publish costs one node, not all of them, and the bus grows with the cluster; a
+/// single Redis takes the same commands. Each device with a socket here has a channel (<c>sealpost:u:&lt;device&gt;</c>);
 /// each instance has one (<c>sealpost:i:&lt;instance id&gt;</c>); every instance reads <c>sealpost:all</c>, whose
 /// subscriber count says how many instances run. A channel is read through one queue, so what one instance published
 /// to it is handled here in the order it was published: a stored-notice is never overtaken by a later offer.
 /// </summary>
 internal sealed partial class RedisClusterBus : IClusterBus
 {
-    private static readonly RedisChannel AllChannel = RedisChannel.Literal("sealpost:all");
+    private const string AllName = "sealpost:all";
+    private static readonly RedisChannel AllChannel = RedisChannel.Sharded(AllName);
     private readonly IConnectionMultiplexer _redis;
     private readonly ISubscriber _subscriber;
     private readonly ILogger _logger;
@@ -82,12 +85,16 @@ internal sealed partial class RedisClusterBus : IClusterBus
         Math.Max(0, await _subscriber.PublishAsync(AllChannel, BusEnvelope.Encode(message)).ConfigureAwait(false) - 1);
 
     // An instance listens on its own channel for as long as it runs: Redis drops the subscription with the connection.
-    public async Task<bool> IsAliveAsync(Guid instance) =>
-        await Server().SubscriptionSubscriberCountAsync(InstanceChannel(instance)).ConfigureAwait(false) > 0;
+    public async Task<bool> IsAliveAsync(Guid instance) => await SubscribersAsync(InstanceName(instance)).ConfigureAwait(false) > 0;
 
-    public Task<long> InstancesAsync() => Server().SubscriptionSubscriberCountAsync(AllChannel);
+    public Task<long> InstancesAsync() => SubscribersAsync(AllName);
 
-    private IServer Server() => _redis.GetServer(_redis.GetEndPoints()[0]);
+    // PUBSUB SHARDNUMSUB on the node that holds the channel's slot (the channel hashes as a key of the same name would).
+    private async Task<long> SubscribersAsync(string channel)
+    {
+        var reply = await _redis.GetServer(channel).ExecuteAsync("PUBSUB", "SHARDNUMSUB", channel).ConfigureAwait(false);
+        return ((RedisResult[])reply!) is [_, var count] ? (long)count : 0;
+    }
 
     public async Task<bool> SubscribeAsync(string device)
     {
@@ -150,9 +157,11 @@ internal sealed partial class RedisClusterBus : IClusterBus
         }
     }
 
-    private static RedisChannel DeviceChannel(string device) => RedisChannel.Literal("sealpost:u:" + device);
+    private static RedisChannel DeviceChannel(string device) => RedisChannel.Sharded("sealpost:u:" + device);
 
-    private static RedisChannel InstanceChannel(Guid instance) => RedisChannel.Literal("sealpost:i:" + instance.ToString("N"));
+    private static string InstanceName(Guid instance) => "sealpost:i:" + instance.ToString("N");
+
+    private static RedisChannel InstanceChannel(Guid instance) => RedisChannel.Sharded(InstanceName(instance));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not answering; live delivery falls back to the mailbox and polling")]
     private static partial void LogBusFailed(ILogger logger, Exception e);

@@ -8,7 +8,7 @@ using StackExchange.Redis;
 namespace Sealpost.Messages.UsersEvents;
 
 /// <summary>
-/// What the users service announces on Redis (JSON, <see cref="SessionsEnded"/> and <see cref="DevicesChanged"/>): the
+/// What the users service announces on Redis (sharded pub/sub, as the cluster bus) (JSON, <see cref="SessionsEnded"/> and <see cref="DevicesChanged"/>): the
 /// sockets of ended sessions close; an account's cached device list is forgotten, and a removed device's mailbox goes
 /// (every instance hears this and deletes, which is idempotent; a notice lost while Redis is away leaves the rows to
 /// expire). Runs only where Redis is configured: one instance alone has no users-service events to hear.
@@ -24,9 +24,9 @@ internal sealed partial class UsersEventsListener(
         {
             try
             {
-                var sessions = await subscriber.SubscribeAsync(RedisChannel.Literal(SessionsEnded.Channel));
+                var sessions = await subscriber.SubscribeAsync(RedisChannel.Sharded(SessionsEnded.Channel));
                 sessions.OnMessage(m => OnSessionsEnded(m.Message));
-                var changes = await subscriber.SubscribeAsync(RedisChannel.Literal(DevicesChanged.Channel));
+                var changes = await subscriber.SubscribeAsync(RedisChannel.Sharded(DevicesChanged.Channel));
                 changes.OnMessage(m => OnDevicesChangedAsync(m.Message));
                 return;
             }

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace Sealpost.Users.Sessions;
 
 /// <summary>
-/// Tells the messages instances that sessions ended (<see cref="SessionsEnded"/> on Redis), so a socket opened with a
+/// Tells the messages instances that sessions ended (<see cref="SessionsEnded"/> on Redis, sharded pub/sub), so a socket opened with a
 /// logged-out or revoked session closes at once instead of living until its access token expires, and that an
 /// account's devices changed (<see cref="Protocol.DevicesChanged"/>), so they forget the device list they cached. Without Redis
 /// (<c>Redis:Configuration</c> empty: one machine, some tests) nothing is told, and such a socket ends with its token
@@ -50,7 +50,7 @@ public sealed partial class SessionEvents
         }
         try
         {
-            _redis.Result.GetSubscriber().Publish(RedisChannel.Literal(channel), payload, CommandFlags.FireAndForget);
+            _redis.Result.GetSubscriber().Publish(RedisChannel.Sharded(channel), payload, CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
