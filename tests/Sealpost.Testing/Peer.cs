@@ -5,17 +5,17 @@ using Sealpost.Client.Accounts;
 using Sealpost.Client.Messaging;
 using Sealpost.Crypto;
 using Sealpost.Protocol;
-using Sealpost.Testing;
 
-namespace Sealpost.System.Tests;
+namespace Sealpost.Testing;
 
-/// <summary>What a peer got: who sent it, the plaintext it opened to, and the message id it came under.</summary>
-public sealed record Received(string From, string Plaintext, string MessageId);
+/// <summary>What a peer got: who sent it, the plaintext it opened to, the message id it came under, and when it first came.</summary>
+public sealed record Received(string From, string Plaintext, string MessageId, DateTime ArrivedAt);
 
 /// <summary>
-/// A well-behaved client as the system tests need one, on the SDK's <see cref="MessageConnection"/>: it keeps a socket
-/// open through HAProxy, reconnects with backoff, resends what was not yet accepted under the same client id, opens
-/// and verifies every envelope, drops duplicates by sender and client id (docs/protocol.md), and acks what it kept.
+/// A well-behaved client as the system and cluster tests need one, on the SDK's <see cref="MessageConnection"/>: it
+/// keeps a socket open through HAProxy, reconnects with backoff, resends what was not yet accepted under the same client
+/// id, opens and verifies every envelope, drops duplicates by sender and client id (docs/protocol.md), and acks what it
+/// kept. Plaintexts that start with a sequence number ("17 from …") are checked for order per sender.
 /// </summary>
 public sealed class Peer : IAsyncDisposable
 {
@@ -34,13 +34,16 @@ public sealed class Peer : IAsyncDisposable
     private int _duplicates;
     private int _reconnects;
 
-    private Peer(SealpostStack stack, string username, X25519KeyPair keys, IReadOnlyDictionary<string, byte[]> directory)
+    private readonly ConcurrentDictionary<string, int> _lastSequence = new();
+    private int _retriedSends;
+
+    private Peer(Uri baseUrl, string username, X25519KeyPair keys, IReadOnlyDictionary<string, byte[]> directory)
     {
         Username = username;
         Keys = keys;
         _directory = directory;
-        var users = new UsersApi(new HttpClient { BaseAddress = stack.BaseUrl });
-        _connection = new MessageConnection(stack.BaseUrl, async (_, _) =>
+        var users = new UsersApi(new HttpClient { BaseAddress = baseUrl });
+        _connection = new MessageConnection(baseUrl, async (_, _) =>
         {
             var session = await users.LoginAsync(username);
             return new AccessToken(session.AccessToken, session.ExpiresAt);
@@ -51,7 +54,11 @@ public sealed class Peer : IAsyncDisposable
             _lastEvent = "reconnected";
             Interlocked.Increment(ref _reconnects);
         };
-        _connection.Warning += warning => _lastEvent = warning.ToString();
+        _connection.Warning += warning =>
+        {
+            _lastEvent = warning.ToString();
+            if (warning is MessagingWarning.SendRetrying) Interlocked.Increment(ref _retriedSends);
+        };
         _connection.ServerError += ErrorCodes.Add;
     }
 
@@ -66,6 +73,12 @@ public sealed class Peer : IAsyncDisposable
 
     public int Reconnects => _reconnects;
 
+    /// <summary>Sends the server refused for now (<c>internal</c>, <c>rate_limited</c>) and the SDK sent again.</summary>
+    public int RetriedSends => _retriedSends;
+
+    /// <summary>Messages that arrived (for the first time) after a later message of the same sender: "from: 17 after 18".</summary>
+    public ConcurrentBag<string> OutOfOrder { get; } = [];
+
     public ConcurrentBag<string> ErrorCodes { get; } = [];
 
     /// <summary>For a failure message: whether the receive loop still runs, and how it ended if not.</summary>
@@ -79,17 +92,22 @@ public sealed class Peer : IAsyncDisposable
     public static string Key(string from, string clientId) => from + "/" + clientId;
 
     /// <summary>Registers users with real key pairs (through HAProxy) and fills the shared key directory.</summary>
-    public static async Task<List<Peer>> CreateAsync(SealpostStack stack, int count, ConcurrentDictionary<string, byte[]> directory)
+    public static Task<List<Peer>> CreateAsync(SealpostStack stack, int count, ConcurrentDictionary<string, byte[]> directory) =>
+        CreateAsync(stack.BaseUrl, count, directory);
+
+    /// <summary>Registers users with real key pairs at <paramref name="baseUrl"/> and fills the shared key directory.</summary>
+    public static async Task<List<Peer>> CreateAsync(Uri baseUrl, int count, ConcurrentDictionary<string, byte[]> directory)
     {
+        var api = new UsersApi(new HttpClient { BaseAddress = baseUrl });
         var peers = new List<Peer>();
         for (var i = 0; i < count; i++)
         {
             var username = TestEnvironment.UniqueUsername("p");
             var keys = X25519KeyPair.Generate();
-            using var response = await stack.Api.RegisterRawAsync(username, UsersApi.DefaultPassword, AccountRules.EncodePublicKey(keys.PublicKey));
+            using var response = await api.RegisterRawAsync(username, UsersApi.DefaultPassword, AccountRules.EncodePublicKey(keys.PublicKey));
             await UsersApi.EnsureAsync(response, global::System.Net.HttpStatusCode.Created);
             directory[username] = keys.PublicKey.ToArray();
-            peers.Add(new Peer(stack, username, keys, directory));
+            peers.Add(new Peer(baseUrl, username, keys, directory));
         }
         return peers;
     }
@@ -124,8 +142,9 @@ public sealed class Peer : IAsyncDisposable
                     ErrorCodes.Add("envelope_rejected");
                     continue;
                 }
-                if (!Inbox.TryAdd(Key(frame.From, frame.ClientId ?? frame.MessageId), new Received(frame.From, plaintext, frame.MessageId)))
+                if (!Inbox.TryAdd(Key(frame.From, frame.ClientId ?? frame.MessageId), new Received(frame.From, plaintext, frame.MessageId, DateTime.UtcNow)))
                     Interlocked.Increment(ref _duplicates);
+                else CheckOrder(frame.From, plaintext);
                 await _connection.AckAsync(frame.MessageId, _stop.Token);
             }
         }
@@ -133,6 +152,16 @@ public sealed class Peer : IAsyncDisposable
         {
             // stopped, or the connection gave up (the test's deadline reports what is missing)
         }
+    }
+
+    // One receive loop per peer: no two calls at once.
+    private void CheckOrder(string from, string plaintext)
+    {
+        var space = plaintext.IndexOf(' ', StringComparison.Ordinal);
+        if (space < 1 || !int.TryParse(plaintext.AsSpan(0, space), global::System.Globalization.CultureInfo.InvariantCulture, out var sequence)) return;
+        var last = _lastSequence.GetValueOrDefault(from, -1);
+        if (sequence < last) OutOfOrder.Add($"{from}: {sequence} after {last}");
+        else _lastSequence[from] = sequence;
     }
 
     public async ValueTask DisposeAsync()

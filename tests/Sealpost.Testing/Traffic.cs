@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
-using Sealpost.Testing;
 
-namespace Sealpost.System.Tests;
+namespace Sealpost.Testing;
 
 /// <summary>Pairs of peers sending to each other, and the count of what was sent, accepted and delivered.</summary>
 public sealed class Traffic
 {
     private readonly ConcurrentDictionary<string, (Peer To, string From, string Plaintext)> _accepted = new();
+    private readonly ConcurrentDictionary<string, DateTime> _acceptedAt = new();
+    private readonly ConcurrentDictionary<string, List<DateTime>> _acceptsBySender = new();
     private int _sent;
 
     public int Sent => _sent;
@@ -42,6 +43,7 @@ public sealed class Traffic
                     throw new TimeoutException($"send {i} of {count} from {from.Username} to {to.Username} had no accepted by the run's deadline; " +
                         $"{_accepted.Count} of {_sent} accepted so far; the sender: {from.Status}, errors [{string.Join(',', from.ErrorCodes)}]");
                 }
+                _acceptedAt[Peer.Key(from.Username, clientId)] = DateTime.UtcNow;
                 _accepted[Peer.Key(from.Username, clientId)] = (to, from.Username, plaintext);
             }
             finally
@@ -50,6 +52,73 @@ public sealed class Traffic
             }
         });
         await Task.WhenAll(sends);
+    }
+
+    /// <summary>
+    /// Paced traffic, as a fleet of phones makes it: each peer sends to its partner (0↔1, 2↔3, …) one message at a time,
+    /// the next only once the last was accepted and <paramref name="interval"/> has passed, until <paramref name="stop"/>.
+    /// One send in flight per sender makes send order unambiguous: each recipient checks it (<see cref="Peer.OutOfOrder"/>).
+    /// </summary>
+    public Task RunPacedAsync(IReadOnlyList<Peer> peers, TimeSpan interval, CancellationToken stop) =>
+        Task.WhenAll(peers.Select((peer, i) => SendPacedAsync(peer, peers[i ^ 1], interval, stop)));
+
+    private async Task SendPacedAsync(Peer from, Peer to, TimeSpan interval, CancellationToken stop)
+    {
+        var accepts = _acceptsBySender.GetOrAdd(from.Username, _ => []);
+        for (var i = 0; !stop.IsCancellationRequested; i++)
+        {
+            var next = Task.Delay(interval, CancellationToken.None);
+            var plaintext = $"{i} from {from.Username} to {to.Username}";
+            Interlocked.Increment(ref _sent);
+            var clientId = await from.SendAsync(to.Username, plaintext);   // not cancelled: a send once started is seen through
+            var now = DateTime.UtcNow;
+            var key = Peer.Key(from.Username, clientId);
+            _acceptedAt[key] = now;
+            _accepted[key] = (to, from.Username, plaintext);
+            lock (accepts) accepts.Add(now);
+            await next;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="from"/> sends <paramref name="perRecipient"/> numbered messages to each of <paramref name="recipients"/>
+    /// (offline ones, say), one at a time, in order.
+    /// </summary>
+    public async Task SendEachAsync(Peer from, IReadOnlyList<Peer> recipients, int perRecipient)
+    {
+        for (var i = 0; i < perRecipient; i++)
+            foreach (var to in recipients)
+            {
+                var plaintext = $"{i} from {from.Username} to {to.Username}";
+                Interlocked.Increment(ref _sent);
+                var clientId = await from.SendAsync(to.Username, plaintext);
+                _acceptedAt[Peer.Key(from.Username, clientId)] = DateTime.UtcNow;
+                _accepted[Peer.Key(from.Username, clientId)] = (to, from.Username, plaintext);
+            }
+    }
+
+    /// <summary>The longest any sender waited between two accepted sends, counting only waits that reach past <paramref name="since"/>.</summary>
+    public TimeSpan LongestStallSince(DateTime since)
+    {
+        var longest = TimeSpan.Zero;
+        var now = DateTime.UtcNow;
+        foreach (var accepts in _acceptsBySender.Values)
+        {
+            List<DateTime> times;
+            lock (accepts) times = [.. accepts, now];
+            for (var k = 1; k < times.Count; k++)
+                if (times[k] > since && times[k] - times[k - 1] > longest) longest = times[k] - times[k - 1];
+        }
+        return longest;
+    }
+
+    /// <summary>The longest time from accepted to first arrival of any message accepted after <paramref name="since"/> (still missing: until now).</summary>
+    public TimeSpan LongestDeliverySince(DateTime since)
+    {
+        var now = DateTime.UtcNow;
+        return _accepted.Where(a => _acceptedAt[a.Key] > since)
+            .Select(a => (a.Value.To.Inbox.TryGetValue(a.Key, out var r) ? r.ArrivedAt : now) - _acceptedAt[a.Key])
+            .DefaultIfEmpty(TimeSpan.Zero).Max();
     }
 
     /// <summary>
@@ -67,15 +136,15 @@ public sealed class Traffic
         return (delivered, _accepted.Count - delivered, wrong);
     }
 
-    /// <summary>Who is missing what, for a failure message (with how many instances Redis says listen for the recipient).</summary>
-    public async Task<string> DescribeMissingAsync(SealpostStack stack, int? redisPort = null)
+    /// <summary>Who is missing what, for a failure message (with its mailbox on a <paramref name="stack"/>, and how many instances Redis says listen for the recipient).</summary>
+    public async Task<string> DescribeMissingAsync(SealpostStack? stack, int? redisPort = null)
     {
         var lines = new List<string>();
         foreach (var group in _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).GroupBy(a => a.Value.To))
         {
             var from = string.Join(",", group.Select(g => g.Value.From).Distinct());
             var listening = redisPort is { } port ? await RedisCliAsync(port, "PUBSUB", "SHARDNUMSUB", "sealpost:u:" + group.Key.Username) : "?";
-            lines.Add($"{group.Key.Username} misses {group.Count()} from {from}: {await stack.MailboxCountAsync(group.Key.Username)} in its mailbox, " +
+            lines.Add($"{group.Key.Username} misses {group.Count()} from {from}: {(stack is null ? "?" : await stack.MailboxCountAsync(group.Key.Username))} in its mailbox, " +
                 $"Redis: {listening.Replace('\n', ' ')}, " +
                 $"{group.Key.Inbox.Count} received, {group.Key.Status}, errors {string.Join(",", group.Key.ErrorCodes.Distinct())}");
         }

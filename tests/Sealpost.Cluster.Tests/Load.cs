@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Sealpost.Testing;
+using Xunit.Abstractions;
+
+namespace Sealpost.Cluster.Tests;
+
+/// <summary>
+/// Paced traffic between many pairs of peers through the cluster's address, every recipient checking order and
+/// completeness, every sender resending what was not answered (the SDK does). A test starts one, breaks something,
+/// mends it, and asks it what was lost.
+/// </summary>
+public sealed class Load : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, byte[]> _directory = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Traffic _traffic = new();
+    private readonly ITestOutputHelper _output;
+    private List<Peer> _peers = [];
+    private Task _running = Task.CompletedTask;
+
+    private Load(ITestOutputHelper output) => _output = output;
+
+    public Traffic Traffic => _traffic;
+
+    public IReadOnlyList<Peer> Peers => _peers;
+
+    /// <summary><paramref name="pairs"/> pairs, each peer sending every <paramref name="interval"/>; returns once all are connected and sending.</summary>
+    public static async Task<Load> StartAsync(ClusterHosts cluster, ITestOutputHelper output, int pairs = 20, TimeSpan? interval = null)
+    {
+        var load = new Load(output);
+        load._peers = await Peer.CreateAsync(cluster.Url, pairs * 2, load._directory);
+        foreach (var peer in load._peers) peer.Start();
+        load._running = load._traffic.RunPacedAsync(load._peers, interval ?? TimeSpan.FromMilliseconds(250), load._stop.Token);
+        await load.SteadyAsync();
+        return load;
+    }
+
+    /// <summary>Registers peers that stay offline (not connected) until <see cref="Peer.Start"/>: mail for them waits in their mailboxes.</summary>
+    public Task<List<Peer>> OfflinePeersAsync(ClusterHosts cluster, int count) => Peer.CreateAsync(cluster.Url, count, _directory);
+
+    /// <summary>Waits until every sender had a send accepted within the last two seconds (at most <paramref name="within"/>).</summary>
+    public async Task SteadyAsync(TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(90));
+        var accepted = _traffic.Accepted;
+        while (DateTime.UtcNow < deadline && (_traffic.Accepted < accepted + _peers.Count * 2 || _traffic.LongestStallSince(DateTime.UtcNow.AddSeconds(-2)) > TimeSpan.FromSeconds(2)))
+            await Task.Delay(200);
+    }
+
+    /// <summary>Stops sending, waits for every accepted message to arrive, and asserts nothing was lost, reordered or misdelivered.</summary>
+    public async Task StopAndCheckAsync(string scenario)
+    {
+        await _stop.CancelAsync();
+        await _running.WaitAsync(TimeSpan.FromMinutes(2));
+        var (delivered, missing, wrong) = await _traffic.SettleAsync(_peers, TimeSpan.FromSeconds(60));
+        var outOfOrder = _peers.SelectMany(p => p.OutOfOrder).ToList();
+        var report = $"{scenario}: sent {_traffic.Sent}, accepted {_traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, " +
+            $"out of order {outOfOrder.Count}, duplicates dropped {_peers.Sum(p => p.Duplicates)}, sends refused and resent {_peers.Sum(p => p.RetriedSends)}, " +
+            $"reconnects {_peers.Sum(p => p.Reconnects)}";
+        _output.WriteLine(report);
+        Console.WriteLine(report);
+        Assert.True(missing == 0 && wrong == 0 && outOfOrder.Count == 0,
+            $"{report}; e.g. out of order {string.Join("; ", outOfOrder.Take(5))}; {await _traffic.DescribeMissingAsync(null)}");
+        Assert.DoesNotContain("envelope_rejected", _peers.SelectMany(p => p.ErrorCodes));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested) await _stop.CancelAsync();
+        foreach (var peer in _peers) await peer.DisposeAsync();
+        _stop.Dispose();
+    }
+}
