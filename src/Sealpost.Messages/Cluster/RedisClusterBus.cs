@@ -30,18 +30,29 @@ internal sealed partial class RedisClusterBus : IClusterBus
     private readonly ConcurrentDictionary<string, ChannelMessageQueue> _devices = new(StringComparer.Ordinal);
     private IBusListener? _listener;
 
+    // In a Redis Cluster the multiplexer stays connected when one node dies: the node's replica takes its slots once
+    // the cluster's node timeout passes, and the multiplexer moves the subscriptions there. Until then what is published
+    // on those slots is lost, and no "restored" comes for a node that stays dead: so the bus counts as away for this
+    // long after any of its connections fails, and sockets poll meanwhile.
+    private static readonly long FailoverWindowMs = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
+    private long _failedAt = long.MinValue / 2;
+
     public RedisClusterBus(IConnectionMultiplexer redis, ILogger<RedisClusterBus> logger)
     {
         _redis = redis;
         _subscriber = redis.GetSubscriber();
         _logger = logger;
-        redis.ConnectionFailed += (_, _) => Lost?.Invoke();
+        redis.ConnectionFailed += (_, _) =>
+        {
+            Volatile.Write(ref _failedAt, Environment.TickCount64);
+            Lost?.Invoke();
+        };
         redis.ConnectionRestored += (_, _) => Restored?.Invoke();
     }
 
     public Guid InstanceId { get; } = Guid.NewGuid();
 
-    public bool IsHealthy => _redis.IsConnected;
+    public bool IsHealthy => _redis.IsConnected && Environment.TickCount64 - Volatile.Read(ref _failedAt) > FailoverWindowMs;
 
     public event Action? Lost;
 

@@ -69,6 +69,7 @@ internal sealed class DeliveryLoops(
                 await Task.Delay(options.Value.DegradedPollInterval, clock);
             }
             while (!bus.IsHealthy);
+            devices.WakeAll();   // what was announced during the last interval
         }
         finally
         {
