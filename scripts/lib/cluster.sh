@@ -155,11 +155,19 @@ start_host() {
   done
 }
 
-# kill -9 every process in HOST's namespace, nothing else.
+# kill -9 every process in HOST's namespace, and wait until they are gone. A dead machine answers for no address,
+# so the virtual address keepalived (killed, it cannot clean up) left on an edge goes too.
 kill_host() {
   local host=$1
-  ip netns pids "$(ns "$host")" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+  for _ in $(seq 50); do
+    [ -n "$(ip netns pids "$(ns "$host")" 2>/dev/null)" ] || break
+    ip netns pids "$(ns "$host")" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    sleep 0.1
+  done
+  drop_vip "$host"
 }
+
+drop_vip() { ip -n "$(ns "$1")" addr del "$cluster_vip/24" dev eth0 2>/dev/null || true; }
 
 # Stops HOST's processes politely (last started first), then whatever is left in its namespace.
 stop_host() {
@@ -473,6 +481,7 @@ Mailboxes__Clusters__1__Shards=32-63
 Redis__Configuration=$redis
 Users__BaseUrl=http://$cluster_vip:8080/
 Sockets__AllowedOrigins__0=http://$cluster_vip:8080
+Sockets__AllowedOrigins__1=https://$cluster_vip:8443
 ENV
     )
     mv "$dir/users.env.tmp" "$dir/users.env"
@@ -536,10 +545,13 @@ start_services() {
 
 # --- the edges --------------------------------------------------------------------------------------------------
 
-# deploy/haproxy.cfg on *:8080 (so the backup edge serves the moment the address arrives), its metrics on the edge's
-# own address, with all three users and messages instances. HAProxy drops root itself.
+# deploy/haproxy.cfg on *:8080 and HTTPS on *:8443 (so the backup edge serves the moment the address arrives; one
+# certificate for 10.77.0.100, $state/tls/cert.pem, on both edges), its metrics on the edge's own address, with all three
+# users and messages instances. HAProxy drops root itself.
 start_edge_haproxy() {
   local host=$1
+  make_certificate "$state/tls" "IP:$cluster_vip"
+  SEALPOST_TLS_BIND=":8443" SEALPOST_TLS_CERT="$state/tls/haproxy.pem" \
   SEALPOST_DEPLOY="$SEALPOST_ROOT/deploy" SEALPOST_BIND=":8080" SEALPOST_STATS_BIND="$(addr "$host"):$cluster_stats_port" \
   SEALPOST_USERS_1="$(addr svc1):$cluster_users_port" SEALPOST_USERS_2="$(addr svc2):$cluster_users_port" SEALPOST_USERS_3="$(addr svc3):$cluster_users_port" \
   SEALPOST_MESSAGES_1="$(addr svc1):$cluster_messages_port" SEALPOST_MESSAGES_2="$(addr svc2):$cluster_messages_port" SEALPOST_MESSAGES_3="$(addr svc3):$cluster_messages_port" \
@@ -586,6 +598,7 @@ vrrp_instance sealpost {
     }
 }
 CONF
+  drop_vip "$host"   # left by a keepalived that was killed
   in_host "$host" root keepalived keepalived keepalived --dont-fork --log-console --log-detail --vrrp \
     --use-file "$dir/keepalived.conf" --pid "$dir/keepalived.pid" --vrrp_pid "$dir/vrrp.pid" --checkers_pid "$dir/checkers.pid"
 }
@@ -691,6 +704,8 @@ write_cluster_env() {
   {
     echo "# Written by scripts/cluster up: what runs where. key=value, one a line; lists are separated by spaces."
     echo "url=http://$cluster_vip:8080/"
+    echo "tls_url=https://$cluster_vip:8443/"
+    echo "tls_certificate=$state/tls/cert.pem"
     echo "vip=$cluster_vip"
     echo "client_address=$cluster_prefix.1"
     echo "prometheus=http://$(addr mon):$cluster_prometheus_port/"
@@ -730,7 +745,9 @@ write_cluster_env() {
 
 print_cluster_addresses() {
   cat <<MSG
-Sealpost runs on six simulated hosts. Clients: http://$cluster_vip:8080/ (e.g. sealpost --server http://$cluster_vip:8080 …)
+Sealpost runs on six simulated hosts. Clients: http://$cluster_vip:8080/, and https://$cluster_vip:8443/ with the
+certificate $state/tls/cert.pem (the CLI wants TLS off this machine's loopback:
+  sealpost --server https://$cluster_vip:8443 --server-certificate $state/tls/cert.pem …)
   prometheus  http://$(addr mon):$cluster_prometheus_port/graph   targets: /targets
   leaders     $(leader_query_url)
   status      scripts/cluster status      what runs where: $state/cluster.env
