@@ -132,7 +132,9 @@ in_host() {
 is_running() { # HOST NAME
   local pidfile pid
   pidfile="$(host_dir "$1")/pids/$2.pid"
-  [ -f "$pidfile" ] && pid=$(cat "$pidfile") && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  # A killed process has left its namespace before its parent (init, here) reaps it: a zombie is not running.
+  [ -f "$pidfile" ] && pid=$(cat "$pidfile") && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+    && [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z* ]]
 }
 
 # Starts whatever of HOST is not running (after a kill, an isolation or a first start).
@@ -292,6 +294,11 @@ postgresql:
     unix_socket_directories: $dir/run-$scope
     shared_buffers: 32MB
     password_encryption: scram-sha-256
+    # A primary cut off from its standby must still stop quickly when Patroni demotes it: a shutdown waits for each
+    # walsender to have its WAL confirmed, for as long as this (60 s by default), and the old postmaster would hold
+    # the port and data directory while Patroni tries to rewind it.
+    wal_sender_timeout: 5s
+    wal_receiver_timeout: 5s
   pg_hba:
     - local all postgres peer
     - local all all scram-sha-256
@@ -768,7 +775,7 @@ cluster_status() {
     line="patroni $scope:"
     for h in ${scope_hosts[$scope]}; do
       local role
-      role=$(curl -fsS --max-time 1 "http://$(addr "$h"):${scope_rest_port[$scope]}/patroni" 2>/dev/null | jq -r '.role + "/" + .state' 2>/dev/null)
+      role=$(curl -fsS --max-time 1 "http://$(addr "$h"):${scope_rest_port[$scope]}/patroni" 2>/dev/null | jq -r '.role + "/" + .state' 2>/dev/null || true)
       line+=" $scope-$h=${role:-unreachable}"
     done
     echo "$line"
