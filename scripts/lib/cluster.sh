@@ -411,6 +411,7 @@ make_redis_cluster() {
   fi
   fix_redis_placement
   wait_redis_cluster_ok 60
+  rebalance_redis_masters
 }
 
 # Each replica whose master runs on the same host is moved to a master on the next host that has no replica elsewhere.
@@ -442,6 +443,33 @@ fix_redis_placement() {
       master_of[$id]=$line
       break
     done <<<"$masters"
+  done
+}
+
+# One master per service host again after a failover moved a second one onto a host (losing that host would then
+# take a majority of the masters, and the cluster with it): a replica on a host without a master takes over
+# (CLUSTER FAILOVER, coordinated with its master) from a master on a host that has two.
+rebalance_redis_masters() {
+  local nodes id a flags master rest h
+  declare -A host_of=() masters_on=() master_of=() port_of=()
+  for h in "${cluster_svc[@]}"; do
+    nodes=$(rcli -h "$(addr "$h")" -p 7001 cluster nodes 2>/dev/null | tr -d '\r') && [ -n "$nodes" ] && break
+  done
+  [ -n "${nodes:-}" ] || return 0
+  while read -r id a flags master rest; do
+    [ -n "$id" ] || continue
+    [[ $flags == *fail* ]] && continue
+    host_of[$id]=${a%%:*}
+    a=${a%%@*}; port_of[$id]=${a##*:}
+    if [[ $flags == *master* ]]; then masters_on[${host_of[$id]}]=$((${masters_on[${host_of[$id]}]:-0} + 1)); else master_of[$id]=$master; fi
+  done <<<"$nodes"
+  for id in "${!master_of[@]}"; do
+    master=${master_of[$id]}
+    [ "${masters_on[${host_of[$id]}]:-0}" = 0 ] && [ "${masters_on[${host_of[$master]:-none}]:-0}" -ge 2 ] || continue
+    say "Redis: ${host_of[$id]}:${port_of[$id]} takes over as master (its master's host had two)"
+    rcli -h "${host_of[$id]}" -p "${port_of[$id]}" cluster failover >/dev/null 2>&1 || continue
+    masters_on[${host_of[$id]}]=1
+    masters_on[${host_of[$master]}]=$((${masters_on[${host_of[$master]}]} - 1))
   done
 }
 
