@@ -201,6 +201,7 @@ stop_pidfile_slowly() {
 # --- etcd -------------------------------------------------------------------------------------------------------
 
 # One member of the three-member etcd cluster (Patroni's DCS); its data stays in HOST/etcd, so it rejoins by itself.
+# --pre-vote: a member that was cut off rejoins without forcing an election (which would cost every Patroni its lock).
 start_etcd() {
   local host=$1 a initial=() h
   a=$(addr "$host")
@@ -212,7 +213,7 @@ start_etcd() {
     --listen-peer-urls "http://$a:2380" --initial-advertise-peer-urls "http://$a:2380" \
     --listen-client-urls "http://$a:2379" --advertise-client-urls "http://$a:2379" \
     --initial-cluster "$(IFS=,; echo "${initial[*]}")" --initial-cluster-state new --initial-cluster-token sealpost \
-    --heartbeat-interval 100 --election-timeout 1000
+    --heartbeat-interval 100 --election-timeout 1000 --pre-vote
 }
 
 etcd_endpoints() { local h; for h in "${cluster_svc[@]}"; do printf 'http://%s:2379,' "$(addr "$h")"; done | sed 's/,$//'; }
