@@ -21,6 +21,13 @@ declare -A scope_hosts=([users]="svc1 svc2" [mbox1]="svc2 svc3" [mbox2]="svc3 sv
 declare -A scope_pg_port=([users]=5432 [mbox1]=5433 [mbox2]=5434)
 declare -A scope_rest_port=([users]=8008 [mbox1]=8009 [mbox2]=8010)
 declare -A scope_database=([users]=sealpost_users [mbox1]=sealpost_messages [mbox2]=sealpost_messages)
+# Patroni's etcd API. etcd3 is what Patroni recommends, but Debian 12's Patroni 3.0.2 writes the leader key
+# unconditionally when its lease changed (patroni/dcs/etcd3.py, _update_leader): an old primary back from isolation,
+# whose cached view still names itself, takes the lock back from the member promoted meanwhile and the two histories
+# diverge (seen here: `isolate` then `heal` of the leader's host). The v2 API (etcd 3.4 with --enable-v2) updates the
+# key with compare-and-swap on its value, which refuses that. SEALPOST_PATRONI_DCS=etcd3 chooses etcd3 (on a new state
+# folder: the two keep separate key spaces).
+cluster_patroni_dcs=${SEALPOST_PATRONI_DCS:-etcd}
 cluster_redis_ports=(7001 7002)
 cluster_users_port=5101
 cluster_messages_port=5201
@@ -213,7 +220,7 @@ start_etcd() {
     --listen-peer-urls "http://$a:2380" --initial-advertise-peer-urls "http://$a:2380" \
     --listen-client-urls "http://$a:2379" --advertise-client-urls "http://$a:2379" \
     --initial-cluster "$(IFS=,; echo "${initial[*]}")" --initial-cluster-state new --initial-cluster-token sealpost \
-    --heartbeat-interval 100 --election-timeout 1000 --pre-vote
+    --heartbeat-interval 100 --election-timeout 1000 --pre-vote --enable-v2
 }
 
 etcd_endpoints() { local h; for h in "${cluster_svc[@]}"; do printf 'http://%s:2379,' "$(addr "$h")"; done | sed 's/,$//'; }
@@ -246,7 +253,7 @@ name: $scope-$host
 restapi:
   listen: $a:${scope_rest_port[$scope]}
   connect_address: $a:${scope_rest_port[$scope]}
-etcd3:
+$cluster_patroni_dcs:
   hosts: $(for h in "${cluster_svc[@]}"; do printf '%s:2379,' "$(addr "$h")"; done | sed 's/,$//')
 watchdog:
   mode: off
