@@ -26,5 +26,7 @@ source "$SEALPOST_ROOT/scripts/lib/prometheus.sh"  # start_prometheus
 source "$SEALPOST_ROOT/scripts/lib/web.sh"         # build_web_page
 # shellcheck source=scripts/lib/stack.sh
 source "$SEALPOST_ROOT/scripts/lib/stack.sh"       # the steps of scripts/up and scripts/down
+# shellcheck source=scripts/lib/cluster.sh
+source "$SEALPOST_ROOT/scripts/lib/cluster.sh"     # the steps of scripts/cluster (several simulated hosts)
 # shellcheck source=scripts/lib/test-run.sh
 source "$SEALPOST_ROOT/scripts/lib/test-run.sh"    # the steps of scripts/test

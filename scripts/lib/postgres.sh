@@ -39,11 +39,12 @@ stop_postgres() {
 # provision_database PORT ADMIN_PASSWORD DATABASE ROLE ROLE_PASSWORD: a database owned by a role of its own, as the
 # superuser (sealpost) of the cluster start_postgres made. The role can log in and nothing more (no superuser, no
 # CREATEDB, no CREATEROLE); no other role may connect to the database. Safe to run again: it also hands the tables an
-# earlier version made as the superuser to the role.
+# earlier version made as the superuser to the role. SEALPOST_PG_HOST (127.0.0.1) and SEALPOST_PG_ADMIN (sealpost) name
+# another server and superuser (scripts/cluster: a Patroni leader, as postgres).
 provision_database() {
   local port=$1 admin_password=$2 database=$3 role=$4 role_password=$5
   # The passwords travel on standard input, never on a command line.
-  PGPASSWORD=$admin_password "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -U sealpost -d postgres -v ON_ERROR_STOP=1 -qAt >/dev/null <<SQL
+  PGPASSWORD=$admin_password "$(pg_bindir)/psql" -h "${SEALPOST_PG_HOST:-127.0.0.1}" -p "$port" -U "${SEALPOST_PG_ADMIN:-sealpost}" -d postgres -v ON_ERROR_STOP=1 -qAt >/dev/null <<SQL
 \\set role '$role'
 \\set database '$database'
 \\set password '$role_password'
