@@ -496,9 +496,9 @@ wait_redis_cluster_ok() {
 write_env_files() {
   local host redis users_cs mbox1_cs mbox2_cs dir
   redis="$(redis_nodes | tr ' ' ','),password=$(secret redis-password)"
-  users_cs="Host=$(scope_hosts_string users);Target Session Attributes=primary;Host Recheck Seconds=2;Username=sealpost_users;Password=$(secret pg-users-password);Database=sealpost_users"
-  mbox1_cs="Host=$(scope_hosts_string mbox1);Target Session Attributes=primary;Host Recheck Seconds=2;Username=sealpost_messages;Password=$(secret pg-messages-password);Database=sealpost_messages"
-  mbox2_cs="Host=$(scope_hosts_string mbox2);Target Session Attributes=primary;Host Recheck Seconds=2;Username=sealpost_messages;Password=$(secret pg-messages-password);Database=sealpost_messages"
+  users_cs="Host=$(scope_hosts_string users);Target Session Attributes=primary;Host Recheck Seconds=2;Timeout=3;Username=sealpost_users;Password=$(secret pg-users-password);Database=sealpost_users"
+  mbox1_cs="Host=$(scope_hosts_string mbox1);Target Session Attributes=primary;Host Recheck Seconds=2;Timeout=3;Username=sealpost_messages;Password=$(secret pg-messages-password);Database=sealpost_messages"
+  mbox2_cs="Host=$(scope_hosts_string mbox2);Target Session Attributes=primary;Host Recheck Seconds=2;Timeout=3;Username=sealpost_messages;Password=$(secret pg-messages-password);Database=sealpost_messages"
   for host in "${cluster_svc[@]}"; do
     dir=$(host_dir "$host")
     mkdir -p "$dir/keys" "$dir/home"
@@ -722,6 +722,47 @@ cluster_is_healthy() {
   done
   for scope in "${cluster_scopes[@]}"; do scope_leader "$scope" >/dev/null || return 1; done
   curl -fsS -o /dev/null --max-time 2 "http://$cluster_vip:8080/.well-known/jwks.json"
+}
+
+# cluster_wait [SECONDS]: waits until everything answers again (after a start or a heal): what `up` checks, every
+# instance ready, every database with its standby streaming, the Redis cluster ok.
+cluster_wait() {
+  local deadline=$((SECONDS + ${1:-120}))
+  until cluster_is_healthy 2>/dev/null && instances_ready; do
+    [ $SECONDS -lt "$deadline" ] || { say "the cluster is not healthy after ${1:-120} s:"; cluster_status >&2; return 1; }
+    sleep 1
+  done
+  wait_scope_replicas $((deadline - SECONDS > 5 ? deadline - SECONDS : 5)) && wait_redis_cluster_ok $((deadline - SECONDS > 5 ? deadline - SECONDS : 5))
+}
+
+instances_ready() {
+  local host
+  for host in "${cluster_svc[@]}"; do
+    curl -fsS -o /dev/null --max-time 2 "http://$(addr "$host"):5101/readyz" || return 1
+    curl -fsS -o /dev/null --max-time 2 "http://$(addr "$host"):5201/readyz" || return 1
+  done
+}
+
+# move_shards SHARDS [SCOPE]: moves mailbox shards (e.g. 0-7) from the mailbox cluster that holds them to SCOPE (by
+# default the other one), with scripts/move-shards on the two primaries.
+move_shards() {
+  local list=$1 to=${2:-} scope leader from="" first=${1%%[-,]*}
+  local -A conninfo=()
+  PGPASSWORD=$(secret pg-messages-password)
+  export PGPASSWORD
+  for scope in "${cluster_scopes[@]}"; do
+    [[ $scope == mbox* ]] || continue
+    leader=$(wait_scope_leader "$scope" 30) || return 1
+    conninfo[$scope]="host=${leader%:*} port=${leader#*:} dbname=sealpost_messages user=sealpost_messages"
+    if [ "$(psql "${conninfo[$scope]}" -X -At -c "SELECT count(*) FROM mailbox_shards WHERE shard = $first AND state IN ('owned', 'moving')")" = 1 ]; then
+      from=$scope
+    fi
+  done
+  [ -n "$from" ] || { say "no mailbox cluster holds shard $first"; return 1; }
+  if [ -z "$to" ]; then for scope in "${!conninfo[@]}"; do [ "$scope" = "$from" ] || to=$scope; done; fi
+  [ -n "${conninfo[$to]:-}" ] && [ "$to" != "$from" ] || { say "move to which mailbox cluster? (one of ${!conninfo[*]}, not $from)"; return 1; }
+  say "moving shards $list from $from to $to…"
+  "$SEALPOST_ROOT/scripts/move-shards" "${conninfo[$from]}" "${conninfo[$to]}" "$list"
 }
 
 # Stops everything (edges and monitoring, then the services, then the stores), removes the namespaces and the

@@ -25,8 +25,11 @@ public sealed class ClusterHosts
             .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
     }
 
-    /// <summary>Where clients connect: the edge hosts' virtual address.</summary>
-    public Uri Url => new(_env["url"]);
+    /// <summary>Where clients connect: the edge hosts' virtual address, over HTTPS (the SDK refuses plain http off this machine).</summary>
+    public Uri Url => new(_env["tls_url"]);
+
+    /// <summary>The edges' self-made certificate, the only one the peers trust.</summary>
+    public string CertificateFile => _env["tls_certificate"];
 
     /// <summary>The service hosts, in order (svc1, svc2, svc3).</summary>
     public IReadOnlyList<string> ServiceHosts => [.. List("hosts").Where(h => h.StartsWith("svc", StringComparison.Ordinal))];

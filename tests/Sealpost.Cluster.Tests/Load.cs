@@ -28,7 +28,7 @@ public sealed class Load : IAsyncDisposable
     public static async Task<Load> StartAsync(ClusterHosts cluster, ITestOutputHelper output, int pairs = 20, TimeSpan? interval = null)
     {
         var load = new Load(output);
-        load._peers = await Peer.CreateAsync(cluster.Url, pairs * 2, load._directory);
+        load._peers = await Peer.CreateAsync(cluster.Url, cluster.CertificateFile, pairs * 2, load._directory);
         foreach (var peer in load._peers) peer.Start();
         load._running = load._traffic.RunPacedAsync(load._peers, interval ?? TimeSpan.FromMilliseconds(250), load._stop.Token);
         await load.SteadyAsync();
@@ -36,7 +36,7 @@ public sealed class Load : IAsyncDisposable
     }
 
     /// <summary>Registers peers that stay offline (not connected) until <see cref="Peer.Start"/>: mail for them waits in their mailboxes.</summary>
-    public Task<List<Peer>> OfflinePeersAsync(ClusterHosts cluster, int count) => Peer.CreateAsync(cluster.Url, count, _directory);
+    public Task<List<Peer>> OfflinePeersAsync(ClusterHosts cluster, int count) => Peer.CreateAsync(cluster.Url, cluster.CertificateFile, count, _directory);
 
     /// <summary>Waits until every sender had a send accepted within the last two seconds (at most <paramref name="within"/>).</summary>
     public async Task SteadyAsync(TimeSpan? within = null)
@@ -47,11 +47,26 @@ public sealed class Load : IAsyncDisposable
             await Task.Delay(200);
     }
 
+    /// <summary>Senders with nothing accepted for 10 s, and what their connection says: for a failure message.</summary>
+    public string DescribeStalled()
+    {
+        var stalled = _traffic.StalledSenders(TimeSpan.FromSeconds(10));
+        return stalled.Count == 0 ? "no sender stalled" : $"{stalled.Count} senders stalled: " +
+            string.Join("; ", _peers.Where(p => stalled.Contains(p.Username)).Take(5).Select(p => $"{p.Username} {p.Status}, errors [{string.Join(',', p.ErrorCodes.Distinct())}]"));
+    }
+
     /// <summary>Stops sending, waits for every accepted message to arrive, and asserts nothing was lost, reordered or misdelivered.</summary>
     public async Task StopAndCheckAsync(string scenario)
     {
         await _stop.CancelAsync();
-        await _running.WaitAsync(TimeSpan.FromMinutes(2));
+        try
+        {
+            await _running.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{scenario}: sends still unanswered a minute after the traffic stopped; {DescribeStalled()}");
+        }
         var (delivered, missing, wrong) = await _traffic.SettleAsync(_peers, TimeSpan.FromSeconds(60));
         var outOfOrder = _peers.SelectMany(p => p.OutOfOrder).ToList();
         var report = $"{scenario}: sent {_traffic.Sent}, accepted {_traffic.Accepted}, delivered {delivered}, missing {missing}, wrong {wrong}, " +

@@ -37,17 +37,26 @@ public sealed class Peer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _lastSequence = new();
     private int _retriedSends;
 
-    private Peer(Uri baseUrl, string username, X25519KeyPair keys, IReadOnlyDictionary<string, byte[]> directory)
+    private Peer(Uri baseUrl, string? certificateFile, string username, X25519KeyPair keys, IReadOnlyDictionary<string, byte[]> directory)
     {
         Username = username;
         Keys = keys;
         _directory = directory;
-        var users = new UsersApi(new HttpClient { BaseAddress = baseUrl });
+        var users = new UsersApi(Http(baseUrl, certificateFile));
         _connection = new MessageConnection(baseUrl, async (_, _) =>
         {
-            var session = await users.LoginAsync(username);
-            return new AccessToken(session.AccessToken, session.ExpiresAt);
-        }, Patient);
+            try
+            {
+                var session = await users.LoginAsync(username);
+                return new AccessToken(session.AccessToken, session.ExpiresAt);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // As the SDK's own session keeper does: a users service that does not answer (failing over, busy) is a
+                // network problem, so the connection backs off and tries again instead of giving up.
+                throw new SealpostException(ErrorKind.Network, ClientErrorCodes.ServerUnreachable, "Cannot log in: " + e.Message, e);
+            }
+        }, certificateFile is null ? Patient : Patient with { CertificateCheck = ServerTransport.TrustOnly(certificateFile) });
         _connection.Reconnecting += lost => _lastEvent = lost.ToString();
         _connection.Reconnected += () =>
         {
@@ -93,12 +102,15 @@ public sealed class Peer : IAsyncDisposable
 
     /// <summary>Registers users with real key pairs (through HAProxy) and fills the shared key directory.</summary>
     public static Task<List<Peer>> CreateAsync(SealpostStack stack, int count, ConcurrentDictionary<string, byte[]> directory) =>
-        CreateAsync(stack.BaseUrl, count, directory);
+        CreateAsync(stack.BaseUrl, null, count, directory);
 
-    /// <summary>Registers users with real key pairs at <paramref name="baseUrl"/> and fills the shared key directory.</summary>
-    public static async Task<List<Peer>> CreateAsync(Uri baseUrl, int count, ConcurrentDictionary<string, byte[]> directory)
+    /// <summary>
+    /// Registers users with real key pairs at <paramref name="baseUrl"/> and fills the shared key directory; over https,
+    /// <paramref name="certificateFile"/> names the only certificate the peers trust (a self-made one).
+    /// </summary>
+    public static async Task<List<Peer>> CreateAsync(Uri baseUrl, string? certificateFile, int count, ConcurrentDictionary<string, byte[]> directory)
     {
-        var api = new UsersApi(new HttpClient { BaseAddress = baseUrl });
+        var api = new UsersApi(Http(baseUrl, certificateFile));
         var peers = new List<Peer>();
         for (var i = 0; i < count; i++)
         {
@@ -107,10 +119,16 @@ public sealed class Peer : IAsyncDisposable
             using var response = await api.RegisterRawAsync(username, UsersApi.DefaultPassword, AccountRules.EncodePublicKey(keys.PublicKey));
             await UsersApi.EnsureAsync(response, global::System.Net.HttpStatusCode.Created);
             directory[username] = keys.PublicKey.ToArray();
-            peers.Add(new Peer(baseUrl, username, keys, directory));
+            peers.Add(new Peer(baseUrl, certificateFile, username, keys, directory));
         }
         return peers;
     }
+
+    private static HttpClient Http(Uri baseUrl, string? certificateFile) =>
+        new(certificateFile is null ? new SocketsHttpHandler() : new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = ServerTransport.TrustOnly(certificateFile) } })
+        {
+            BaseAddress = baseUrl,
+        };
 
     public void Start() => _loop = Task.Run(RunAsync);
 

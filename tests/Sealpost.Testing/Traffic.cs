@@ -112,6 +112,13 @@ public sealed class Traffic
         return longest;
     }
 
+    /// <summary>The senders of paced traffic whose last accepted send is older than <paramref name="threshold"/>.</summary>
+    public IReadOnlyList<string> StalledSenders(TimeSpan threshold)
+    {
+        var before = DateTime.UtcNow - threshold;
+        return [.. _acceptsBySender.Where(s => { lock (s.Value) return s.Value.Count == 0 || s.Value[^1] < before; }).Select(s => s.Key)];
+    }
+
     /// <summary>The longest time from accepted to first arrival of any message accepted after <paramref name="since"/> (still missing: until now).</summary>
     public TimeSpan LongestDeliverySince(DateTime since)
     {
