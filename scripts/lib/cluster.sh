@@ -525,6 +525,7 @@ Redis__Configuration=$redis
 Users__BaseUrl=http://$cluster_vip:8080/
 Sockets__AllowedOrigins__0=http://$cluster_vip:8080
 Sockets__AllowedOrigins__1=https://$cluster_vip:8443
+Sockets__DegradedPollInterval=00:00:01
 ENV
     )
     mv "$dir/users.env.tmp" "$dir/users.env"

@@ -43,12 +43,16 @@ public sealed class Peer : IAsyncDisposable
         Keys = keys;
         _directory = directory;
         var users = new UsersApi(Http(baseUrl, certificateFile));
-        _connection = new MessageConnection(baseUrl, async (_, _) =>
+        // As the SDK's session keeper does: the access token is kept until it is refused or about to lapse, so a
+        // reconnect after an instance dies costs no password hash.
+        AccessToken? kept = null;
+        _connection = new MessageConnection(baseUrl, async (rejected, _) =>
         {
+            if (kept is { } token && token.Value != rejected && token.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(1)) return token;
             try
             {
                 var session = await users.LoginAsync(username);
-                return new AccessToken(session.AccessToken, session.ExpiresAt);
+                return kept = new AccessToken(session.AccessToken, session.ExpiresAt);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {

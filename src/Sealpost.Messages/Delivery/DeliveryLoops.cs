@@ -6,7 +6,7 @@ namespace Sealpost.Messages.Delivery;
 
 /// <summary>
 /// The instance's delivery loops: listening on the cluster bus, the relay's grace (and its last writes on shutdown), and
-/// polling while the bus is away. Stored-notices published while a bus connection is down are lost, on either side: so
+/// polling while the bus is away (what the relay held is written at once then: <see cref="Relay.StoreAllHeld"/>). Stored-notices published while a bus connection is down are lost, on either side: so
 /// while it is away every socket here rereads its mailbox now and every <see cref="DeliveryOptions.DegradedPollInterval"/>;
 /// once it is back they read once more, and every other instance is told to have its sockets read too (they missed
 /// what this one announced meanwhile).
@@ -37,6 +37,7 @@ internal sealed class DeliveryLoops(
     private void OnLost()
     {
         metrics.BusDisconnects.Add(1);
+        relay.StoreAllHeld();
         if (Interlocked.Exchange(ref _pollingWhileAway, 1) == 0) _ = PollWhileAwayAsync();
     }
 

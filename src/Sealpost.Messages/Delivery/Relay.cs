@@ -110,6 +110,17 @@ internal sealed partial class Relay
     }
 
     /// <summary>
+    /// The bus lost messages (a connection failed): offers already published may never have arrived, and a later one
+    /// that does arrive must not overtake them. So everything held is written now, oldest first (ids follow send order),
+    /// and until the bus is healthy again new messages are written rather than offered (<see cref="ChoosePathAsync"/>);
+    /// sockets read them in order meanwhile.
+    /// </summary>
+    public void StoreAllHeld()
+    {
+        foreach (var held in _held.Values.OrderBy(h => h.Message.Id)) StoreNow(held);
+    }
+
+    /// <summary>
     /// Writes held messages as their grace passes, until <paramref name="ct"/> is cancelled; then writes everything still
     /// held, so an orderly shutdown loses nothing, answered or not. Run by <see cref="DeliveryLoops"/>.
     /// </summary>
@@ -173,7 +184,8 @@ internal sealed partial class Relay
         var message = held.Message;
         held.Queue = queue;
         _held[message.Id] = held;
-        if (Volatile.Read(ref queue.Storing) > 0)
+        // Behind a message being written, or while the bus may be losing offers: written, so nothing overtakes.
+        if (Volatile.Read(ref queue.Storing) > 0 || !_bus.IsHealthy)
         {
             StoreNow(held);
             return;
