@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sealpost.ServiceDefaults;
@@ -36,7 +37,7 @@ internal sealed partial class MailboxClusters : IMailboxStore, IHostedService, I
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _loading = new(1, 1);
     private Cluster?[] _owners = new Cluster?[MailboxShards.Count];
-    private long _loadedAt;
+    private long _loadStartedAt;
     private Task? _refreshing;
 
     public MailboxClusters(IOptions<MailboxOptions> mailboxes, IOptions<DatabaseOptions> database, ILogger<MailboxClusters> logger)
@@ -108,11 +109,14 @@ internal sealed partial class MailboxClusters : IMailboxStore, IHostedService, I
     /// </summary>
     private async Task LoadAsync(CancellationToken ct)
     {
-        var asked = Environment.TickCount64;
+        var asked = Stopwatch.GetTimestamp();
         await _loading.WaitAsync(ct);
         try
         {
-            if (_loadedAt > asked) return;   // another caller loaded while this one waited
+            // Another caller's load that began after this one asked has read what this one would: skip it. (One that
+            // began before may have read a shard mid-move, whatever time it ended.)
+            if (_loadStartedAt > asked) return;
+            var started = Stopwatch.GetTimestamp();
             var states = await Task.WhenAll(_clusters.Select(async c =>
             {
                 try
@@ -136,7 +140,7 @@ internal sealed partial class MailboxClusters : IMailboxStore, IHostedService, I
             }
             if (!owners.SequenceEqual(_owners)) LogMapChanged(_logger, string.Join(", ", _clusters.Select(c => $"{c.Name}: {Describe(owners, c)}")));
             _owners = owners;
-            _loadedAt = Environment.TickCount64 + 1;
+            _loadStartedAt = started;
         }
         finally
         {
