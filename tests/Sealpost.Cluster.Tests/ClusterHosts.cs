@@ -75,6 +75,37 @@ public sealed class ClusterHosts
         return leaders;
     }
 
+    /// <summary>
+    /// Whether every database member on <paramref name="host"/> works again within <paramref name="within"/>: a
+    /// running, streaming replica (Patroni's <c>/replica</c> answers 200) or its scope's leader, as after a heal it
+    /// should be by itself.
+    /// </summary>
+    public async Task<bool> ReplicasAgainAsync(string host, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        var members = DatabaseMembers.Where(m => m.Host == host).ToList();
+        while (true)
+        {
+            var streaming = 0;
+            foreach (var (_, _, api) in members)
+            {
+                try
+                {
+                    using var response = await Http.GetAsync($"http://{api}/replica");
+                    if (response.IsSuccessStatusCode) streaming++;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    // not yet
+                }
+            }
+            // A member that leads its scope again counts too: either way it is a working member of its cluster.
+            if ((await LeadersAsync()).Values.Count(h => h == host) + streaming == members.Count) return true;
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(1000);
+        }
+    }
+
     /// <summary>The edge host that holds the virtual address now.</summary>
     public async Task<string?> VipHolderAsync()
     {

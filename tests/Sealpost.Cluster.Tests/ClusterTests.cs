@@ -65,6 +65,7 @@ public sealed class ClusterTests(ClusterHosts cluster, ITestOutputHelper output)
         var stall = load.Traffic.LongestStallSince(cutAt);
         await cluster.ScriptAsync("heal", host);
         await cluster.ScriptAsync("wait");
+        var rejoined = await cluster.ReplicasAgainAsync(host, TimeSpan.FromSeconds(60));
         await load.SteadyAsync();
         Report($"isolate {host} for 30 s (it led {string.Join(",", led)}): leaders while cut off {string.Join(",", leadersWhileCut.Select(l => $"{l.Key}@{l.Value}"))}, longest stall {ClusterHosts.Seconds(stall)}");
 
@@ -72,6 +73,7 @@ public sealed class ClusterTests(ClusterHosts cluster, ITestOutputHelper output)
         Assert.Empty(split);
         Assert.All(led, scope => Assert.True(leadersWhileCut.TryGetValue(scope, out var now) && now != host, $"{scope} had no leader on the connected side"));
         Assert.True(stall <= TimeSpan.FromSeconds(45), $"a client waited {ClusterHosts.Seconds(stall)}");
+        Assert.True(rejoined, $"the members on {host} did not rejoin as streaming replicas by themselves");
     }
 
     [Fact]
