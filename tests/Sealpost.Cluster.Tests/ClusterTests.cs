@@ -20,7 +20,14 @@ public sealed class ClusterTests(ClusterHosts cluster, ITestOutputHelper output)
     {
         await using var load = await Load.StartAsync(cluster, output);
         var failures = new List<string>();
-        foreach (var host in cluster.ServiceHosts)
+        foreach (var host in cluster.ServiceHosts) await KillAndStartAsync(host);
+        // Once more for a host that leads no database now (Patroni does not hand leadership back), if there is one:
+        // its clients must be back within 10 s.
+        var leading = await cluster.LeadersAsync();
+        if (cluster.ServiceHosts.FirstOrDefault(h => !leading.ContainsValue(h)) is { } idle) await KillAndStartAsync(idle);
+        else Report("no service host was free of database primaries: the 10 s bound was not exercised");
+
+        async Task KillAndStartAsync(string host)
         {
             var leaders = await cluster.LeadersAsync();
             var primaryHere = leaders.ContainsValue(host);
@@ -30,12 +37,13 @@ public sealed class ClusterTests(ClusterHosts cluster, ITestOutputHelper output)
             await load.SteadyAsync();
             var stall = load.Traffic.LongestStallSince(killedAt);
             var bound = TimeSpan.FromSeconds(primaryHere ? 45 : 10);
-            Report($"kill {host} (primary of {string.Join(",", leaders.Where(l => l.Value == host).Select(l => l.Key))}): longest stall {ClusterHosts.Seconds(stall)} (bound {ClusterHosts.Seconds(bound)}), leaders now {string.Join(",", (await cluster.LeadersAsync()).Select(l => $"{l.Key}@{l.Value}"))}; {load.DescribeStalled()}");
+            Report($"kill {host} (primary of {string.Join(",", leaders.Where(l => l.Value == host).Select(l => l.Key).DefaultIfEmpty("nothing"))}): longest stall {ClusterHosts.Seconds(stall)} (bound {ClusterHosts.Seconds(bound)}), leaders now {string.Join(",", (await cluster.LeadersAsync()).Select(l => $"{l.Key}@{l.Value}"))}; {load.DescribeStalled()}");
             if (stall > bound) failures.Add($"{host}: {ClusterHosts.Seconds(stall)}");
             await cluster.ScriptAsync("start", host);
             await cluster.ScriptAsync("wait");
             await load.SteadyAsync();
         }
+
         await load.StopAndCheckAsync("kill each service host");
         Assert.Empty(failures);
     }
