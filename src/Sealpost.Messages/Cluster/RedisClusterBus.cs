@@ -34,8 +34,14 @@ internal sealed partial class RedisClusterBus : IClusterBus
     // the cluster's node timeout passes, and the multiplexer moves the subscriptions there. Until then what is published
     // on those slots is lost, and no "restored" comes for a node that stays dead: so the bus counts as away for this
     // long after any of its connections fails, and sockets poll meanwhile.
+    // Also, the multiplexer does not always move sharded subscriptions to the new owner of their slots (seen: a device
+    // whose channel lived on a killed master heard nothing more), so after a failure every channel is subscribed again
+    // once the cluster has had time to fail over, and the bus stays away until that succeeded for all of them.
     private static readonly long FailoverWindowMs = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
+    private static readonly TimeSpan RepairAfter = TimeSpan.FromSeconds(4);
+    private static readonly TimeSpan RepairRetry = TimeSpan.FromSeconds(2);
     private long _failedAt = long.MinValue / 2;
+    private int _repairing;
 
     public RedisClusterBus(IConnectionMultiplexer redis, ILogger<RedisClusterBus> logger)
     {
@@ -45,6 +51,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
         redis.ConnectionFailed += (_, _) =>
         {
             Volatile.Write(ref _failedAt, Environment.TickCount64);
+            if (Interlocked.Exchange(ref _repairing, 1) == 0) _ = RepairSubscriptionsAsync();
             Lost?.Invoke();
         };
         redis.ConnectionRestored += (_, _) => Restored?.Invoke();
@@ -52,7 +59,8 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public Guid InstanceId { get; } = Guid.NewGuid();
 
-    public bool IsHealthy => _redis.IsConnected && Environment.TickCount64 - Volatile.Read(ref _failedAt) > FailoverWindowMs;
+    public bool IsHealthy =>
+        _redis.IsConnected && Volatile.Read(ref _repairing) == 0 && Environment.TickCount64 - Volatile.Read(ref _failedAt) > FailoverWindowMs;
 
     public event Action? Lost;
 
@@ -77,6 +85,49 @@ internal sealed partial class RedisClusterBus : IClusterBus
                 LogBusFailed(_logger, e);
                 await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
             }
+        }
+    }
+
+    private async Task RepairSubscriptionsAsync()
+    {
+        try
+        {
+            await Task.Delay(RepairAfter).ConfigureAwait(false);
+            while (!await ResubscribeAllAsync().ConfigureAwait(false)) await Task.Delay(RepairRetry).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _repairing, 0);
+        }
+    }
+
+    // Each channel dropped and subscribed afresh, so the multiplexer sends SSUBSCRIBE to its slot's owner now. What is
+    // published to a channel meanwhile is lost; the sockets poll until the bus is healthy, and read once more then.
+    private async Task<bool> ResubscribeAllAsync()
+    {
+        if (_listener is null) return true;   // ListenAsync has not subscribed yet: it will, from scratch
+        var all = await ResubscribeAsync(InstanceChannel(InstanceId), null).ConfigureAwait(false);
+        all &= await ResubscribeAsync(AllChannel, null).ConfigureAwait(false);
+        foreach (var device in _devices.Keys) all &= await ResubscribeAsync(DeviceChannel(device), device).ConfigureAwait(false);
+        return all;
+    }
+
+    private async Task<bool> ResubscribeAsync(RedisChannel channel, string? device)
+    {
+        try
+        {
+            await _subscriber.UnsubscribeAsync(channel).ConfigureAwait(false);
+            var queue = await _subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+            queue.OnMessage(m => Deliver(m.Message, device));
+            if (device is null) return true;
+            if (_devices.ContainsKey(device)) _devices[device] = queue;
+            else await queue.UnsubscribeAsync().ConfigureAwait(false);   // the device left meanwhile
+            return true;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            LogBusFailed(_logger, e);
+            return false;
         }
     }
 
