@@ -125,9 +125,10 @@ public sealed class ClusterTests(ClusterHosts cluster, ITestOutputHelper output)
         await cluster.ScriptAsync("wait");
 
         await load.StopAndCheckAsync($"kill Redis master {master}");
-        // The issue asks for 3 s. Measured 1.3-2.0 s in most runs and 5.4 s once in five (after the cluster had been
-        // restarted and a host isolated earlier in the same run), so the bound held here is the bus's away window (10 s,
-        // while sockets poll every second); the measured time is printed above and quoted in docs/scaling.md.
+        // The issue asks for 3 s. Measured 1.3-2.0 s when this test runs alone, 5.4 and 7.2 s when it ran last, after the
+        // cluster had been restarted and a host isolated in the same run (cause not found yet), so the bound held here
+        // is the bus's away window (10 s, while sockets poll every second); the measured time is printed above and
+        // quoted in docs/scaling.md.
         Assert.True(stuck <= TimeSpan.FromSeconds(10), $"a message waited {ClusterHosts.Seconds(stuck)} to be delivered");
     }
 
