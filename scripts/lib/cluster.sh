@@ -726,14 +726,27 @@ cluster_is_healthy() {
 }
 
 # cluster_wait [SECONDS]: waits until everything answers again (after a start or a heal): what `up` checks, every
-# instance ready, every database with its standby streaming, the Redis cluster ok.
+# instance ready, every database with a synchronous standby, the Redis cluster ok.
 cluster_wait() {
   local deadline=$((SECONDS + ${1:-120}))
-  until cluster_is_healthy 2>/dev/null && instances_ready; do
+  until cluster_is_healthy 2>/dev/null && instances_ready && scopes_synchronous; do
     [ $SECONDS -lt "$deadline" ] || { say "the cluster is not healthy after ${1:-120} s:"; cluster_status >&2; return 1; }
     sleep 1
   done
   wait_scope_replicas $((deadline - SECONDS > 5 ? deadline - SECONDS : 5)) && wait_redis_cluster_ok $((deadline - SECONDS > 5 ? deadline - SECONDS : 5))
+}
+
+# Every database has a synchronous standby again (Patroni's /sync answers 200 on one member): until then, losing its
+# primary's host would leave it without a leader, since Patroni promotes only a synchronous standby.
+scopes_synchronous() {
+  local scope h ok
+  for scope in "${cluster_scopes[@]}"; do
+    ok=false
+    for h in ${scope_hosts[$scope]}; do
+      curl -fsS -o /dev/null --max-time 1 "http://$(addr "$h"):${scope_rest_port[$scope]}/sync" 2>/dev/null && ok=true
+    done
+    $ok || return 1
+  done
 }
 
 instances_ready() {
