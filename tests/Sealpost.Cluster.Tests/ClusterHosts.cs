@@ -106,6 +106,46 @@ public sealed class ClusterHosts
         }
     }
 
+    /// <summary>
+    /// For a failure message: where a message from <paramref name="sender"/> with <paramref name="clientId"/> waits in
+    /// <paramref name="recipient"/>'s mailbox, asked of each mailbox cluster's primary, and how many rows wait for it in all.
+    /// </summary>
+    public async Task<string> MailboxRowsAsync(string recipient, string sender, string clientId)
+    {
+        var password = (await File.ReadAllTextAsync(_env["pg_messages_password_file"])).Trim();
+        var parts = new List<string>();
+        foreach (var scope in List("pg_scopes").Where(s => s != "users"))
+        {
+            var hosts = string.Join(',', List("pg_" + scope).Select(m => m[(m.IndexOf('@') + 1)..]));
+            var connection = $"Host={hosts};Target Session Attributes=primary;Timeout=3;Username=sealpost_messages;Password={password};Database={_env[$"pg_{scope}_database"]}";
+            try
+            {
+                await using var source = Npgsql.NpgsqlDataSource.Create(connection);
+                await using var cmd = source.CreateCommand(
+                    "SELECT count(*), string_agg(CASE WHEN sender = $2 AND client_id = $3 THEN id::text || ' sent ' || sent_at::text END, ',') FROM messages WHERE recipient = $1");
+                cmd.Parameters.Add(new() { Value = recipient });
+                cmd.Parameters.Add(new() { Value = sender });
+                cmd.Parameters.Add(new() { Value = clientId });
+                await using var reader = await cmd.ExecuteReaderAsync();
+                await reader.ReadAsync();
+                parts.Add($"{scope}: {reader.GetInt64(0)} waiting, this one {(reader.IsDBNull(1) ? "not there" : reader.GetString(1))}");
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                parts.Add($"{scope}: {e.Message}");
+            }
+        }
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>For a failure message: what the messages instances logged mentioning <paramref name="text"/> (the last lines of each).</summary>
+    public string LogLines(string text, int last = 15) => string.Join('\n', ServiceHosts.Select(host =>
+    {
+        var file = Path.Combine(_env["logs"].Replace("HOST", host, StringComparison.Ordinal), "messages.log");
+        var lines = File.Exists(file) ? File.ReadLines(file).Where(l => l.Contains(text, StringComparison.Ordinal)).TakeLast(last) : [];
+        return $"messages on {host} about {text}:\n  " + string.Join("\n  ", lines);
+    }));
+
     /// <summary>The edge host that holds the virtual address now.</summary>
     public async Task<string?> VipHolderAsync()
     {

@@ -15,10 +15,15 @@ public sealed class Load : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Traffic _traffic = new();
     private readonly ITestOutputHelper _output;
+    private readonly ClusterHosts _cluster;
     private List<Peer> _peers = [];
     private Task _running = Task.CompletedTask;
 
-    private Load(ITestOutputHelper output) => _output = output;
+    private Load(ClusterHosts cluster, ITestOutputHelper output)
+    {
+        _cluster = cluster;
+        _output = output;
+    }
 
     public Traffic Traffic => _traffic;
 
@@ -27,7 +32,7 @@ public sealed class Load : IAsyncDisposable
     /// <summary><paramref name="pairs"/> pairs, each peer sending every <paramref name="interval"/>; returns once all are connected and sending.</summary>
     public static async Task<Load> StartAsync(ClusterHosts cluster, ITestOutputHelper output, int pairs = 20, TimeSpan? interval = null)
     {
-        var load = new Load(output);
+        var load = new Load(cluster, output);
         load._peers = await Peer.CreateAsync(cluster.Url, cluster.CertificateFile, pairs * 2, load._directory);
         foreach (var peer in load._peers) peer.Start();
         load._running = load._traffic.RunPacedAsync(load._peers, interval ?? TimeSpan.FromMilliseconds(250), load._stop.Token);
@@ -74,9 +79,20 @@ public sealed class Load : IAsyncDisposable
             $"reconnects {_peers.Sum(p => p.Reconnects)}";
         _output.WriteLine(report);
         Console.WriteLine(report);
+        if (missing > 0) _output.WriteLine(await DescribeMissingAsync());
         Assert.True(missing == 0 && wrong == 0 && outOfOrder.Count == 0,
             $"{report}; e.g. out of order {string.Join("; ", outOfOrder.Take(5))}; {await _traffic.DescribeMissingAsync(null)}");
         Assert.DoesNotContain("envelope_rejected", _peers.SelectMany(p => p.ErrorCodes));
+    }
+
+    // Each missing message (the first five): its rows in the mailbox clusters, the recipient's state, and what the
+    // instances logged about the recipient.
+    private async Task<string> DescribeMissingAsync()
+    {
+        var lines = new List<string>();
+        foreach (var (to, from, clientId) in _traffic.Missing.Take(5))
+            lines.Add($"{from} → {to.Username} ({clientId}): {await _cluster.MailboxRowsAsync(to.Username, from, clientId)}; recipient {to.Status}\n{_cluster.LogLines(to.Username)}");
+        return string.Join('\n', lines);
     }
 
     public async ValueTask DisposeAsync()

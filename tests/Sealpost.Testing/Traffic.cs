@@ -143,6 +143,10 @@ public sealed class Traffic
         return (delivered, _accepted.Count - delivered, wrong);
     }
 
+    /// <summary>Every accepted message not (yet) in its recipient's inbox: recipient, sender and client id.</summary>
+    public IReadOnlyList<(Peer To, string From, string ClientId)> Missing =>
+        [.. _accepted.Where(a => !a.Value.To.Inbox.ContainsKey(a.Key)).Select(a => (a.Value.To, a.Value.From, a.Key[(a.Value.From.Length + 1)..]))];
+
     /// <summary>Who is missing what, for a failure message (with its mailbox on a <paramref name="stack"/>, and how many instances Redis says listen for the recipient).</summary>
     public async Task<string> DescribeMissingAsync(SealpostStack? stack, int? redisPort = null)
     {

@@ -5,7 +5,7 @@ namespace Sealpost.Messages.Cluster;
 
 /// <summary>
 /// The bytes of a <see cref="BusMessage"/> on the wire between instances: kind (1 byte), the publishing instance (16),
-/// a message or request id (16), then the frame (an offer), the device (a flush request), or a 2-byte count of further
+/// a message or request id (16), then the frame (an offer; after the id it must follow, 16 bytes, for kind 8), the device (a flush request), or a 2-byte count of further
 /// message ids, those ids (16 bytes each) and the device (answers). Kinds are unique across messages, so one decoder
 /// serves every channel; anything it does not know decodes to null and is dropped.
 /// </summary>
@@ -16,16 +16,24 @@ internal static class BusEnvelope
     private const byte FlushKind = 5;
     private const byte FlushedKind = 6;
     private const byte ReturnedKind = 7;
+    private const byte OfferAfterKind = 8;   // an offer with the id it must come after (16 bytes) before the frame
     private const int HeaderBytes = 33;
 
     public static byte[] Encode(BusMessage message)
     {
         switch (message)
         {
-            case LiveOffer offer:
+            case LiveOffer { After: var after } offer when after == Guid.Empty:
             {
                 var payload = Header(OfferKind, offer.From, offer.MessageId, offer.Frame.Length);
                 offer.Frame.CopyTo(payload, HeaderBytes);
+                return payload;
+            }
+            case LiveOffer offer:
+            {
+                var payload = Header(OfferAfterKind, offer.From, offer.MessageId, 16 + offer.Frame.Length);
+                offer.After.TryWriteBytes(payload.AsSpan(HeaderBytes, 16));
+                offer.Frame.CopyTo(payload, HeaderBytes + 16);
                 return payload;
             }
             case StoredNotice stored:
@@ -65,6 +73,8 @@ internal static class BusEnvelope
         {
             case OfferKind:
                 return new LiveOffer(from, id, payload[HeaderBytes..]);
+            case OfferAfterKind when payload.Length >= HeaderBytes + 16:
+                return new LiveOffer(from, id, payload[(HeaderBytes + 16)..], new Guid(payload.AsSpan(HeaderBytes, 16)));
             case StoredKind:
                 return new StoredNotice(from, id);
             case (byte)Answer.Acked or (byte)Answer.Refused when payload.Length > HeaderBytes + 2:

@@ -3,8 +3,12 @@ namespace Sealpost.Messages.Cluster;
 /// <summary>What one instance tells another; <see cref="From"/> is the instance that published it.</summary>
 internal abstract record BusMessage(Guid From);
 
-/// <summary>To a device: a live message its origin holds until a socket of the device acknowledges it, or until it is stored.</summary>
-internal sealed record LiveOffer(Guid From, Guid MessageId, byte[] Frame) : BusMessage(From);
+/// <summary>
+/// To a device: a live message its origin holds until a socket of the device acknowledges it, or until it is stored.
+/// <paramref name="After"/>: the last message of the same sender socket to the device that went to the mailbox (none:
+/// <see cref="Guid.Empty"/>); a socket that has not had it must not take this one live, or it would overtake it.
+/// </summary>
+internal sealed record LiveOffer(Guid From, Guid MessageId, byte[] Frame, Guid After = default) : BusMessage(From);
 
 /// <summary>To a device: a message for it was committed to its mailbox.</summary>
 internal sealed record StoredNotice(Guid From, Guid MessageId) : BusMessage(From);

@@ -48,16 +48,34 @@ internal sealed partial class RedisClusterBus : IClusterBus
         _redis = redis;
         _subscriber = redis.GetSubscriber();
         _logger = logger;
-        redis.ConnectionFailed += (_, _) =>
-        {
-            Volatile.Write(ref _failedAt, Environment.TickCount64);
-            if (Interlocked.Exchange(ref _repairing, 1) == 0) _ = RepairSubscriptionsAsync();
-            Lost?.Invoke();
-        };
+        redis.ConnectionFailed += (_, _) => Failed();
         redis.ConnectionRestored += (_, _) => Restored?.Invoke();
     }
 
     public Guid InstanceId { get; } = Guid.NewGuid();
+
+    // A connection failed, or a command to a node timed out: a node cut off without a reset (a host whose link went
+    // down) times commands out for many seconds before the multiplexer calls its connection failed, and publishes
+    // made meanwhile, stored-notices among them, are lost.
+    private void Failed()
+    {
+        Volatile.Write(ref _failedAt, Environment.TickCount64);
+        if (Interlocked.Exchange(ref _repairing, 1) == 0) _ = RepairSubscriptionsAsync();
+        Lost?.Invoke();
+    }
+
+    private async Task<T> WatchedAsync<T>(Task<T> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException)
+        {
+            Failed();
+            throw;
+        }
+    }
 
     public bool IsHealthy =>
         _redis.IsConnected && Volatile.Read(ref _repairing) == 0 && Environment.TickCount64 - Volatile.Read(ref _failedAt) > FailoverWindowMs;
@@ -133,7 +151,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public async Task<long> PublishToDeviceAsync(string device, BusMessage message)
     {
-        var receivers = await _subscriber.PublishAsync(DeviceChannel(device), BusEnvelope.Encode(message)).ConfigureAwait(false);
+        var receivers = await WatchedAsync(_subscriber.PublishAsync(DeviceChannel(device), BusEnvelope.Encode(message))).ConfigureAwait(false);
         // This instance hears its own publications when it holds a socket of the device too; it does not count.
         return _devices.ContainsKey(device) ? Math.Max(0, receivers - 1) : receivers;
     }
@@ -144,7 +162,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public async Task<long> PublishToAllAsync(BusMessage message) =>
         // Every instance listens on the channel, this one too.
-        Math.Max(0, await _subscriber.PublishAsync(AllChannel, BusEnvelope.Encode(message)).ConfigureAwait(false) - 1);
+        Math.Max(0, await WatchedAsync(_subscriber.PublishAsync(AllChannel, BusEnvelope.Encode(message))).ConfigureAwait(false) - 1);
 
     // An instance listens on its own channel for as long as it runs: Redis drops the subscription with the connection.
     public async Task<bool> IsAliveAsync(Guid instance) => await SubscribersAsync(InstanceName(instance)).ConfigureAwait(false) > 0;
@@ -154,7 +172,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
     // PUBSUB SHARDNUMSUB on the node that holds the channel's slot (the channel hashes as a key of the same name would).
     private async Task<long> SubscribersAsync(string channel)
     {
-        var reply = await _redis.GetServer(channel).ExecuteAsync("PUBSUB", "SHARDNUMSUB", channel).ConfigureAwait(false);
+        var reply = await WatchedAsync(_redis.GetServer(channel).ExecuteAsync("PUBSUB", "SHARDNUMSUB", channel)).ConfigureAwait(false);
         return ((RedisResult[])reply!) is [_, var count] ? (long)count : 0;
     }
 
@@ -171,6 +189,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             LogBusFailed(_logger, e);
+            if (e is RedisConnectionException or TimeoutException) Failed();
             // StackExchange.Redis registers the queue before it sends SUBSCRIBE and keeps it when that fails (and
             // subscribes it again after a reconnect): a queue nobody reads, where this device's notices would vanish.
             // Drop the channel's subscription whole; the caller subscribes again later.

@@ -10,7 +10,7 @@ internal sealed class BusDispatcher(Relay relay, LocalDevices devices, ClusterFl
         switch (message)
         {
             case LiveOffer offer when device is not null:
-                relay.OnRemoteOffer(device, offer.MessageId, offer.From, offer.Frame);
+                relay.OnRemoteOffer(device, offer.MessageId, offer.From, offer.Frame, offer.After);
                 break;
             case StoredNotice stored when device is not null:
                 devices.NotifyStored(device, stored.MessageId);

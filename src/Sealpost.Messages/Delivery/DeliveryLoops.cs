@@ -71,6 +71,9 @@ internal sealed class DeliveryLoops(
             }
             while (!bus.IsHealthy);
             devices.WakeAll();   // what was announced during the last interval
+            // And on every other instance: what this one announced while away may never have arrived, and a node that
+            // stays dead (its replica took over) never brings the "restored" that would say so.
+            await AnnounceReturnAsync();
         }
         finally
         {

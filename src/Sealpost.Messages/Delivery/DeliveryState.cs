@@ -61,11 +61,16 @@ internal sealed class DeliveryState(int window, TimeSpan refusalPatience)
     /// <summary>Ids in flight that came from the mailbox.</summary>
     public IReadOnlyCollection<Guid> InFlightFromStore => [.. _inFlight.Where(p => p.Value == FromStore).Select(p => p.Key)];
 
-    /// <summary>A message offered live by the instance <paramref name="origin"/>, which holds it until it is acked or stored.</summary>
-    public OfferDecision OnOffer(Guid id, Guid origin, long nowMs)
+    /// <summary>
+    /// A message offered live by the instance <paramref name="origin"/>, which holds it until it is acked or stored. When
+    /// <paramref name="after"/> is not empty, it is the last message of the same sender socket that went to the mailbox:
+    /// pushed live only if this socket has had that one (its stored-notice may have been lost on the way, so the
+    /// socket may not know the mailbox holds it), else refused, so it is stored behind it.
+    /// </summary>
+    public OfferDecision OnOffer(Guid id, Guid origin, long nowMs, Guid after = default)
     {
         if (_inFlight.ContainsKey(id) || _acked.Contains(id)) return OfferDecision.Ignore;
-        if (IsLive)
+        if (IsLive && (after == Guid.Empty || _inFlight.ContainsKey(after) || _acked.Contains(after)))
         {
             _inFlight[id] = origin;
             return OfferDecision.Push;

@@ -100,13 +100,13 @@ internal sealed partial class DeviceSession
     public void Close(int code, string reason) => _sink.Close(code, reason);
 
     /// <summary>A message offered live (from this instance or another); pushed at once if the state allows.</summary>
-    public OfferDecision Offer(Guid messageId, Guid origin, byte[] frame)
+    public OfferDecision Offer(Guid messageId, Guid origin, byte[] frame, Guid after = default)
     {
         OfferDecision decision;
         lock (_gate)
         {
             if (_closed) return OfferDecision.Ignore;
-            decision = _state.OnOffer(messageId, origin, NowMs);
+            decision = _state.OnOffer(messageId, origin, NowMs, after);
             if (decision == OfferDecision.Push && !_sink.Emit(frame)) _closed = true;
             if (decision != OfferDecision.Push && _logger.IsEnabled(LogLevel.Debug)) LogOffer(_logger, Address, messageId, decision, _state.Describe());
         }

@@ -30,6 +30,9 @@ internal sealed class HeldMessage(NewMessage message, SenderLane sender)
 
     public long Deadline { get; set; }
 
+    /// <summary>What its live offer had to come after (<see cref="SenderLane.RecipientQueue.LastStored"/> when it was offered).</summary>
+    public Guid After { get; set; }
+
     public bool AckedWhileStoring { get; set; }
 
     public HeldState State => (HeldState)Volatile.Read(ref _state);

@@ -65,15 +65,18 @@ internal sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> op
         await SyncSubscriptionAsync(session.Address);
     }
 
-    /// <summary>Offers a live message to the device's sessions here: how many pushed it, and whether any refused it.</summary>
-    public (int Pushed, bool Refused) Offer(string device, Guid messageId, Guid origin, byte[] frame)
+    /// <summary>
+    /// Offers a live message to the device's sessions here (to come after <paramref name="after"/>, when not empty: see
+    /// <see cref="Cluster.LiveOffer"/>): how many pushed it, and whether any refused it.
+    /// </summary>
+    public (int Pushed, bool Refused) Offer(string device, Guid messageId, Guid origin, byte[] frame, Guid after = default)
     {
         if (!_devices.TryGetValue(device, out var sessions)) return (0, false);
         var pushed = 0;
         var refused = false;
         foreach (var session in sessions)
         {
-            switch (session.Offer(messageId, origin, frame))
+            switch (session.Offer(messageId, origin, frame, after))
             {
                 case OfferDecision.Push: pushed++; break;
                 case OfferDecision.Refuse: refused = true; break;

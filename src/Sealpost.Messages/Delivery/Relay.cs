@@ -20,6 +20,9 @@ namespace Sealpost.Messages.Delivery;
 /// Order per (sender socket, recipient device): each such pair is a queue worked one message at a time, up to the
 /// moment its path is chosen; while any of its messages is being stored, later ones are stored behind it (one lane, in
 /// order) rather than offered live, so a live message never overtakes an older one still on its way to the mailbox.
+/// And once one went to the mailbox, later live offers name it (<see cref="LiveOffer.After"/>) until a socket took one
+/// live: a socket that never had it (its stored-notice lost with a Redis connection) refuses them, so they are stored
+/// behind it, rather than overtaking it.
 /// </summary>
 internal sealed partial class Relay
 {
@@ -79,6 +82,8 @@ internal sealed partial class Relay
             if (held.TryMove(HeldState.Held, HeldState.Done))
             {
                 _held.TryRemove(messageId, out _);
+                // A socket took it live after what went to the mailbox before it: later ones need not wait for that.
+                if (held.After != Guid.Empty && held.Queue is { } queue) ForgetLastStored(queue, held.After);
                 held.Resolved.TrySetResult();
                 _metrics.Accepted.Add(1, MessagesMetrics.AckedBeforeWrite);
                 held.Sender.Replies.Answered(held.Message, FrameCodec.Accepted(held.ClientIdText, messageId, held.Message.SentAt), accepted: true);
@@ -89,9 +94,9 @@ internal sealed partial class Relay
     }
 
     /// <summary>A live message offered over the bus by another instance, for sockets here.</summary>
-    public void OnRemoteOffer(string recipient, Guid messageId, Guid origin, byte[] frame)
+    public void OnRemoteOffer(string recipient, Guid messageId, Guid origin, byte[] frame, Guid after)
     {
-        var (pushed, refused) = _devices.Offer(recipient, messageId, origin, frame);
+        var (pushed, refused) = _devices.Offer(recipient, messageId, origin, frame, after);
         if (refused) _bus.PublishToInstance(origin, new Answers(_bus.InstanceId, Answer.Refused, recipient, [messageId]));
         else if (pushed == 0) LogOfferedToNobody(_logger, messageId);
     }
@@ -191,7 +196,9 @@ internal sealed partial class Relay
             return;
         }
         var frame = FrameCodec.Message(message.Id, message.Sender, message.ClientId, message.Body, message.SentAt);
-        var (pushed, refused) = _devices.Offer(message.Recipient, message.Id, _bus.InstanceId, frame);
+        Guid after;
+        lock (queue) after = held.After = queue.LastStored;
+        var (pushed, refused) = _devices.Offer(message.Recipient, message.Id, _bus.InstanceId, frame, after);
         if (refused)
         {
             OnAnswer(Answer.Refused, message.Recipient, message.Id);
@@ -205,7 +212,7 @@ internal sealed partial class Relay
         long elsewhere = 0;
         try
         {
-            var offer = new LiveOffer(_bus.InstanceId, message.Id, frame);
+            var offer = new LiveOffer(_bus.InstanceId, message.Id, frame, after);
             if (online) _bus.PublishToDevice(message.Recipient, offer);
             else elsewhere = await _bus.PublishToDeviceAsync(message.Recipient, offer).ConfigureAwait(false);
         }
@@ -242,6 +249,7 @@ internal sealed partial class Relay
         switch (result?.Status)
         {
             case AcceptStatus.Stored:
+                SetLastStored(held.Queue!, message.Id);
                 AnnounceStored(message.Recipient, message.Id);
                 if (held.AckedWhileStoring) _writer.Delete(message.Recipient, message.Id);
                 answer = FrameCodec.Accepted(held.ClientIdText, message.Id, message.SentAt);
@@ -251,6 +259,7 @@ internal sealed partial class Relay
                 // A newer copy of this message waits already (a resend that landed first, or the same message twice):
                 // that copy answers. Sockets that refused this one (it has an id of its own) hear that it is settled;
                 // and every socket rereads, in case the other copy's announcement died with the instance that stored it.
+                SetLastStored(held.Queue!, result.Value.MessageId);
                 AnnounceStored(message.Recipient, message.Id);
                 AnnounceStored(message.Recipient, result.Value.MessageId);
                 answer = FrameCodec.Accepted(held.ClientIdText, result.Value.MessageId, result.Value.SentAt);
@@ -282,6 +291,20 @@ internal sealed partial class Relay
             "The recipient's mailbox holds as many of your messages as it takes from one sender; try again once they have read some."),
         _ => (ErrorCodes.RateLimited, "You have had as many messages stored for offline recipients today as one account may; try again tomorrow."),
     };
+
+    private static void ForgetLastStored(SenderLane.RecipientQueue queue, Guid stored)
+    {
+        lock (queue)
+        {
+            if (queue.LastStored == stored) queue.LastStored = Guid.Empty;
+        }
+    }
+
+    // Before the announcement and before Storing is uncounted, so the queue's next offer carries it.
+    private static void SetLastStored(SenderLane.RecipientQueue queue, Guid messageId)
+    {
+        lock (queue) queue.LastStored = messageId;
+    }
 
     private void AnnounceStored(string recipient, Guid messageId)
     {

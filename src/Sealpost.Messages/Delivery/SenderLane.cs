@@ -44,5 +44,11 @@ internal sealed class SenderLane(int lane, ISendReplies replies)
 
         /// <summary>Until when (a timestamp) the recipient counts as online elsewhere without asking the bus again.</summary>
         public long OnlineUntil;
+
+        /// <summary>
+        /// The last message of this queue that went to the mailbox, until a later one was acknowledged live (empty: none):
+        /// live offers carry it, so a socket that never heard it was stored does not let a later one overtake it.
+        /// </summary>
+        public Guid LastStored;
     }
 }

@@ -9,6 +9,7 @@ public sealed class BusEnvelopeTests
     private static readonly BusMessage[] Messages =
     [
         new LiveOffer(From, Guid.NewGuid(), "{\"type\":\"message\"}"u8.ToArray()),
+        new LiveOffer(From, Guid.NewGuid(), "{\"type\":\"message\"}"u8.ToArray(), After: Guid.NewGuid()),
         new StoredNotice(From, Guid.NewGuid()),
         new Answers(From, Answer.Acked, "alice", [Guid.NewGuid()]),
         new Answers(From, Answer.Refused, "bob/3", [.. Enumerable.Range(0, 100).Select(_ => Guid.NewGuid())]),

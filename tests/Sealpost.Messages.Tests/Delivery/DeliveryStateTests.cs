@@ -44,6 +44,26 @@ public sealed class DeliveryStateTests
     }
 
     [Fact]
+    public void A_live_socket_refuses_a_message_that_must_follow_a_stored_one_it_never_had_and_pushes_it_once_it_had_it()
+    {
+        // The cluster tier saw it: a Redis connection died, the stored-notices of 14 messages were lost on the way, and
+        // the next message, offered live, overtook them all. An offer names the last one that went to the mailbox.
+        var state = CaughtUp();
+        var stored = Guid.NewGuid();
+        Assert.Equal(OfferDecision.Refuse, state.OnOffer(Guid.NewGuid(), Origin, 0, after: stored));
+
+        var fresh = CaughtUp();
+        var read = fresh.BeginRead(0);
+        Assert.Null(read);   // caught up: no read pending
+        fresh.OnWake();
+        read = fresh.BeginRead(0)!;
+        Assert.Equal([stored], fresh.EndRead([Stored(stored)], read.Limit).Push.Select(m => m.Id));
+        Assert.Equal(OfferDecision.Push, fresh.OnOffer(Guid.NewGuid(), Origin, 0, after: stored));   // in flight: behind it
+        Assert.Equal(DeliveryState.FromStore, fresh.OnAck(stored));
+        Assert.Equal(OfferDecision.Push, fresh.OnOffer(Guid.NewGuid(), Origin, 0, after: stored));   // acknowledged already
+    }
+
+    [Fact]
     public void After_a_refusal_nothing_newer_goes_live_before_the_refused_one_is_read_from_the_mailbox()
     {
         var state = CaughtUp(window: 1);
