@@ -29,6 +29,9 @@ public sealed partial class CliApp
     /// <summary>Knobs tests turn: shorter reconnect waits and the like.</summary>
     public ConnectionOptions? ConnectionOptions { get; init; }
 
+    /// <summary>What HTTP goes through, for tests that play a server which tampers with what it serves; null: the real one.</summary>
+    public HttpMessageHandler? HttpHandler { get; init; }
+
     /// <summary>Runs one command line and returns its exit code.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
@@ -216,6 +219,7 @@ public sealed partial class CliApp
             Profile = profile,
             Passphrase = passphrase ?? (() => Secret("SEALPOST_PASSPHRASE", "Passphrase for your private key: ")),
             Connection = ConnectionOptions,
+            HttpHandler = HttpHandler,
         });
         client.Messages.Reconnecting += lost => Notice(Notices.Reconnecting(lost));
         client.Messages.Reconnected += () => Notice(Notices.Reconnected);
@@ -296,6 +300,9 @@ public sealed partial class CliApp
         ["public_key"] = s.TrustedPublicKey,
         ["fingerprint"] = s.TrustedFingerprint,
         ["pending"] = s.Pending is { } p ? new JsonObject { ["key_id"] = p.KeyId, ["public_key"] = p.PublicKey, ["fingerprint"] = p.Fingerprint } : null,
+        ["identity_key"] = s.IdentityKey,
+        ["pending_identity_key"] = s.PendingIdentityKey,
+        ["identity_missing"] = s.IdentityMissing,
     };
 
     private static string StateName(ContactState state) => state switch
@@ -340,6 +347,7 @@ public sealed partial class CliApp
         {
             MessageStatus.Rejected => $"[{Time(e.SentAt)}] {arrow}: REJECTED: {TerminalText.Escape(e.Problem)}",
             MessageStatus.UnverifiedKey => $"[{Time(e.SentAt)}] {arrow} (UNVERIFIED: {TerminalText.Escape(e.Problem)}): {body}",
+            _ when e.Problem is not null => $"[{Time(e.SentAt)}] {arrow} (NOTE: {TerminalText.Escape(e.Problem)}): {body}",
             _ => $"[{Time(e.SentAt)}] {arrow}: {body}",
         };
     }

@@ -162,9 +162,13 @@ public sealed partial class CliApp
             json["pending_safety_number"] = info.PendingSafetyNumber;
             var text = $"{info.Contact.Username}: key id {info.Contact.TrustedKeyId}, fingerprint {info.Contact.TrustedFingerprint}\n" +
                        $"you: fingerprint {info.OwnFingerprint}\nsafety number:\n  {Groups(info.SafetyNumber)}";
-            if (info.Contact.Pending is { } p)
-                text += $"\nTHEIR KEY CHANGED to key id {p.KeyId}, fingerprint {p.Fingerprint}; the safety number with it would be:\n  {Groups(info.PendingSafetyNumber!)}\n" +
+            if (info.Contact.IdentityMissing)
+                text += $"\nTHE SERVER SHOWS NO IDENTITY KEY for {info.Contact.Username} any more: nothing is sent to them until it does again.";
+            else if (info.PendingSafetyNumber is { } next)
+                text += $"\nTHEIR KEY CHANGED ({ChangeOf(info.Contact)}); the safety number with it would be:\n  {Groups(next)}\n" +
                         $"If they confirm it, run 'sealpost trust {info.Contact.Username}'.";
+            else if (info.Contact.State == ContactState.Changed)
+                text += $"\nTHEIR KEY CHANGED ({ChangeOf(info.Contact)}): compare with them, then run 'sealpost trust {info.Contact.Username}'.";
             else text += "\nCompare it with theirs in person or on a call; if it matches, run 'sealpost trust " + info.Contact.Username + "' to mark them verified.";
             Print(r, json, text);
             return info.Contact.State == ContactState.Changed ? ExitCodes.KeyChanged : ExitCodes.Ok;
@@ -377,11 +381,18 @@ public sealed partial class CliApp
             ContactState.New => $"{head}\nkey id {s.TrustedKeyId}, fingerprint {s.TrustedFingerprint}\nPinned now (first use). Compare the fingerprint with them, then 'sealpost trust {s.Username}'.",
             ContactState.Pinned => $"{head}\nkey id {s.TrustedKeyId}, fingerprint {s.TrustedFingerprint}\nMatches the key pinned here.",
             ContactState.Verified => $"{head}\nkey id {s.TrustedKeyId}, fingerprint {s.TrustedFingerprint}\nMatches the key you verified.",
-            _ => $"{head}\nKEY CHANGED: pinned key id {s.TrustedKeyId}, fingerprint {s.TrustedFingerprint}\n" +
-                 $"             server now has key id {s.Pending!.KeyId}, fingerprint {s.Pending.Fingerprint}\n" +
+            _ when s.IdentityMissing => $"{head}\nIDENTITY KEY MISSING: pinned identity fingerprint {s.TrustedFingerprint}, and the server shows none now.\n" +
+                 "Sending is refused until it does again (there is nothing to trust); if it lasts, the server may be trying to read your messages.",
+            _ => $"{head}\nKEY CHANGED: pinned {(s.IdentityKey is null ? $"key id {s.TrustedKeyId}, " : "identity ")}fingerprint {s.TrustedFingerprint}\n" +
+                 $"             server now has {ChangeOf(s)}\n" +
                  $"Sending is refused until you check the new fingerprint with them and run 'sealpost trust {s.Username}'.",
         };
     }
+
+    /// <summary>What the server shows instead of what is pinned: another identity key, or another key.</summary>
+    private static string ChangeOf(ContactStatus s) => s.PendingIdentityKey is not null
+        ? $"{(s.IdentityKey is null ? "a first" : "another")} identity key, fingerprint {s.PendingIdentityFingerprint}"
+        : s.Pending is { } p ? $"key id {p.KeyId}, fingerprint {p.Fingerprint}" : "a key it cannot show";
 
     /// <summary>60 digits as two lines of six groups, the way people read them aloud.</summary>
     private static string Groups(string safetyNumber)

@@ -25,6 +25,8 @@ internal static class Notices
         MessagingWarning.MessageDeferred deferred =>
             $"Message {deferred.MessageId} from {deferred.From} cannot be checked now ({Hints.Say(deferred.Error)}); it stays on the server for later.",
         MessagingWarning.TokenNotRenewed renewal => $"Could not renew the access token: {Hints.Say(renewal.Error)}",
+        MessagingWarning.Replayed replay =>
+            $"Message {replay.MessageId} from {replay.From} is one you have already (sealed id {replay.SealedId}), delivered again under a new id: the server replayed it; not shown twice.",
         MessagingWarning.UnreadableFrame => "The server sent a frame that is not valid JSON; ignored.",
         MessagingWarning.ServerReported reported => $"The server reported {reported.Code}: {reported.Message}",
         _ => warning.ToString(),

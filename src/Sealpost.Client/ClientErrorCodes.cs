@@ -63,6 +63,15 @@ public static class ClientErrorCodes
     /// <summary>A contact's identity key differs from the one pinned (<see cref="Contacts.KeyChangedException"/>).</summary>
     public const string IdentityKeyChanged = "identity-key-changed";
 
+    /// <summary>
+    /// The server shows no identity key (or device certificates) for a contact whose identity key is pinned here: a
+    /// downgrade nothing is sealed through (<see cref="Contacts.KeyChangedException"/>).
+    /// </summary>
+    public const string IdentityKeyMissing = "identity-key-missing";
+
+    /// <summary>The server shows another identity key for your own account than the one this device holds.</summary>
+    public const string OwnIdentityMismatch = "own-identity-mismatch";
+
     /// <summary>Trust was asked for a key, and the server now shows yet another one the user has not seen.</summary>
     public const string KeyChangedAgain = "key-changed-again";
 

@@ -1,7 +1,12 @@
 namespace Sealpost.Protocol;
 
 /// <summary>POST /v1/accounts: the account and its first device (id 1, named <see cref="DeviceName"/> or "device 1").</summary>
-public sealed record RegisterRequest(string? Username, string? Password, string? PublicKey, string? DisplayName, string? DeviceName = null);
+/// <summary>
+/// POST /v1/accounts. With <see cref="IdentityKey"/> (Ed25519, base64url) and <see cref="Certificate"/> (its signature
+/// over device 1's key id 1, docs/devices.md) the account has its identity from the start, as every client makes one now.
+/// </summary>
+public sealed record RegisterRequest(string? Username, string? Password, string? PublicKey, string? DisplayName, string? DeviceName = null,
+    string? IdentityKey = null, string? Certificate = null);
 
 /// <summary>
 /// POST /v1/sessions: a session for one of the account's devices, <see cref="DeviceId"/>; absent means the account's
@@ -48,10 +53,11 @@ public sealed record UpdateAccountRequest(string? DisplayName, string? Password,
 public sealed record RotateKeyRequest(string? PublicKey, string? CurrentPassword, string? Certificate = null);
 
 /// <summary>
-/// PUT /v1/accounts/me/identity: the account's Ed25519 identity key (base64url, 32 bytes) and its certificate for the
-/// account's current key as device 1 (base64url, 64 bytes), with the current password. Set once.
+/// PUT /v1/accounts/me/identity: the account's first Ed25519 identity key (base64url, 32 bytes), a NEW key for the
+/// caller's device (<see cref="PublicKey"/>) and the identity's certificate for it as that device's next key id
+/// (base64url, 64 bytes), with the current password. Set once; a key made before the identity is never bound to it.
 /// </summary>
-public sealed record SetIdentityRequest(string? IdentityKey, string? Certificate, string? CurrentPassword);
+public sealed record SetIdentityRequest(string? IdentityKey, string? Certificate, string? CurrentPassword, string? PublicKey = null);
 
 /// <summary>
 /// GET /v1/accounts/{username}/devices: the identity key (absent until the account set one) and each device's current

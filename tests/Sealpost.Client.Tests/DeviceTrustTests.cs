@@ -94,25 +94,107 @@ public sealed class DeviceTrustTests : IDisposable
     }
 
     [Fact]
-    public async Task A_contact_pinned_before_it_had_an_identity_key_carries_over_only_if_the_identity_signed_the_pinned_key()
+    public async Task A_first_identity_key_for_a_contact_pinned_without_one_is_a_change_even_when_it_certified_the_pinned_key()
     {
+        // Security review H2: anyone can sign someone else's public key, so an identity key that certified bob's pinned
+        // key proves nothing about who holds it. On efb149b it carried over silently ("pinned"); now it waits for trust.
         var pinned = _server.Publish("bob");
-        var other = _server.Publish("carol");
         await _book.LookupAsync("bob", default);
-        await _book.LookupAsync("carol", default);
-        using var bobs = IdentityKey.Generate();
-        using var forged = IdentityKey.Generate();
-        Publish("bob", bobs, Device(bobs, "bob", 1, 1, pinned));
-        // carol's account suddenly shows an identity that certifies a key nobody pinned: that is a key change.
-        Publish("carol", forged, Device(forged, "carol", 1, 2));
+        using var attackers = IdentityKey.Generate();
+        Publish("bob", attackers, Device(attackers, "bob", 1, 1, pinned), Device(attackers, "bob", 2, 1));
 
-        Assert.Single((await _book.RequireDevicesAsync("bob", null, default))!);
-        var carol = await Assert.ThrowsAsync<KeyChangedException>(() => _book.RequireDevicesAsync("carol", null, default));
+        var lookup = await _book.LookupAsync("bob", default);
+        var send = await Assert.ThrowsAsync<KeyChangedException>(() => _book.RequireDevicesAsync("bob", null, default));
 
-        Assert.Equal(ErrorKind.KeyChanged, carol.Kind);
-        Assert.Equal(ClientErrorCodes.IdentityKeyChanged, carol.Code);
-        Assert.Null(carol.Status.IdentityKey);
-        Assert.NotNull(other);
+        Assert.Equal(ContactState.Changed, lookup.State);
+        Assert.Null(lookup.IdentityKey);
+        Assert.Equal(AccountRules.EncodePublicKey(attackers.PublicKey), lookup.PendingIdentityKey);
+        Assert.NotNull(lookup.PendingIdentityFingerprint);
+        Assert.Equal(ClientErrorCodes.IdentityKeyChanged, send.Code);
+        Assert.Contains("now has an identity key, which you have not accepted", send.Message, StringComparison.Ordinal);
+        Assert.Null(_book.Get("bob")!.IdentityKey);
+    }
+
+    [Fact]
+    public async Task A_device_list_without_the_pinned_identity_key_is_refused_never_sealed_to_as_an_old_account()
+    {
+        // Security review H3: a server that drops identity_key got a v1 envelope through (replay protection gone).
+        using var identity = IdentityKey.Generate();
+        var key = _server.Publish("bob");
+        Publish("bob", identity, Device(identity, "bob", 1, 1, key));
+        await _book.RequireDevicesAsync("bob", null, default);
+        _server.Devices.Remove("bob");   // the server shows bob's key, but no identity key and no certificates
+
+        var send = await Assert.ThrowsAsync<KeyChangedException>(() => _book.RequireDevicesAsync("bob", null, default));
+        var lookup = await _book.LookupAsync("bob", default);
+        var trust = await Assert.ThrowsAsync<KeyChangedException>(() => _book.TrustAsync("bob", default));
+
+        Assert.Equal(ClientErrorCodes.IdentityKeyMissing, send.Code);
+        Assert.Contains("never falls back to the older envelope", send.Message, StringComparison.Ordinal);
+        Assert.Equal(ContactState.Changed, lookup.State);
+        Assert.True(lookup.IdentityMissing);
+        Assert.Equal(ClientErrorCodes.IdentityKeyMissing, trust.Code);
+        Assert.Equal(AccountRules.EncodePublicKey(identity.PublicKey), _book.Get("bob")!.IdentityKey);
+    }
+
+    [Fact]
+    public async Task Trust_adopts_only_the_identity_key_that_was_shown()
+    {
+        // Security review H3: `trust` adopted whatever identity the server showed at that moment.
+        using var first = IdentityKey.Generate();
+        using var shown = IdentityKey.Generate();
+        using var swapped = IdentityKey.Generate();
+        Publish("bob", first, Device(first, "bob", 1, 1));
+        _server.Publish("bob");
+        await _book.RequireDevicesAsync("bob", null, default);
+        Publish("bob", shown, Device(shown, "bob", 1, 2));
+        var seen = await _book.LookupAsync("bob", default);
+        Publish("bob", swapped, Device(swapped, "bob", 1, 3));   // swapped between what the user compared and `trust`
+
+        var again = await Assert.ThrowsAsync<KeyChangedException>(() => _book.TrustAsync("bob", default));
+        var trusted = await _book.TrustAsync("bob", default);   // now the swapped one was shown (by the refusal)
+
+        Assert.Equal(AccountRules.EncodePublicKey(shown.PublicKey), seen.PendingIdentityKey);
+        Assert.Equal(ClientErrorCodes.KeyChangedAgain, again.Code);
+        Assert.Equal(AccountRules.EncodePublicKey(swapped.PublicKey), again.Status.PendingIdentityKey);
+        Assert.Equal(AccountRules.EncodePublicKey(first.PublicKey), again.Status.IdentityKey);
+        Assert.Equal(AccountRules.EncodePublicKey(swapped.PublicKey), trusted.IdentityKey);
+    }
+
+    [Fact]
+    public async Task A_new_identity_key_that_certifies_the_same_device_key_is_a_change_with_a_pending_identity()
+    {
+        // `sealpost lookup` crashed (exit 8) in this state: a change with no pending device key to show.
+        using var first = IdentityKey.Generate();
+        using var second = IdentityKey.Generate();
+        var key = _server.Publish("bob");
+        Publish("bob", first, Device(first, "bob", 1, 1, key));
+        await _book.LookupAsync("bob", default);
+        Publish("bob", second, Device(second, "bob", 1, 1, key));
+
+        var lookup = await _book.LookupAsync("bob", default);
+
+        Assert.Equal(ContactState.Changed, lookup.State);
+        Assert.Null(lookup.Pending);
+        Assert.Equal(AccountRules.EncodePublicKey(second.PublicKey), lookup.PendingIdentityKey);
+    }
+
+    [Fact]
+    public async Task An_uncertified_key_in_the_public_record_of_an_identity_contact_changes_nothing()
+    {
+        // Security review H3, key swap: the server serving a key of its own in /v1/accounts/bob made the contact
+        // "changed" with an uncertified key to trust. Only certified devices count for a contact with an identity.
+        using var identity = IdentityKey.Generate();
+        var key = _server.Publish("bob");
+        Publish("bob", identity, Device(identity, "bob", 1, 1, key));
+        await _book.LookupAsync("bob", default);
+        _server.Keys["bob"][0] = X25519KeyPair.Generate().PublicKey.ToArray();
+
+        var lookup = await _book.LookupAsync("bob", default);
+
+        Assert.Equal(ContactState.Pinned, lookup.State);
+        Assert.Null(lookup.Pending);
+        Assert.Equal(AccountRules.EncodePublicKey(key), lookup.TrustedPublicKey);
     }
 
     [Fact]

@@ -63,6 +63,9 @@ public sealed class CliRunner(string home, string? server = null)
 
     public List<string> Prompts { get; } = [];
 
+    /// <summary>HTTP through this handler (a tampering server), when set.</summary>
+    public HttpMessageHandler? HttpHandler { get; set; }
+
     public Task<CliResult> RunWithInputAsync(string? stdin, params string[] args) => RunUntilAsync(CancellationToken.None, stdin, args);
 
     public Task<CliResult> RunWithBytesAsync(byte[] stdin, params string[] args) => RunUntilAsync(CancellationToken.None, stdin, args);
@@ -99,7 +102,11 @@ public sealed class CliRunner(string home, string? server = null)
             ReadSecret = Ask,
             ReadLine = Ask,
         };
-        var app = new CliApp(console) { ConnectionOptions = new ConnectionOptions { BackoffBase = TimeSpan.FromMilliseconds(50), BackoffCap = TimeSpan.FromSeconds(1) } };
+        var app = new CliApp(console)
+        {
+            ConnectionOptions = new ConnectionOptions { BackoffBase = TimeSpan.FromMilliseconds(50), BackoffCap = TimeSpan.FromSeconds(1) },
+            HttpHandler = HttpHandler,
+        };
         if (server is not null && !Environment.ContainsKey("SEALPOST_SERVER")) Environment["SEALPOST_SERVER"] = server;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(TimeSpan.FromSeconds(90));

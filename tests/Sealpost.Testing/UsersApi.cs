@@ -30,6 +30,15 @@ public sealed class UsersApi(HttpClient http)
     public Task<HttpResponseMessage> RegisterRawAsync(string? username, string? password, string? publicKey, string? displayName = null, CancellationToken ct = default) =>
         http.PostAsJsonAsync("v1/accounts", new RegisterRequest(username, password, publicKey, displayName), SealpostJsonContext.Default.RegisterRequest, ct);
 
+    /// <summary>Registers with an identity key and its certificate for device 1's key id 1 (as every client does now), retried while busy.</summary>
+    public async Task RegisterWithIdentityAsync(string username, byte[] publicKey, byte[] identityKey, byte[] certificate, string password = DefaultPassword)
+    {
+        using var response = await RetryWhileBusyAsync(() => http.PostAsJsonAsync("v1/accounts", new RegisterRequest(username, password,
+            AccountRules.EncodePublicKey(publicKey), null, null, AccountRules.EncodePublicKey(identityKey), AccountRules.EncodePublicKey(certificate)),
+            SealpostJsonContext.Default.RegisterRequest));
+        await EnsureAsync(response, HttpStatusCode.Created);
+    }
+
     /// <summary>An HTTP client whose connections come from <paramref name="source"/> (any 127.x.y.z on Linux), to act as another client address.</summary>
     public static HttpClient ClientFrom(Uri baseUrl, IPAddress source) =>
         new(new SocketsHttpHandler

@@ -25,15 +25,15 @@ internal sealed class Linking(UsersApi api)
 
     public static byte[] Decode(string base64Url) => System.Buffers.Text.Base64Url.DecodeFromChars(base64Url);
 
+    /// <summary>A user registered with an identity key from the start (as every client registers now), logged in.</summary>
     public async Task<IdentityUser> NewUserWithIdentityAsync(string prefix)
     {
-        var user = await api.NewUserAsync(prefix);
+        var username = TestEnvironment.UniqueUsername(prefix);
+        var key = UsersApi.NewPublicKey();
         var identity = IdentityKey.Generate();
-        var certificate = DeviceCertificate.Sign(identity, new DeviceKey(user.Username, 1, 1, user.PublicKey));
-        using var set = await api.SendAsync(HttpMethod.Put, "v1/accounts/me/identity", user.AccessToken, JsonSerializer.Serialize(
-            new SetIdentityRequest(B64(identity.PublicKey), B64(certificate), user.Password), SealpostJsonContext.Default.SetIdentityRequest));
-        await UsersApi.EnsureAsync(set, HttpStatusCode.OK);
-        return new IdentityUser(user, identity);
+        var certificate = DeviceCertificate.Sign(identity, new DeviceKey(username, 1, 1, key));
+        await api.RegisterWithIdentityAsync(username, key, identity.PublicKey, certificate);
+        return new IdentityUser(new TestUser(username, UsersApi.DefaultPassword, key, await api.LoginAsync(username)), identity);
     }
 
     public Task<HttpResponseMessage> CreateRawAsync(string? deviceName, string? publicKey) =>

@@ -56,8 +56,8 @@ public sealed class AccountClient
     public void CheckPassphrase() => _keys.CheckPassphrase();
 
     /// <summary>
-    /// Creates a key pair here, saves the private key under the passphrase, registers only the public key (as device 1,
-    /// named <paramref name="deviceName"/>), logs in, then makes and publishes the account's identity key.
+    /// Creates a key pair and the account's identity key here, saves the private keys under the passphrase, registers
+    /// only the public keys (device 1, named <paramref name="deviceName"/>, its key certified by the identity), logs in.
     /// </summary>
     public async Task<AccountInfo> RegisterAsync(string username, string password, string? displayName, string? deviceName, CancellationToken ct)
     {
@@ -68,6 +68,9 @@ public sealed class AccountClient
         var newProfile = !Directory.Exists(_profile.Root);
         _profile.EnsureExists();
         var pair = X25519KeyPair.Generate();
+        // Kept by the key ring once saved (not disposed here).
+        var identity = IdentityKey.Generate();
+        var certificate = DeviceCertificate.Sign(identity, new DeviceKey(name, 1, 1, pair.PublicKey.ToArray()));
         OwnAccount own;
         string temporary;
         try
@@ -75,7 +78,8 @@ public sealed class AccountClient
             temporary = _keys.SaveNew(name, pair);
             try
             {
-                own = await _users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, deviceName, ct).ConfigureAwait(false);
+                own = await _users.RegisterAsync(name, password, AccountRules.EncodePublicKey(pair.PublicKey), displayName, deviceName,
+                    AccountRules.EncodePublicKey(identity.PublicKey), AccountRules.EncodePublicKey(certificate), ct).ConfigureAwait(false);
             }
             catch
             {
@@ -90,9 +94,9 @@ public sealed class AccountClient
             throw;
         }
         _keys.Commit(temporary, (uint)own.KeyId, pair);
-        _account.Save(new AccountState { Server = _server.AbsoluteUri, Username = own.Username, KeyId = (uint)own.KeyId });
+        _keys.SaveIdentity(own.Username, identity);
+        _account.Save(new AccountState { Server = _server.AbsoluteUri, Username = own.Username, KeyId = (uint)own.KeyId, IdentityKey = AccountRules.EncodePublicKey(identity.PublicKey) });
         Session.Save(await _users.LoginAsync(name, password, null, ct).ConfigureAwait(false), own.Username);
-        await EnsureIdentityAsync(password, ct).ConfigureAwait(false);
         return AccountInfo.Of(own);
     }
 
@@ -210,10 +214,11 @@ public sealed class AccountClient
     }
 
     /// <summary>
-    /// Makes and publishes the account's identity key if the account has none yet (an account from before linked devices,
-    /// or a registration): it certifies this device's current key. Needs the account password; run at login. A profile
-    /// whose account has an identity key it does not hold (a password login on a machine that was never linked) is left
-    /// as it is: it can read what is sealed to it but should be linked to send.
+    /// Gives an account from before identity keys its identity, at login (it needs the password): a new identity key and a
+    /// new key for this device that it certifies, published together (the server keeps the old key for what was sealed
+    /// to it). Contacts see a key change, as after a rotation: an identity never adopts a key made before it (security
+    /// review H2). A profile whose account has an identity key it does not hold (a password login on a machine that was
+    /// never linked) is left as it is; one that holds another identity than the server shows is told so loudly.
     /// </summary>
     private async Task EnsureIdentityAsync(string password, CancellationToken ct)
     {
@@ -223,7 +228,15 @@ public sealed class AccountClient
         var published = await _users.GetDevicesAsync(account.Username, ct).ConfigureAwait(false);
         if (published?.IdentityKey is { } existing)
         {
-            if (account.IdentityKey is null && _keys.HasIdentity && AccountRules.EncodePublicKey(_keys.Identity().PublicKey) == existing)
+            var mine = _keys.HasIdentity ? AccountRules.EncodePublicKey(_keys.Identity().PublicKey) : null;
+            // Another identity than the one this device holds: someone with the password, or the server, set it. Said
+            // loudly; the session stays, so the user can look (`sealpost devices`) and act.
+            if (mine is not null && mine != existing)
+                throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.OwnIdentityMismatch,
+                    $"The server shows an identity key for {account.Username} (fingerprint {(AccountRules.ParseBase64Url(existing, IdentityKey.PublicKeySize) is { } theirs ? Crypto.Fingerprint.Of(theirs) : "unreadable")}) " +
+                    $"that is not the one this device holds (fingerprint {Crypto.Fingerprint.Of(_keys.Identity().PublicKey)}). Your contacts are warned of it as a key change; " +
+                    "if you did not do this, someone who knows your password, or the server, is trying to read your messages: change your password.");
+            if (account.IdentityKey is null && mine == existing)
             {
                 account.IdentityKey = existing;
                 _account.Save(account);
@@ -232,9 +245,21 @@ public sealed class AccountClient
         }
         var identity = _keys.HasIdentity ? _keys.Identity() : IdentityKey.Generate();
         if (!_keys.HasIdentity) _keys.SaveIdentity(account.Username, identity);
-        var certificate = DeviceCertificate.Sign(identity, new DeviceKey(account.Username, account.DeviceId, account.KeyId, _keys.PublicKeyOf(account.KeyId)));
-        await _users.SetIdentityAsync(token.Value, AccountRules.EncodePublicKey(identity.PublicKey), AccountRules.EncodePublicKey(certificate), password, ct)
-            .ConfigureAwait(false);
+        var pair = X25519KeyPair.Generate();
+        var temporary = _keys.SaveNew(account.Username, pair);
+        var certificate = DeviceCertificate.Sign(identity, new DeviceKey(account.Username, account.DeviceId, account.KeyId + 1, pair.PublicKey.ToArray()));
+        try
+        {
+            await _users.SetIdentityAsync(token.Value, AccountRules.EncodePublicKey(identity.PublicKey), AccountRules.EncodePublicKey(pair.PublicKey),
+                AccountRules.EncodePublicKey(certificate), password, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            ProfileFolder.TryDelete(temporary);
+            throw;
+        }
+        _keys.Commit(temporary, account.KeyId + 1, pair);
+        account.KeyId++;
         account.IdentityKey = AccountRules.EncodePublicKey(identity.PublicKey);
         _account.Save(account);
     }

@@ -14,8 +14,9 @@ internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
     private const string ProblemPrefix = "urn:sealpost:problem:";
     private const int BusyAttempts = 4;
 
-    public Task<OwnAccount> RegisterAsync(string username, string password, string publicKey, string? displayName, string? deviceName, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName, deviceName),
+    public Task<OwnAccount> RegisterAsync(
+        string username, string password, string publicKey, string? displayName, string? deviceName, string identityKey, string certificate, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/accounts", null, new RegisterRequest(username, password, publicKey, displayName, deviceName, identityKey, certificate),
             SealpostJsonContext.Default.RegisterRequest, SealpostJsonContext.Default.OwnAccount, ct)!;
 
     /// <summary>A session for one of the account's devices (<paramref name="deviceId"/>; absent: the lowest live one).</summary>
@@ -23,9 +24,9 @@ internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync(HttpMethod.Post, "v1/sessions", null, new LoginRequest(username, password, (int?)deviceId),
             SealpostJsonContext.Default.LoginRequest, SealpostJsonContext.Default.SessionResponse, ct)!;
 
-    /// <summary>Publishes the account's identity key with its certificate for the caller's device's current key (set once).</summary>
-    public Task<DeviceList> SetIdentityAsync(string accessToken, string identityKey, string certificate, string currentPassword, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, "v1/accounts/me/identity", accessToken, new SetIdentityRequest(identityKey, certificate, currentPassword),
+    /// <summary>Publishes the account's first identity key with a new key for the caller's device and its certificate (set once).</summary>
+    public Task<DeviceList> SetIdentityAsync(string accessToken, string identityKey, string publicKey, string certificate, string currentPassword, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, "v1/accounts/me/identity", accessToken, new SetIdentityRequest(identityKey, certificate, currentPassword, publicKey),
             SealpostJsonContext.Default.SetIdentityRequest, SealpostJsonContext.Default.DeviceList, ct)!;
 
     /// <summary>The account's identity key and its devices' current keys with certificates, or null when there is no such account.</summary>

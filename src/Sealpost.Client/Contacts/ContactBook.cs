@@ -20,35 +20,46 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     /// <summary>
     /// Fetches the contact's current record and compares it with the pin (pinning it if this is the first time). Never
     /// throws for a changed key. For an account with an identity key, the identity key is what is pinned: a new device
-    /// key it certified (a rotation) is taken without asking, a new identity key is a change.
+    /// key it certified (a rotation) is taken without asking, a new identity key is a change, and so is a first identity
+    /// key for a contact pinned without one (nothing carries over: anyone can certify someone else's public key). A
+    /// contact whose identity is pinned and whose record shows none is <see cref="ContactStatus.IdentityMissing"/>.
     /// </summary>
     public async Task<ContactStatus> LookupAsync(string username, CancellationToken ct)
     {
         var account = await FetchAccountAsync(username, ct).ConfigureAwait(false);
         var list = await directory.GetDevicesAsync(account.Username, ct).ConfigureAwait(false);
-        if (list?.IdentityKey is null) return await ObserveAsync(account, ct).ConfigureAwait(false);
+        if (list?.IdentityKey is null)
+        {
+            // Never back to a contact without an identity: that is a downgrade, not a change the user could accept.
+            if (Get(account.Username) is { IdentityKey: not null } pinned) return StatusOf(pinned, ContactState.Changed) with { IdentityMissing = true };
+            return await ObserveAsync(account, ct).ConfigureAwait(false);
+        }
         var first = Get(account.Username) is null;
         byte[] identity;
         try
         {
             identity = await PinIdentityAsync(list, ct).ConfigureAwait(false);
         }
-        catch (SealpostException e) when (e.Kind == ErrorKind.KeyChanged)
+        catch (KeyChangedException e)
         {
-            return (await ObserveAsync(account, ct).ConfigureAwait(false)) with { State = ContactState.Changed };
+            return e.Status;
         }
-        var key = ParseServerKey(account);
-        if (list.Devices.Select(d => Verify(account.Username, identity, d)).Any(d => d is not null && d.KeyId == (uint)account.KeyId && d.PublicKey.SequenceEqual(key)))
+        // The account's public record names one device's key; it counts only when the pinned identity certified it.
+        var key = AccountRules.ParsePublicKey(account.PublicKey);
+        var certified = key is null ? null : list.Devices.Select(d => Verify(account.Username, identity, d))
+            .FirstOrDefault(d => d is not null && d.KeyId == (uint)account.KeyId && d.PublicKey.SequenceEqual(key));
+        using var held = await folder.LockAsync(ct).ConfigureAwait(false);
+        var document = Load();
+        var contact = document.Contacts[account.Username];
+        contact.DisplayName = account.DisplayName;
+        contact.Pending = null;
+        if (certified is not null)
         {
-            await UpdateAsync(account.Username, c =>
-            {
-                c.Keys[(uint)account.KeyId] = PinnedKey((uint)account.KeyId, key);
-                c.TrustedKeyId = (uint)account.KeyId;
-                c.Pending = null;
-            }, ct).ConfigureAwait(false);
+            contact.Keys[certified.KeyId] = PinnedKey(certified.KeyId, certified.PublicKey);
+            contact.TrustedKeyId = certified.KeyId;
         }
-        var status = await ObserveAsync(account, ct).ConfigureAwait(false);
-        return first && status.State == ContactState.Pinned ? status with { State = ContactState.New } : status;
+        Save(document);
+        return StatusOf(contact, contact.Verified ? ContactState.Verified : first ? ContactState.New : ContactState.Pinned);
     }
 
     /// <summary>Like <see cref="LookupAsync"/>, but a changed key throws <see cref="KeyChangedException"/>: the check before sealing.</summary>
@@ -59,16 +70,18 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     }
 
     /// <summary>
-    /// Accepts the server's current key for the contact and marks it verified. If a change was recorded earlier and the
-    /// server now shows yet another key, refuses: the user would be trusting a key they have not seen.
+    /// Accepts the contact's current key (or identity key) and marks it verified, but only what the user was shown: if a
+    /// change was recorded earlier and the server now shows yet another key or identity, refuses and records the new one,
+    /// so the user checks it first. A contact whose identity is pinned cannot be trusted without one.
     /// </summary>
     public async Task<ContactStatus> TrustAsync(string username, CancellationToken ct)
     {
         var name = Normalize(username);
-        var seen = Get(name)?.Pending;
-        var seenIdentity = Get(name)?.PendingIdentityKey;
+        var before = Get(name);
         var account = await FetchAccountAsync(name, ct).ConfigureAwait(false);
         var devices = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false);
+        if (devices?.IdentityKey is not null || before?.IdentityKey is not null) return await TrustIdentityAsync(name, before, account, devices, ct).ConfigureAwait(false);
+        var seen = before?.Pending;
         var key = ParseServerKey(account);
         using var held = await folder.LockAsync(ct).ConfigureAwait(false);
         var document = Load();
@@ -88,12 +101,38 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         contact.TrustedKeyId = (uint)account.KeyId;
         contact.Pending = null;
         contact.Verified = true;
-        // The identity key shown now is the one accepted: the user compared safety numbers, which come from it.
-        if (devices?.IdentityKey is { } identity && (seenIdentity is null || seenIdentity == identity))
+        Save(document);
+        return StatusOf(contact, ContactState.Verified);
+    }
+
+    // The identity shown is adopted only if it is the one pinned or the change last shown (safety numbers come from it,
+    // so that is what the user compared); a certified device key of it becomes the trusted key.
+    private async Task<ContactStatus> TrustIdentityAsync(string name, Contact? before, PublicAccount account, DeviceList? devices, CancellationToken ct)
+    {
+        if (devices?.IdentityKey is not { } shown) throw IdentityMissing(StatusOf(before!, ContactState.Changed) with { IdentityMissing = true });
+        if (before is not null && shown != (before.PendingIdentityKey ?? before.IdentityKey))
         {
-            contact.IdentityKey = identity;
-            contact.PendingIdentityKey = null;
+            await UpdateAsync(name, c => c.PendingIdentityKey = shown, ct).ConfigureAwait(false);
+            throw new KeyChangedException(StatusOf(Get(name)!, ContactState.Changed), ClientErrorCodes.KeyChangedAgain,
+                $"The identity key of {name} changed since it was last shown (now fingerprint {Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(devices))}). " +
+                $"Check the new safety number ('sealpost fingerprint {name}'), then trust again.");
         }
+        var identity = DecodeIdentity(devices);
+        var certified = devices.Devices.Select(d => Verify(name, identity, d)).OfType<TrustedDevice>().ToList();
+        if (certified.Count == 0)
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.DeviceNotCertified, $"None of {name}'s devices is signed by the identity key shown; nothing was trusted.");
+        var device = certified.FirstOrDefault(d => d.DeviceId == 1) ?? certified[0];
+        using var held = await folder.LockAsync(ct).ConfigureAwait(false);
+        var document = Load();
+        if (!document.Contacts.TryGetValue(name, out var contact))
+            document.Contacts[name] = contact = new Contact { Username = name };
+        contact.DisplayName = account.DisplayName;
+        contact.Keys[device.KeyId] = PinnedKey(device.KeyId, device.PublicKey);
+        contact.TrustedKeyId = device.KeyId;
+        contact.Pending = null;
+        contact.IdentityKey = shown;
+        contact.PendingIdentityKey = null;
+        contact.Verified = true;
         Save(document);
         return StatusOf(contact, ContactState.Verified);
     }
@@ -175,14 +214,20 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     /// use; a different one throws <see cref="ErrorKind.KeyChanged"/> until the user trusts it). A device whose
     /// certificate does not verify (one the server added) throws <see cref="ErrorKind.Crypto"/>: nothing is sealed to it,
     /// and since the server takes a message only for every device, nothing is sent. Null when the account has no
-    /// identity key (an account from before linked devices): seal to its trusted key as before.
+    /// identity key (an account from before linked devices) that was never pinned with one: seal to its trusted key as
+    /// before; for a contact whose identity is pinned, a list without one throws <see cref="ClientErrorCodes.IdentityKeyMissing"/>.
     /// </summary>
     public async Task<IReadOnlyList<TrustedDevice>?> RequireDevicesAsync(string username, byte[]? ownIdentity, CancellationToken ct)
     {
         var name = Normalize(username);
         var list = await directory.GetDevicesAsync(name, ct).ConfigureAwait(false)
             ?? throw new SealpostException(ErrorKind.NotFound, ClientErrorCodes.NoSuchAccount, $"There is no account named {name}.");
-        if (list.IdentityKey is null && ownIdentity is null) return null;
+        if (list.IdentityKey is null && ownIdentity is null)
+        {
+            // Never a fallback to envelope v1 for a contact whose identity is pinned: the server may have stripped it.
+            if (Get(name) is { IdentityKey: not null } pinned) throw IdentityMissing(StatusOf(pinned, ContactState.Changed) with { IdentityMissing = true });
+            return null;
+        }
         var identity = ownIdentity ?? await PinIdentityAsync(list, ct).ConfigureAwait(false);
         var devices = new List<TrustedDevice>(list.Devices.Count);
         foreach (var device in list.Devices)
@@ -240,9 +285,10 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     }
 
     /// <summary>
-    /// Compares the account's identity key with the one pinned for the contact, pinning it on first use. A contact pinned
-    /// before it had an identity key carries over when the identity key signed a key already pinned for it; otherwise the
-    /// new identity key waits for the user (<see cref="TrustAsync"/>) like a changed key.
+    /// Compares the account's identity key with the one pinned for the contact, pinning it on first use. Any other
+    /// identity key, a first one for a contact pinned without one included, waits for the user (<see cref="TrustAsync"/>)
+    /// like a changed key: a certificate is a signature over public data, so an identity key that certified a key already
+    /// pinned proves nothing about who holds it (security review H2).
     /// </summary>
     private async Task<byte[]> PinIdentityAsync(DeviceList list, CancellationToken ct)
     {
@@ -260,20 +306,11 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
             document.Contacts[name] = contact;
         }
         else if (contact.IdentityKey == encoded) contact.PendingIdentityKey = null;
-        else if (contact.IdentityKey is null && list.Devices.Any(d => Verify(name, identity, d) is { } v
-                     && contact.Keys.TryGetValue(v.KeyId, out var pinned) && pinned.Source == ContactKeySources.Pinned
-                     && pinned.PublicKey == AccountRules.EncodePublicKey(v.PublicKey)))
-        {
-            contact.IdentityKey = encoded;
-            contact.PendingIdentityKey = null;
-        }
         else
         {
             contact.PendingIdentityKey = encoded;
             Save(document);
-            throw new KeyChangedException(StatusOf(contact, ContactState.Changed), ClientErrorCodes.IdentityKeyChanged,
-                $"The identity key of {name} has changed (pinned {(contact.IdentityKey is null ? "none" : Sealpost.Crypto.Fingerprint.Of(DecodeIdentity(contact.IdentityKey, name)))}; " +
-                $"now {Sealpost.Crypto.Fingerprint.Of(identity)}).");
+            throw Changed(StatusOf(contact, ContactState.Changed));
         }
         Save(document);
         return identity;
@@ -339,13 +376,21 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     }
 
     /// <summary>The refusal to send to a contact whose key changed, saying both keys.</summary>
-    private static KeyChangedException Changed(ContactStatus status) => status.PendingIdentityKey is { } identity
-        ? new(status, ClientErrorCodes.IdentityKeyChanged,
-            $"The identity key of {status.Username} has changed (pinned fingerprint {status.TrustedFingerprint}; now " +
-            $"{Sealpost.Crypto.Fingerprint.Of(AccountRules.ParseBase64Url(identity, Sealpost.Crypto.IdentityKey.PublicKeySize) ?? [])}).")
+    private static KeyChangedException Changed(ContactStatus status) =>
+        status.IdentityMissing ? IdentityMissing(status)
+        : status.PendingIdentityKey is not null
+        ? new(status, ClientErrorCodes.IdentityKeyChanged, status.IdentityKey is null
+            ? $"{status.Username} now has an identity key, which you have not accepted: pinned here is their key without one (fingerprint " +
+              $"{status.TrustedFingerprint}); the identity key's fingerprint is {status.PendingIdentityFingerprint}. A first identity key is a change like any other."
+            : $"The identity key of {status.Username} has changed (pinned {status.TrustedFingerprint}; now {status.PendingIdentityFingerprint}).")
         : new(status, ClientErrorCodes.KeyChanged,
             $"The key of {status.Username} has changed (pinned key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}; " +
             $"now key id {status.Pending?.KeyId}, fingerprint {status.Pending?.Fingerprint}).");
+
+    private static KeyChangedException IdentityMissing(ContactStatus status) => new(status, ClientErrorCodes.IdentityKeyMissing,
+        $"The server shows no identity key (or no certified device) for {status.Username}, whose identity key is pinned here " +
+        $"(fingerprint {status.TrustedFingerprint}): nothing is sent, and Sealpost never falls back to the older envelope for them. " +
+        "If this lasts, the server may be trying to read your messages.");
 
     private static byte[] ParseServerKey(PublicAccount account) =>
         AccountRules.ParsePublicKey(account.PublicKey)

@@ -45,9 +45,10 @@ public sealed class ContactClient
                 status.PendingIdentityKey is { } next ? Fingerprint.SafetyNumber(account.Username, ownIdentity, status.Username, Identity(next)) : null);
         }
         var own = _keys.PublicKeyOf(account.KeyId);
-        var pending = status.Pending is { } p
-            ? Fingerprint.SafetyNumber(account.Username, own, status.Username, KeyInfo.Decode(p.PublicKey))
-            : null;
+        // A contact pinned without an identity that shows a first one: the number to compare is the identities' one.
+        var pending = status.PendingIdentityKey is { } first && ProfileAccount.IdentityOf(account) is { } mine
+            ? Fingerprint.SafetyNumber(account.Username, mine, status.Username, AccountRules.ParseBase64Url(first, IdentityKey.PublicKeySize)!)
+            : status.Pending is { } p ? Fingerprint.SafetyNumber(account.Username, own, status.Username, KeyInfo.Decode(p.PublicKey)) : null;
         return new SafetyNumberInfo(status, Fingerprint.Of(own), Fingerprint.SafetyNumber(account.Username, own, status.Username, status.TrustedKey), pending);
     }
 }

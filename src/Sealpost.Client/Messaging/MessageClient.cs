@@ -222,6 +222,10 @@ public sealed class MessageClient
         // Stored before the ack: a crash in between means a redelivery, which the check above recognises.
         var added = await History.AddAsync(entry, ct).ConfigureAwait(false);
         await connection.AckAsync(frame.MessageId, ct).ConfigureAwait(false);
+        // Not the same delivery again (that is recognised above by the server's ids), yet its sealed id is known: the
+        // server delivered an old envelope again under new ids (security review M6).
+        if (!added && entry.Status != HistoryStatus.Rejected && entry.FromDevice is not null)
+            Warning?.Invoke(new MessagingWarning.Replayed(frame.MessageId, frame.From, entry.ClientId!));
         return added ? Message.Of(entry) : null;
     }
 

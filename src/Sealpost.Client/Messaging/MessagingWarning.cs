@@ -22,6 +22,12 @@ public abstract record MessagingWarning
     /// <summary>The access token could not be renewed on the open socket; the server will close it and the reconnect says why.</summary>
     public sealed record TokenNotRenewed(SealpostException Error) : MessagingWarning;
 
+    /// <summary>
+    /// A message came again under new server ids with a sealed id already in history (<paramref name="SealedId"/>): a
+    /// replay by the server, not shown twice.
+    /// </summary>
+    public sealed record Replayed(string MessageId, string From, string SealedId) : MessagingWarning;
+
     /// <summary>The server sent a frame that is not JSON; it was ignored.</summary>
     public sealed record UnreadableFrame : MessagingWarning;
 

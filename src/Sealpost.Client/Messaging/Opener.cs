@@ -14,6 +14,9 @@ namespace Sealpost.Client.Messaging;
 /// </summary>
 internal sealed class Opener(ProfileAccount profile, KeyRing keys, ContactBook contacts, TimeProvider time)
 {
+    /// <summary>How far the sealed sending time may be from the server's before the message says so.</summary>
+    public static readonly TimeSpan SealedTimeTolerance = TimeSpan.FromMinutes(10);
+
     public async Task<HistoryEntry> OpenAsync(MessageFrame frame, CancellationToken ct)
     {
         var account = profile.Require();
@@ -41,6 +44,10 @@ internal sealed class Opener(ProfileAccount profile, KeyRing keys, ContactBook c
         var envelope = bytes.AsSpan(0, length).ToArray();
         if (envelope is [(byte)'S', (byte)'P', (byte)'E', EnvelopeV2.Version, ..]) return await OpenV2Async(account, frame, from, envelope, entry, Reject, ct).ConfigureAwait(false);
         if (frame.FromDevice is { } device && device != 1) return Reject($"It claims to come from {from}'s device {device} but is an envelope v1, which only device 1 sends.");
+        // An account with an identity key sends envelope v2 only; v1 from one (its id and time are not sealed) is a
+        // replay or a downgrade by the server (security review H3, M6).
+        if (contacts.Get(from)?.IdentityKey is not null || (from == account.Username && account.IdentityKey is not null))
+            return Reject($"An envelope v1 (the old format, without a sealed id or time) from {from}, whose identity key is pinned here: their clients send v2 only, so this is a replay or the server's doing.");
         if (!TryReadHeader(e => Envelope.ReadHeader(e), envelope, out var header, out var malformed)) return Reject(malformed);
         entry.SenderKeyId = header.SenderKeyId;
         entry.RecipientKeyId = header.RecipientKeyId;
@@ -49,7 +56,9 @@ internal sealed class Opener(ProfileAccount profile, KeyRing keys, ContactBook c
                 ? (key, null)
                 : (null, $"{from} has no key with id {header.SenderKeyId} (or no account): the sender cannot be verified."),
             (mine, sender) => Envelope.Open(envelope, account.Username, header.RecipientKeyId, mine.PrivateKey, from, sender.PublicKey)).ConfigureAwait(false);
-        return problem is not null ? Reject(problem) : WithPayload(entry, plaintext!, Reject);
+        if (problem is not null) return Reject(problem);
+        entry.Problem ??= "Sent with the old envelope (v1): its id and time are not sealed, so a replay by the server would not be recognised.";
+        return WithPayload(entry, plaintext!, Reject);
     }
 
     /// <summary>
@@ -73,6 +82,12 @@ internal sealed class Opener(ProfileAccount profile, KeyRing keys, ContactBook c
             .ConfigureAwait(false);
         if (problem is not null) return reject(problem);
         entry.ClientId = content!.MessageId.ToString();
+        // The sender's clock, sealed, is the message's time; one far from the server's is said (a message the server
+        // held back, or a sender whose clock is wrong: docs/envelope.md).
+        entry.SentAt = content.SentAt;
+        if ((content.SentAt - frame.SentAt).Duration() > SealedTimeTolerance)
+            entry.Problem ??= $"Sealed at {content.SentAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, but the server says it was sent at {frame.SentAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: " +
+                "it was held back, or the sender's clock is wrong.";
         if (content.Type == ContentType.SentCopy)
         {
             if (from != account.Username || content.OriginalRecipient is null) return reject("A copy of a sent message that is not from another device of yours.");

@@ -40,11 +40,19 @@ public static partial class AccountEndpoints
         var key = AccountFields.PublicKey(errors, body.PublicKey);
         var displayName = AccountFields.DisplayName(errors, body.DisplayName);
         var deviceName = body.DeviceName is null ? FirstDeviceName : AccountFields.DeviceName(errors, "device_name", body.DeviceName);
+        byte[]? identity = null, certificate = null;
+        if (body.IdentityKey is not null || body.Certificate is not null)
+        {
+            identity = AccountFields.Bytes(errors, "identity_key", body.IdentityKey, IdentityKey.PublicKeySize, "An Ed25519 public key");
+            certificate = AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
+            if (!errors.Any && !DeviceCertificate.Verify(identity, new DeviceKey(username!, 1, 1, key!), certificate))
+                errors.Add("certificate", "Does not verify under identity_key for device 1's key id 1 and public_key.");
+        }
         if (errors.Any) return errors.ToProblem();
         // The name's existence is public (GET /v1/accounts/{name}), so refusing it before the hash reveals nothing.
         if (await s.Store.NameTakenAsync(username!, ct)) return UsernameTaken();
 
-        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, deviceName!, ct);
+        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, deviceName!, identity, certificate, ct);
         if (created is null) return UsernameTaken();
         LogRegistered(s.Logger, created.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
@@ -73,10 +81,11 @@ public static partial class AccountEndpoints
     }
 
     /// <summary>
-    /// Sets the account's identity key, once, with its certificate for the caller's device's current key (again with
-    /// the same identity: certifies that device's key, as a device made before the identity needs). The server checks
-    /// the certificate only to refuse garbage: trust is the clients', which pin the identity key. Needs the current
-    /// password, like every change to what contacts trust.
+    /// Gives an account made without one its identity key, once, together with a new key for the caller's device that
+    /// the identity certified as that device's next key id: a key made before the identity is never bound to it, since
+    /// a certificate is a signature over public data and proves nothing about who holds the key (security review H2).
+    /// Like a key rotation it ends the device's other sessions, and contacts see it as a key change. Sending the same
+    /// identity and key again answers as the first time did (a retried request). Needs the current password.
     /// </summary>
     private static async Task<Results<Ok<DeviceList>, ProblemHttpResult>> SetIdentity(
         HttpRequest request, ClaimsPrincipal user, [AsParameters] AccountServices s, CancellationToken ct)
@@ -87,16 +96,26 @@ public static partial class AccountEndpoints
         var identity = AccountFields.Bytes(errors, "identity_key", body!.IdentityKey, IdentityKey.PublicKeySize, "An Ed25519 public key");
         var certificate = AccountFields.Bytes(errors, "certificate", body.Certificate, IdentityKey.SignatureSize, "An Ed25519 signature");
         CurrentPassword(errors, body.CurrentPassword, "Required to set the identity key.");
+        var key = body.PublicKey is null ? null : AccountFields.PublicKey(errors, body.PublicKey);
         if (errors.Any) return errors.ToProblem();
         var account = await s.Store.FindAsync(user.Identity!.Name!, ct, CallerClaims.Device(user));
         if (account is null) return NoSuchAccount();
-        if (account.IdentityKey is { } existing && !existing.AsSpan().SequenceEqual(identity)) return IdentityExists();
-        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, (uint)account.DeviceId, (uint)account.KeyId, account.PublicKey), certificate))
-            return Problems.Validation("certificate", $"Does not verify under identity_key for device {account.DeviceId}'s key (key id {account.KeyId}).");
+        if (account.IdentityKey is { } existing)
+        {
+            // A retry of the request that set it: the same identity, and the key it brought is the device's key now.
+            var retried = existing.AsSpan().SequenceEqual(identity) && key is not null && account.PublicKey.AsSpan().SequenceEqual(key)
+                && DeviceCertificate.Verify(identity, new DeviceKey(account.Username, (uint)account.DeviceId, (uint)account.KeyId, key), certificate);
+            return retried ? await DeviceEndpoints.GetPublic(account.Username, s.Store, s.Devices, ct) : IdentityExists();
+        }
+        if (key is null || account.PublicKey.AsSpan().SequenceEqual(key))
+            return Problems.Validation("public_key", $"Required, and new: a first identity key comes with a new key for device {account.DeviceId}, certified as its key id {account.KeyId + 1}; a key made before the identity is never bound to it.");
+        if (!DeviceCertificate.Verify(identity, new DeviceKey(account.Username, (uint)account.DeviceId, (uint)account.KeyId + 1, key), certificate))
+            return Problems.Validation("certificate", $"Does not verify under identity_key for device {account.DeviceId}'s key id {account.KeyId + 1} and public_key.");
         if (await CheckCurrentPasswordAsync(request, account, body.CurrentPassword!, "identity key", s, ct) is { } refused) return refused;
-        if (!await s.Store.SetIdentityAsync(account.Id, identity!, account.DeviceId, account.KeyId, certificate!, ct))
-            return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The account's key or identity changed meanwhile; read them again and retry.");
-        if (account.IdentityKey is null) LogIdentitySet(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
+        var (keyId, ended) = await s.Store.SetFirstIdentityAsync(account.Id, identity!, account.DeviceId, account.KeyId, key, certificate!, CallerClaims.Session(user), ct);
+        if (keyId == 0) return Problems.Of(StatusCodes.Status409Conflict, "conflict", "The account's key or identity changed meanwhile; read them again and retry.");
+        s.Sessions.Ended(account.Username, ended);
+        LogIdentitySet(s.Logger, account.Username, ClientAddress.Of(request.HttpContext));
         return await DeviceEndpoints.GetPublic(account.Username, s.Store, s.Devices, ct);
     }
 

@@ -38,17 +38,18 @@ public sealed class AccountStore(NpgsqlDataSource db)
 
     /// <summary>Creates the account with its device 1 named <paramref name="deviceName"/> and key id 1; null when the name is taken (or was ever taken).</summary>
     public async Task<AccountRecord?> CreateAsync(
-        Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, string deviceName, CancellationToken ct)
+        Guid id, string username, string? displayName, string passwordHash, byte[] publicKey, string deviceName, byte[]? identityKey, byte[]? certificate,
+        CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             WITH created AS (
-                INSERT INTO accounts (id, username, display_name, password_hash)
-                VALUES ($1, $2, $3, $4)
+                INSERT INTO accounts (id, username, display_name, password_hash, identity_key)
+                VALUES ($1, $2, $3, $4, $7)
                 ON CONFLICT (username) DO NOTHING
                 RETURNING id, created_at),
             device AS (
                 INSERT INTO devices (account_id, device_id, name, key_id, created_at) SELECT id, 1, $6, 1, created_at FROM created)
-            INSERT INTO account_keys (account_id, device_id, key_id, public_key, created_at) SELECT id, 1, 1, $5, created_at FROM created
+            INSERT INTO account_keys (account_id, device_id, key_id, public_key, certificate, created_at) SELECT id, 1, 1, $5, $8, created_at FROM created
             RETURNING created_at
             """);
         cmd.Parameters.Add(new() { Value = id });
@@ -57,6 +58,8 @@ public sealed class AccountStore(NpgsqlDataSource db)
         cmd.Parameters.Add(new() { Value = passwordHash });
         cmd.Parameters.Add(new() { Value = publicKey });
         cmd.Parameters.Add(new() { Value = deviceName });
+        cmd.Parameters.Add(new() { Value = (object?)identityKey ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
+        cmd.Parameters.Add(new() { Value = (object?)certificate ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
         // The statement's own answer is the new record: no second read.
         if (await cmd.ExecuteScalarAsync(ct) is not DateTime createdAt) return null;
         var at = new DateTimeOffset(createdAt, TimeSpan.Zero);
@@ -109,27 +112,30 @@ public sealed class AccountStore(NpgsqlDataSource db)
             """, ct, id, passwordHash);
 
     /// <summary>
-    /// Sets the account's identity key and the certificate of its device's current key <paramref name="keyId"/>, in one
-    /// statement; false when the account has another identity key already, or the device is gone or its key is no
-    /// longer <paramref name="keyId"/>.
+    /// Sets the account's first identity key and, in the same transaction, makes <paramref name="publicKey"/> (certified
+    /// by it) device <paramref name="deviceId"/>'s next key as a key rotation does. (0, []) when the
+    /// account has an identity already, the key was the account's before, or the device's key changed meanwhile.
     /// </summary>
-    public async Task<bool> SetIdentityAsync(Guid id, byte[] identityKey, int deviceId, int keyId, byte[] certificate, CancellationToken ct)
+    public async Task<(int KeyId, Guid[] EndedSessions)> SetFirstIdentityAsync(
+        Guid id, byte[] identityKey, int deviceId, int currentKeyId, byte[] publicKey, byte[] certificate, Guid keepSession, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("""
-            WITH account AS (
-                UPDATE accounts a SET identity_key = $2
-                WHERE a.id = $1 AND a.deleted_at IS NULL AND (a.identity_key IS NULL OR a.identity_key = $2)
-                  AND EXISTS (SELECT 1 FROM devices WHERE account_id = $1 AND device_id = $5 AND key_id = $3 AND removed_at IS NULL)
-                RETURNING a.id)
-            UPDATE account_keys SET certificate = $4 WHERE account_id = (SELECT id FROM account) AND device_id = $5 AND key_id = $3
-            RETURNING 1
-            """);
-        cmd.Parameters.Add(new() { Value = id });
-        cmd.Parameters.Add(new() { Value = identityKey });
-        cmd.Parameters.Add(new() { Value = keyId });
-        cmd.Parameters.Add(new() { Value = certificate });
-        cmd.Parameters.Add(new() { Value = deviceId });
-        return await cmd.ExecuteScalarAsync(ct) is not null;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand("""
+            UPDATE accounts SET identity_key = $2
+            WHERE id = $1 AND deleted_at IS NULL AND identity_key IS NULL
+              AND NOT EXISTS (SELECT 1 FROM account_keys WHERE account_id = $1 AND public_key = $3)
+            """, connection, transaction))
+        {
+            cmd.Parameters.Add(new() { Value = id });
+            cmd.Parameters.Add(new() { Value = identityKey });
+            cmd.Parameters.Add(new() { Value = publicKey });
+            if (await cmd.ExecuteNonQueryAsync(ct) != 1) return (0, []);
+        }
+        var rotated = await RotateKeyAsync(connection, transaction, id, deviceId, currentKeyId, publicKey, certificate, keepSession, ct);
+        if (rotated.KeyId == 0) return (0, []);
+        await transaction.CommitAsync(ct);
+        return rotated;
     }
 
     /// <summary>
@@ -141,7 +147,15 @@ public sealed class AccountStore(NpgsqlDataSource db)
     public async Task<(int KeyId, Guid[] EndedSessions)> RotateKeyAsync(
         Guid id, int deviceId, int currentKeyId, byte[] publicKey, byte[]? certificate, Guid keepSession, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("""
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await RotateKeyAsync(connection, null, id, deviceId, currentKeyId, publicKey, certificate, keepSession, ct);
+    }
+
+    private static async Task<(int KeyId, Guid[] EndedSessions)> RotateKeyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid id, int deviceId, int currentKeyId, byte[] publicKey, byte[]? certificate,
+        Guid keepSession, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
             WITH bumped AS (
                 UPDATE devices SET key_id = key_id + 1
                 WHERE account_id = $1 AND device_id = $6 AND key_id = $4 AND removed_at IS NULL
@@ -155,7 +169,7 @@ public sealed class AccountStore(NpgsqlDataSource db)
                 WHERE account_id = $1 AND device_id = $6 AND id <> $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM bumped)
                 RETURNING id)
             SELECT coalesce((SELECT key_id FROM bumped), 0), array(SELECT id FROM ended)
-            """);
+            """, connection, transaction);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = publicKey });
         cmd.Parameters.Add(new() { Value = keepSession });
