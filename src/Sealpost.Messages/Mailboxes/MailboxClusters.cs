@@ -167,7 +167,8 @@ internal sealed partial class MailboxClusters : IMailboxStore, IHostedService, I
                 var ks = group.ToList();
                 if (group.Key is not { } cluster)
                 {
-                    foreach (var k in ks) results[k] = new(AcceptStatus.Unavailable, Guid.Empty, default);
+                    // No owner in the map: mid-move, or the map was read while a move ran; asked again once.
+                    foreach (var k in ks) results[k] = new(AcceptStatus.ShardElsewhere, Guid.Empty, default);
                     return;
                 }
                 var written = await cluster.Store.StoreAsync([.. ks.Select(k => batch[k])], ct);
@@ -200,8 +201,9 @@ internal sealed partial class MailboxClusters : IMailboxStore, IHostedService, I
         {
             return await read(Owner(shard).Store);
         }
-        catch (ShardElsewhereException)
+        catch (Exception e) when (e is ShardElsewhereException or ShardUnavailableException)
         {
+            // Moved, or no owner in the map (mid-move, or a map read while a move ran): the map is read again, once.
             await LoadAsync(ct);
         }
         try
