@@ -28,6 +28,45 @@ interface AccountJson {
   key_id: number;
 }
 
+/** One device's current key, as `GET /v1/accounts/{u}/devices` lists it; `certificate` is null when there is none. */
+export interface PublicDevice {
+  deviceId: number;
+  keyId: number;
+  publicKey: Bytes;
+  certificate: Bytes | null;
+}
+
+/** An account's identity key (null for an account from before linked devices) and its live devices. */
+export interface DeviceList {
+  username: string;
+  identityKey: Bytes | null;
+  devices: PublicDevice[];
+}
+
+interface DeviceJson {
+  device_id: number;
+  key_id: number;
+  public_key: string;
+  certificate?: string | null;
+}
+
+interface DeviceListJson {
+  username: string;
+  identity_key?: string | null;
+  devices: DeviceJson[];
+}
+
+const toDevice = (d: DeviceJson): PublicDevice => ({
+  deviceId: d.device_id, keyId: d.key_id, publicKey: fromBase64Url(d.public_key), certificate: d.certificate ? fromBase64Url(d.certificate) : null,
+});
+
+/** The server answering for another account or device than asked is refused, as the SDK does (ClientErrorCodes.WrongRecord). */
+function checked<T extends { username?: string; deviceId?: number; keyId?: number }>(got: T, want: { username?: string; deviceId?: number; keyId?: number }): T {
+  for (const k of ["username", "deviceId", "keyId"] as const)
+    if (want[k] !== undefined && got[k] !== want[k]) throw new ApiError(0, "wrong-record", "The server answered with another account's or device's record than the one asked for.");
+  return got;
+}
+
 const toAccount = (a: AccountJson): PublicAccount => ({ username: a.username, displayName: a.display_name, publicKey: fromBase64Url(a.public_key), keyId: a.key_id });
 
 async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
@@ -60,6 +99,13 @@ export const api = {
   refresh: (refreshToken: string) => call<Session>("POST", "/v1/sessions/refresh", { refresh_token: refreshToken }),
   logout: (token: string) => call<void>("DELETE", "/v1/sessions/current", undefined, token),
   account: (username: string) => call<AccountJson>("GET", `/v1/accounts/${encodeURIComponent(username)}`).then(toAccount),
+  devices: (username: string) =>
+    call<DeviceListJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/devices`)
+      .then((l): DeviceList => checked({ username: l.username, identityKey: l.identity_key ? fromBase64Url(l.identity_key) : null, devices: (l.devices ?? []).map(toDevice) }, { username })),
+  deviceKey: (username: string, deviceId: number, keyId: number) =>
+    call<DeviceJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/devices/${deviceId}/keys/${keyId}`).then((d) => checked(toDevice(d), { deviceId, keyId })),
+  setIdentity: (token: string, identityKey: Bytes, certificate: Bytes, currentPassword: string) =>
+    call<unknown>("PUT", "/v1/accounts/me/identity", { identity_key: toBase64Url(identityKey), certificate: toBase64Url(certificate), current_password: currentPassword }, token),
   accountKey: (username: string, keyId: number) => call<AccountJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/keys/${keyId}`).then(toAccount),
 };
 
