@@ -41,7 +41,7 @@ public sealed class TrustModelTests(WebStack stack)
         var key = new DeviceKey(alice.Username, 1, (uint)device.GetProperty("key_id").GetInt32(), Base64Url.DecodeFromChars(device.GetProperty("public_key").GetString()));
         Assert.True(DeviceCertificate.Verify(identity, key, Base64Url.DecodeFromChars(device.GetProperty("certificate").GetString())), "device 1's certificate does not verify");
         // The page shows the identity fingerprint, the one contacts compare.
-        await alice.Page.GetByText("Your key").ClickAsync();
+        await alice.Page.GetByText("Your key", new() { Exact = true }).ClickAsync();
         await Expect(alice.Page.GetByTestId("my-fingerprint")).ToHaveTextAsync(Fingerprint.Of(identity));
 
         var stored = await alice.Page.EvaluateAsync<JsonElement>("""

@@ -124,7 +124,12 @@ function showWelcome(account: Account | undefined, notice = ""): void {
         const account: Account = { username: record.username, keyId: record.keyId, deviceId: 1, identityPublished: false };
         await store.putAccountWithKey(account, { keyId: record.keyId, ...key }, identity);
         await store.putSession(await api.login(username, password));
-        await publishIdentity(account, password);
+        try {
+          await publishIdentity(account, password);
+        } catch (e) {
+          // The account exists: what is left is publishing its identity key, which the next sign-in does.
+          return showWelcome(account, `Your account is made, but its identity key is not published yet: sign in to finish. ${messageOf(e)}`);
+        }
         await showMain(account);
       });
     });

@@ -2,7 +2,7 @@
 // in IndexedDB before acknowledging it, drop duplicates, renew the token on the open socket. Every message goes out as
 // envelopes v2 in one `send` frame: one per device of the recipient, and a sent copy per other device of mine.
 import { ApiError, api, session } from "./api";
-import { type Bytes, fromBase64, toBase64 } from "./bytes";
+import { type Bytes, equalBytes, fromBase64, toBase64 } from "./bytes";
 import { KeyChangedError, TrustError, certifiedDevices, deviceKey, now, recipientsOf, senderKey } from "./contacts";
 import { EnvelopeError, MESSAGE, SENT_COPY, type SealedContent, open, openV2, readHeader, readHeaderV2, sealV2, versionOf } from "./envelope";
 import { decode, encodeReceipt, encodeText } from "./payload";
@@ -86,7 +86,7 @@ export class Messenger {
   /** My other devices, each certified by my identity key (none yet: the page does not link devices). */
   private async myOtherDevices() {
     const list = await api.devices(this.account.username);
-    if (!list.identityKey || !list.identityKey.every((b, i) => b === this.identity.publicKey[i]))
+    if (!list.identityKey || !equalBytes(list.identityKey, this.identity.publicKey))
       throw new TrustError("The server's list of your own devices does not carry your identity key: nothing was sent.");
     return (await certifiedDevices(list, this.identity.publicKey)).filter((d) => d.deviceId !== this.deviceId);
   }
