@@ -27,6 +27,21 @@ public sealed class Person : IAsyncDisposable
     /// <summary>Console errors and CSP violations the page reported: a test ends by checking there were none.</summary>
     public IReadOnlyList<string> Problems => _problems;
 
+    /// <summary>Every frame the page wrote to its sockets, as text, in order (what the server got from it).</summary>
+    public List<string> SentFrames { get; } = [];
+
+    /// <summary>Every frame the page's sockets received, as text, in order.</summary>
+    public List<string> ReceivedFrames { get; } = [];
+
+    /// <summary>The page's `send` frames so far.</summary>
+    public List<System.Text.Json.JsonElement> Sends()
+    {
+        lock (SentFrames)
+        {
+            return [.. SentFrames.Select(f => System.Text.Json.JsonDocument.Parse(f).RootElement).Where(f => f.GetProperty("type").GetString() == "send")];
+        }
+    }
+
     public static async Task<Person> OpenAsync(WebStack stack, string prefix, ViewportSize? viewport = null)
     {
         var context = await stack.Browser.NewContextAsync(new BrowserNewContextOptions
@@ -49,6 +64,11 @@ public sealed class Person : IAsyncDisposable
             if (message.Type == "error") _problems.Add(message.Text);
         };
         page.PageError += (_, error) => _problems.Add(error);
+        page.WebSocket += (_, socket) =>
+        {
+            socket.FrameSent += (_, frame) => { lock (SentFrames) SentFrames.Add(frame.Text ?? ""); };
+            socket.FrameReceived += (_, frame) => { lock (ReceivedFrames) ReceivedFrames.Add(frame.Text ?? ""); };
+        };
         await page.GotoAsync("/");
         Page = page;
         return page;

@@ -28,6 +28,45 @@ interface AccountJson {
   key_id: number;
 }
 
+/** One device's current key, as `GET /v1/accounts/{u}/devices` lists it; `certificate` is null when there is none. */
+export interface PublicDevice {
+  deviceId: number;
+  keyId: number;
+  publicKey: Bytes;
+  certificate: Bytes | null;
+}
+
+/** An account's identity key (null for an account from before linked devices) and its live devices. */
+export interface DeviceList {
+  username: string;
+  identityKey: Bytes | null;
+  devices: PublicDevice[];
+}
+
+interface DeviceJson {
+  device_id: number;
+  key_id: number;
+  public_key: string;
+  certificate?: string | null;
+}
+
+interface DeviceListJson {
+  username: string;
+  identity_key?: string | null;
+  devices: DeviceJson[];
+}
+
+const toDevice = (d: DeviceJson): PublicDevice => ({
+  deviceId: d.device_id, keyId: d.key_id, publicKey: fromBase64Url(d.public_key), certificate: d.certificate ? fromBase64Url(d.certificate) : null,
+});
+
+/** The server answering for another account or device than asked is refused, as the SDK does (ClientErrorCodes.WrongRecord). */
+function checked<T extends { username?: string; deviceId?: number; keyId?: number }>(got: T, want: { username?: string; deviceId?: number; keyId?: number }): T {
+  for (const k of ["username", "deviceId", "keyId"] as const)
+    if (want[k] !== undefined && got[k] !== want[k]) throw new ApiError(0, "wrong-record", "The server answered with another account's or device's record than the one asked for.");
+  return got;
+}
+
 const toAccount = (a: AccountJson): PublicAccount => ({ username: a.username, displayName: a.display_name, publicKey: fromBase64Url(a.public_key), keyId: a.key_id });
 
 async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
@@ -54,12 +93,25 @@ async function call<T>(method: string, path: string, body?: unknown, token?: str
 }
 
 export const api = {
-  register: (username: string, password: string, publicKey: Bytes, displayName: string) =>
-    call<AccountJson>("POST", "/v1/accounts", { username, password, public_key: toBase64Url(publicKey), display_name: displayName }).then(toAccount),
+  /** Registers with the identity key and its certificate for device 1's key id 1 (docs/api.md), as every client does. */
+  register: (username: string, password: string, publicKey: Bytes, displayName: string, identityKey: Bytes, certificate: Bytes) =>
+    call<AccountJson>("POST", "/v1/accounts", {
+      username, password, public_key: toBase64Url(publicKey), display_name: displayName, identity_key: toBase64Url(identityKey), certificate: toBase64Url(certificate),
+    }).then(toAccount),
   login: (username: string, password: string) => call<Session>("POST", "/v1/sessions", { username, password }),
   refresh: (refreshToken: string) => call<Session>("POST", "/v1/sessions/refresh", { refresh_token: refreshToken }),
   logout: (token: string) => call<void>("DELETE", "/v1/sessions/current", undefined, token),
   account: (username: string) => call<AccountJson>("GET", `/v1/accounts/${encodeURIComponent(username)}`).then(toAccount),
+  devices: (username: string) =>
+    call<DeviceListJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/devices`)
+      .then((l): DeviceList => checked({ username: l.username, identityKey: l.identity_key ? fromBase64Url(l.identity_key) : null, devices: (l.devices ?? []).map(toDevice) }, { username })),
+  deviceKey: (username: string, deviceId: number, keyId: number) =>
+    call<DeviceJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/devices/${deviceId}/keys/${keyId}`).then((d) => checked(toDevice(d), { deviceId, keyId })),
+  /** An account's first identity key, with a new key for this device that it certifies as the next key id (docs/api.md). */
+  setIdentity: (token: string, identityKey: Bytes, publicKey: Bytes, certificate: Bytes, currentPassword: string) =>
+    call<unknown>("PUT", "/v1/accounts/me/identity", {
+      identity_key: toBase64Url(identityKey), public_key: toBase64Url(publicKey), certificate: toBase64Url(certificate), current_password: currentPassword,
+    }, token),
   accountKey: (username: string, keyId: number) => call<AccountJson>("GET", `/v1/accounts/${encodeURIComponent(username)}/keys/${keyId}`).then(toAccount),
 };
 

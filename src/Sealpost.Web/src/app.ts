@@ -1,19 +1,45 @@
 // The page: a welcome screen (create an account, or sign in where the key lives), then conversations.
 import { ApiError, api, session } from "./api";
-import { acceptKey, checkContact, markVerified } from "./contacts";
-import { h, replace } from "./dom";
+import { type ShownChange, TrustError, acceptChange, changed as hasChange, checkContact, markVerified } from "./contacts";
+import { h, replace, visible } from "./dom";
 import { generateKeyPair } from "./envelope";
 import { fingerprint, safetyNumber } from "./fingerprint";
+import { generateIdentity, signCertificate } from "./identity";
 import { type ConnectionState, KeyChangedError, Messenger } from "./messenger";
-import { type Account, type Contact, type StoredKey, type StoredMessage, store } from "./store";
+import { type Account, type Contact, type StoredIdentity, type StoredKey, type StoredMessage, store } from "./store";
 
 const USERNAME = /^[a-z0-9_]{3,32}$/;
 const root = document.getElementById("app")!;
 
 export async function start(): Promise<void> {
   const account = await store.getAccount();
-  if (account && (await store.getSession())) return showMain(account);
-  showWelcome(account);
+  if (account && (await store.getSession()) && account.identityPublished) return showMain(account);
+  showWelcome(account, account && !account.identityPublished
+    ? "Every account now has an identity key, which certifies this browser's keys. Sign in with your password to make yours (with a new key for this browser): your contacts will be asked to accept it."
+    : "");
+}
+
+/**
+ * Gives an account made before identity keys its identity (R1), at the first sign-in here: a new identity key and a new
+ * key for this browser that it certifies as the next key id, published together (PUT /v1/accounts/me/identity, with
+ * the password). A key made before the identity is never bound to it (decision 93); contacts see a key change.
+ */
+async function publishIdentity(account: Account, password: string): Promise<void> {
+  const identity = await store.getIdentity() ?? await store.addIdentity(await generateIdentity(false));
+  const key = await generateKeyPair(false);
+  const keyId = account.keyId + 1;
+  const certificate = await signCertificate(identity, { username: account.username, deviceId: account.deviceId ?? 1, keyId, publicKey: key.publicKey });
+  try {
+    await api.setIdentity(await session.accessToken(), identity.publicKey, key.publicKey, certificate, password);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "identity-exists")
+      throw new Error("Your account has an identity key that this browser did not make. If you did not link another device, someone who knows your password " +
+        "(or the server) set it: change your password from a device you trust and tell your contacts not to accept the new key.");
+    throw e;
+  }
+  const updated: Account = { ...account, keyId, identityPublished: true };
+  await store.putAccountAndKey(updated, { keyId, ...key });
+  Object.assign(account, updated);
 }
 
 function messageOf(e: unknown): string {
@@ -58,8 +84,8 @@ function showWelcome(account: Account | undefined, notice = ""): void {
       : field("signin-username", "Username", { autocomplete: "username", autocapitalize: "none", spellcheck: "false" }),
     field("signin-password", "Password", { type: "password", autocomplete: "current-password" }),
     h("button", { type: "submit" }, "Sign in"),
-    account ? null : h("p", { class: "hint" }, "Sign in where you created your account: your private key lives only in that browser. " +
-      "Linking another browser or the CLI to one account is the next step (docs/web.md)."));
+    account ? null : h("p", { class: "hint" }, "Sign in where you created your account: your private keys live only in that browser. " +
+      "This page cannot yet be linked as a second device of an account."));
   signIn.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(signIn, status, async () => {
@@ -69,8 +95,10 @@ function showWelcome(account: Account | undefined, notice = ""): void {
         throw new Error(held
           ? `This browser holds ${held.username}'s key, not ${username}'s.`
           : `This browser does not hold ${username}'s private key, so it could not read their messages. Sign in where the account was created.`);
-      const tokens = await api.login(username, value(signIn, "signin-password"));
+      const password = value(signIn, "signin-password");
+      const tokens = await api.login(username, password);
       await store.putSession(tokens);
+      if (!held.identityPublished) await publishIdentity(held, password);
       await showMain(held);
     });
   });
@@ -84,7 +112,7 @@ function showWelcome(account: Account | undefined, notice = ""): void {
       field("register-display-name", "Display name (optional)", { autocomplete: "nickname", required: false, maxlength: "64" }),
       field("register-password", "Password", { type: "password", autocomplete: "new-password", minlength: "8" }, "At least 8 characters."),
       h("button", { type: "submit" }, "Create account"),
-      h("p", { class: "hint" }, "Your key pair is made here, in this browser; only the public half is sent. The private half cannot be exported, even by this page."));
+      h("p", { class: "hint" }, "Your identity key and this browser's key are made here; only their public halves are sent. The private halves cannot be exported, even by this page."));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       busy(form, status, async () => {
@@ -92,11 +120,12 @@ function showWelcome(account: Account | undefined, notice = ""): void {
         if (!USERNAME.test(username)) throw new Error("A username has 3 to 32 characters: a–z, 0–9 and _.");
         const password = value(form, "register-password");
         if ([...password].length < 8) throw new Error("A password has at least 8 characters.");
-        status.textContent = "Making your key pair…";
-        const key = await generateKeyPair(false);
-        const record = await api.register(username, password, key.publicKey, value(form, "register-display-name").trim());
-        const account: Account = { username: record.username, keyId: record.keyId };
-        await store.putAccountWithKey(account, { keyId: record.keyId, ...key });
+        status.textContent = "Making your keys…";
+        const [key, identity] = await Promise.all([generateKeyPair(false), generateIdentity(false)]);
+        const certificate = await signCertificate(identity, { username, deviceId: 1, keyId: 1, publicKey: key.publicKey });
+        const record = await api.register(username, password, key.publicKey, value(form, "register-display-name").trim(), identity.publicKey, certificate);
+        const account: Account = { username: record.username, keyId: record.keyId, deviceId: 1, identityPublished: true };
+        await store.putAccountWithKey(account, { keyId: record.keyId, ...key }, identity);
         await store.putSession(await api.login(username, password));
         await showMain(account);
       });
@@ -140,6 +169,9 @@ function logo(): SVGSVGElement {
 interface MainView {
   account: Account;
   key: StoredKey;
+  identity: StoredIdentity;
+  /** The open conversation's pending change as drawn: a message under a new key redraws the warning. */
+  drawnChange: string;
   messenger: Messenger;
   open: string | null;
   list: HTMLUListElement;
@@ -152,7 +184,8 @@ let view: MainView | null = null;
 
 async function showMain(account: Account): Promise<void> {
   const key = await store.getKey(account.keyId);
-  if (!key) return showWelcome(account, "This browser no longer holds your private key.");
+  const identity = await store.getIdentity();
+  if (!key || !identity) return showWelcome(account, "This browser no longer holds your private key.");
   try {
     await session.accessToken();
   } catch (e) {
@@ -177,6 +210,11 @@ async function showMain(account: Account): Promise<void> {
       try {
         await checkContact(name);
       } catch (e) {
+        if (e instanceof TrustError) {
+          problems.set(name, e.message);
+          (start.elements.namedItem("start-username") as HTMLInputElement).value = "";
+          return openConversation(name);
+        }
         if (e instanceof ApiError && e.status === 404) throw new Error(`No account is named ${name}.`);
         throw e;
       }
@@ -184,12 +222,12 @@ async function showMain(account: Account): Promise<void> {
       await openConversation(name);
     });
   });
-  const myFingerprint = await fingerprint(key.publicKey);
+  const myFingerprint = await fingerprint(identity.publicKey);
   const shell = h("div", { class: "shell" },
     h("header", { class: "topbar" },
       h("h1", {}, logo(), "Sealpost"),
       connection,
-      h("span", { class: "me" }, "Signed in as ", h("strong", {}, account.username)),
+      h("span", { class: "me" }, "Signed in as ", h("strong", {}, account.username), ` (device ${account.deviceId ?? 1})`),
       h("button", { type: "button", onclick: () => void signOut() }, "Sign out")),
     h("nav", { class: "sidebar", "aria-label": "Conversations" },
       start,
@@ -197,16 +235,18 @@ async function showMain(account: Account): Promise<void> {
       list,
       h("details", { class: "mykey" },
         h("summary", {}, "Your key"),
-        h("p", {}, `Key id ${key.keyId}. Fingerprint:`),
+        h("p", {}, "Your identity key's fingerprint (what your contacts compare):"),
         h("p", { class: "fingerprint", "data-testid": "my-fingerprint" }, myFingerprint),
-        h("p", { class: "hint" }, "Kept in this browser as a key that cannot be exported."),
+        h("p", {}, `This browser is device ${account.deviceId ?? 1}, key id ${key.keyId}, certified by your identity key:`),
+        h("p", { class: "fingerprint" }, await fingerprint(key.publicKey)),
+        h("p", { class: "hint" }, "Both kept in this browser as keys that cannot be exported."),
         h("button", { type: "button", class: "link danger", onclick: () => void eraseBrowser() }, "Erase this browser"))),
     conversation);
   replace(root, shell);
   view?.messenger.stop();
   unread.clear();
-  const messenger = new Messenger(account, (peer, arrived) => void changed(peer, arrived), (state, detail) => showConnection(state, detail));
-  view = { account, key, messenger, open: null, list, conversation, shell, connection };
+  const messenger = new Messenger(account, identity, (peer, arrived) => void changed(peer, arrived), (state, detail) => showConnection(state, detail));
+  view = { account, key, identity, drawnChange: "", messenger, open: null, list, conversation, shell, connection };
   document.title = `Sealpost — ${account.username}`;
   await renderList();
   renderEmpty();
@@ -234,12 +274,20 @@ async function signOut(notice = "You are signed out. Your key and history stay i
 
 /** Conversations with messages that arrived since they were last open (forgotten on reload: it is only a hint). */
 const unread = new Set<string>();
+/** What the server showed that no accept can fix (a device list without the pinned identity, R3), by contact. */
+const problems = new Map<string, string>();
+
+/** The pending change of a contact as a string, to tell whether the drawn warning is still the right one. */
+const changeOf = (c: Contact | undefined): string => JSON.stringify([c?.pendingIdentity ?? null, c?.pending ?? null]);
 
 async function changed(peer: string, arrived = false): Promise<void> {
   if (!view) return;
   if (arrived && view.open !== peer) unread.add(peer);
   await renderList();
-  if (view.open === peer) await renderMessages();
+  if (view.open !== peer) return;
+  // A message under a new key in the open conversation: the warning (an alert) appears at once, and sending stops.
+  if (changeOf(await store.getContact(peer)) !== view.drawnChange) await renderConversation();
+  else await renderMessages();
 }
 
 async function renderList(): Promise<void> {
@@ -249,10 +297,22 @@ async function renderList(): Promise<void> {
   replace(v.list, ...contacts.map((c) =>
     h("li", {},
       h("button", { type: "button", class: "contact", "data-peer": c.username, "aria-current": v.open === c.username ? "true" : undefined, onclick: () => void openConversation(c.username) },
-        h("span", { class: "name" }, c.displayName ? `${c.displayName} (${c.username})` : c.username),
+        nameOf(c),
         unread.has(c.username) ? h("span", { class: "badge new" }, "new messages") : null,
-        c.pending ? h("span", { class: "badge warn" }, "key changed") : c.verified ? h("span", { class: "badge ok" }, "verified") : null))));
+        hasChange(c) ? h("span", { class: "badge warn" }, "key changed")
+          : problems.has(c.username) ? h("span", { class: "badge warn" }, "error")
+          : c.verified ? h("span", { class: "badge ok" }, "verified") : null))));
   if (contacts.length === 0) replace(v.list, h("li", { class: "hint" }, "No conversations yet."));
+}
+
+/**
+ * The verified username always in full, the display name (the contact's own words) apart and shortened if long: a long
+ * or crafted display name can neither hide the username nor pass for another one (review L8).
+ */
+function nameOf(c: Contact): HTMLElement {
+  return h("span", { class: "name" },
+    h("span", { class: "username" }, c.username),
+    c.displayName ? h("span", { class: "display-name", title: visible(c.displayName) }, visible(c.displayName)) : null);
 }
 
 function renderEmpty(): void {
@@ -269,13 +329,15 @@ async function openConversation(peer: string): Promise<void> {
   await renderList();
   await renderConversation();
   // A changed key is noticed when the conversation opens, not only when sending.
-  const before = JSON.stringify(await store.getContact(peer));
+  const before = JSON.stringify(await store.getContact(peer)) + problems.get(peer);
   try {
     await checkContact(peer);
-  } catch {
+    problems.delete(peer);
+  } catch (e) {
+    if (e instanceof TrustError) problems.set(peer, e.message);
     // offline: what is pinned is shown
   }
-  if (view?.open === peer && JSON.stringify(await store.getContact(peer)) !== before) {
+  if (view?.open === peer && JSON.stringify(await store.getContact(peer)) + problems.get(peer) !== before) {
     await renderList();
     await renderConversation();
   }
@@ -299,9 +361,14 @@ async function renderConversation(): Promise<void> {
   const peer = v.open!;
   const contact = await store.getContact(peer);
   if (!contact) return;
-  const theirs = await fingerprint(contact.trusted.publicKey);
+  v.drawnChange = changeOf(contact);
+  const blocked = hasChange(contact);
+  // Between accounts with identity keys, fingerprints and the safety number come from those (as in the SDK).
+  const theirKey = contact.identity ?? contact.trusted.publicKey;
+  const myKey = contact.identity ? v.identity.publicKey : v.key.publicKey;
+  const theirs = await fingerprint(theirKey);
   const safety = h("p", { class: "safety", "data-testid": "safety-number" }, "Computing…");
-  void safetyNumber(v.account.username, v.key.publicKey, peer, contact.trusted.publicKey).then((n) => {
+  void safetyNumber(v.account.username, myKey, peer, theirKey).then((n) => {
     safety.textContent = n.replace(/(\S+ \S+ \S+ \S+ \S+ \S+) /, "$1\n");
   });
   messagesList = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": `Messages with ${peer}` });
@@ -309,13 +376,16 @@ async function renderConversation(): Promise<void> {
   const previous = v.conversation.querySelector<HTMLTextAreaElement>("#compose-text");
   const draft = previous?.dataset["peer"] === peer ? previous.value : "";
   const hadFocus = previous !== null && document.activeElement === previous;
-  const text = h("textarea", { id: "compose-text", name: "compose-text", rows: "2", maxlength: "16000", disabled: !!contact.pending, "data-peer": peer });
+  const text = h("textarea", {
+    id: "compose-text", name: "compose-text", rows: "2", maxlength: "16000", disabled: blocked, "data-peer": peer,
+    placeholder: blocked ? `Sending is blocked until you accept ${peer}'s new key.` : "",
+  });
   text.value = draft;
   const sendStatus = h("p", { class: "status", role: "status", "aria-live": "polite" });
   const compose = h("form", { class: "compose", novalidate: true },
     h("label", { for: "compose-text", class: "visually-hidden" }, `Message to ${peer}`),
     text,
-    h("button", { type: "submit", disabled: !!contact.pending }, "Send"),
+    h("button", { type: "submit", disabled: blocked }, "Send"),
     sendStatus);
   text.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -331,8 +401,15 @@ async function renderConversation(): Promise<void> {
       try {
         await v.messenger.sendText(peer, body);
         text.value = "";
+        if (problems.delete(peer)) await renderConversation();
       } catch (e) {
-        if (e instanceof KeyChangedError) await renderConversation();
+        // The list says "key changed" (or "error") as the conversation does, not only after a reload.
+        if (e instanceof TrustError) problems.set(peer, e.message);
+        if (e instanceof KeyChangedError || e instanceof TrustError) {
+          await renderList();
+          await renderConversation();
+          if (e instanceof TrustError) return;
+        }
         throw e;
       }
       await renderMessages();
@@ -343,18 +420,20 @@ async function renderConversation(): Promise<void> {
   replace(v.conversation,
     h("header", { class: "conversation-head" },
       h("button", { type: "button", class: "back", onclick: () => void closeConversation(peer) }, "← Conversations"),
-      h("h2", {}, contact.displayName ? `${contact.displayName} (${peer})` : peer),
+      h("h2", {}, nameOf(contact)),
       contact.verified ? h("span", { class: "badge ok" }, "verified") : h("span", { class: "badge" }, "not verified"),
       h("details", { class: "verify" },
         h("summary", {}, "Fingerprint and safety number"),
         h("dl", {},
-          h("dt", {}, `${peer}'s fingerprint (key id ${contact.trusted.keyId})`), h("dd", { class: "fingerprint", "data-testid": "their-fingerprint" }, theirs),
-          h("dt", {}, "Your fingerprint"), h("dd", { class: "fingerprint" }, await fingerprint(v.key.publicKey)),
+          h("dt", {}, contact.identity ? `${peer}'s identity key` : `${peer}'s key (key id ${contact.trusted.keyId}; ${peer} has no identity key)`),
+          h("dd", { class: "fingerprint", "data-testid": "their-fingerprint" }, theirs),
+          h("dt", {}, contact.identity ? "Your identity key" : "Your key"), h("dd", { class: "fingerprint" }, await fingerprint(myKey)),
           h("dt", {}, "Safety number"), h("dd", {}, safety)),
         h("p", { class: "hint" }, `Compare the safety number with ${peer} in person or on a call. If the 60 digits match, no one sits between you.`),
-        contact.verified || contact.pending ? null
+        contact.verified || blocked ? null
           : h("button", { type: "button", onclick: async () => { await markVerified(peer); await renderConversation(); await renderList(); } }, "They match: mark as verified"))),
-    contact.pending ? await keyChangeWarning(contact) : null,
+    blocked ? await keyChangeWarning(contact) : null,
+    problems.has(peer) ? h("section", { class: "key-change", role: "alert" }, h("h3", {}, "Not sent: the server's answer is not trustworthy"), h("p", {}, problems.get(peer)!)) : null,
     messagesList,
     compose);
   if (hadFocus) text.focus();
@@ -362,22 +441,27 @@ async function renderConversation(): Promise<void> {
 }
 
 async function keyChangeWarning(contact: Contact): Promise<HTMLElement> {
-  const pending = contact.pending!;
   const v = view!;
+  // Exactly this is adopted on "Accept": what is drawn here, not what the server says when the button is pressed.
+  const shown: ShownChange = contact.pendingIdentity ? { identity: contact.pendingIdentity, key: null } : { identity: null, key: contact.pending };
+  const newKey = shown.identity ?? shown.key!.publicKey;
+  const old = contact.identity ?? (shown.identity ? null : contact.trusted.publicKey);
+  const myKey = shown.identity ? v.identity.publicKey : v.key.publicKey;
   const status = h("p", { class: "status", role: "status" });
   return h("section", { class: "key-change", role: "alert", "aria-labelledby": "key-change-title" },
     h("h3", { id: "key-change-title" }, `${contact.username}'s key has changed`),
-    h("p", {}, `Sending to ${contact.username} is blocked until you accept the new key. It may be a new device or a reinstall, ` +
+    h("p", {}, `Sending to ${contact.username} is blocked until you accept the new key. It may be a new installation, ` +
       "or someone (the server, say) trying to read your messages. Compare the new safety number with them first."),
     h("dl", {},
-      h("dt", {}, `Old fingerprint (key id ${contact.trusted.keyId})`), h("dd", { class: "fingerprint" }, await fingerprint(contact.trusted.publicKey)),
-      h("dt", {}, `New fingerprint (key id ${pending.keyId})`), h("dd", { class: "fingerprint" }, await fingerprint(pending.publicKey)),
-      h("dt", {}, "New safety number"), h("dd", { class: "safety" }, await safetyNumber(v.account.username, v.key.publicKey, contact.username, pending.publicKey))),
+      h("dt", {}, shown.identity ? "Old identity key" : `Old fingerprint (key id ${contact.trusted.keyId})`),
+      h("dd", { class: "fingerprint" }, old ? await fingerprint(old) : `none: ${contact.username} had no identity key when you pinned them`),
+      h("dt", {}, shown.identity ? "New identity key" : `New fingerprint (key id ${shown.key!.keyId})`), h("dd", { class: "fingerprint", "data-testid": "new-fingerprint" }, await fingerprint(newKey)),
+      h("dt", {}, "New safety number"), h("dd", { class: "safety" }, await safetyNumber(v.account.username, myKey, contact.username, newKey))),
     h("button", {
       type: "button",
       onclick: async () => {
         try {
-          await acceptKey(contact.username, pending);
+          await acceptChange(contact.username, shown);
           await renderConversation();
           await renderList();
         } catch (e) {
@@ -435,8 +519,12 @@ function reconcile(list: HTMLOListElement, items: HTMLLIElement[]): void {
 }
 
 function renderMessage(m: StoredMessage): HTMLLIElement {
-  const when = new Date((m.sentAt ?? m.storedAt.split("#")[0])!);
+  // The sending time sealed inside (v2) is the sender's own word; the server's is shown only where there is none.
+  const when = new Date((m.sealedAt ?? m.sentAt ?? m.storedAt.split("#")[0])!);
   const time = h("time", { datetime: when.toISOString() }, when.toLocaleString([], { dateStyle: "short", timeStyle: "short" }));
+  const notes = [...(m.notes ?? [])];
+  if (m.repeats) notes.push(`The same sealed message arrived again ${m.repeats === 1 ? "once" : `${m.repeats} times`} under another server id ` +
+    "(a resend after a lost answer, or a replay): shown once.");
   let content: HTMLElement;
   if (m.status === "rejected") content = h("p", { class: "rejected" }, `This message could not be opened. ${m.reason ?? ""}`);
   else if (m.file) content = fileContent(m.file);
@@ -448,7 +536,8 @@ function renderMessage(m: StoredMessage): HTMLLIElement {
     h("span", { class: "visually-hidden" }, m.direction === "out" ? "You:" : `${m.peer}:`),
     content,
     m.status === "unverified" ? h("p", { class: "unverified" }, `⚠ Unverified. ${m.reason ?? ""}`) : null,
-    h("footer", {}, time, state));
+    ...notes.map((n) => h("p", { class: "note" }, `⚠ ${n}`)),
+    h("footer", {}, time, m.direction === "in" && m.fromDevice && m.status !== "rejected" ? h("span", { class: "device" }, `from ${m.peer}'s device ${m.fromDevice}`) : null, state));
 }
 
 function fileContent(file: { name: string; data: Uint8Array<ArrayBuffer> }): HTMLElement {
@@ -463,5 +552,5 @@ function fileContent(file: { name: string; data: Uint8Array<ArrayBuffer> }): HTM
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     },
   }, "Save");
-  return h("p", { class: "file" }, `File “${file.name}”, ${file.data.length.toLocaleString()} bytes. `, download);
+  return h("p", { class: "file" }, `File “${visible(file.name)}”, ${file.data.length.toLocaleString()} bytes. `, download);
 }

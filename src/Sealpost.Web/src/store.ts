@@ -6,10 +6,20 @@ import type { Bytes } from "./bytes";
 const DB_NAME = "sealpost";
 const DB_VERSION = 1;
 
-/** The account this browser holds. One key per account today; keys are stored by key id, ready for rotation and linked devices. */
+/** The account this browser holds: this device's id and current key id; keys are stored by key id, ready for rotation. */
 export interface Account {
   username: string;
   keyId: number;
+  /** This browser's device id in the account (1 for an account made here; absent in data from before linked devices: 1). */
+  deviceId?: number;
+  /** The identity key (meta `identity`) is on the server with this device's certificate. */
+  identityPublished?: boolean;
+}
+
+/** The account's identity key (docs/devices.md): the private half a non-extractable Ed25519 CryptoKey. */
+export interface StoredIdentity {
+  publicKey: Bytes;
+  privateKey: CryptoKey;
 }
 
 export interface StoredKey {
@@ -32,11 +42,18 @@ export interface PinnedKey {
 export interface Contact {
   username: string;
   displayName: string | null;
-  /** The key pinned on first use or accepted since: messages are sealed to it and opened with it. */
+  /**
+   * The identity key pinned on first use or accepted since (docs/devices.md): every device sealed to or trusted must be
+   * certified by it. Null (or absent, in data from before) for an account that had none when it was pinned.
+   */
+  identity?: Bytes | null;
+  /** A different identity key the server now shows (or a first one, for a contact pinned without): a change to accept. */
+  pendingIdentity?: Bytes | null;
+  /** Device 1's key pinned on first use or accepted since: for a contact without an identity key, sealed to and opened with. */
   trusted: PinnedKey;
   /** The safety number was compared and the user said it matched. */
   verified: boolean;
-  /** A different key the server now shows: sending is blocked until the user accepts it. */
+  /** A different device-1 key the server now shows (contacts without an identity key): sending is blocked until accepted. */
   pending: PinnedKey | null;
   lastActivity: string;
 }
@@ -61,8 +78,17 @@ export interface StoredMessage {
   messageId: string | null;
   /** Outgoing only. */
   state: OutState | null;
-  /** Outgoing, until accepted: the sealed frame body, resent with the same client id after a reconnect. */
+  /** Outgoing, until accepted, in data from before envelope v2: a sealed v1 body. The page no longer sends these. */
   body: string | null;
+  /** Outgoing, until accepted: the whole sealed `send` frame (JSON), resent as it is with the same id after a reconnect. */
+  frame?: string | null;
+  /** Envelope v2: the sending device (incoming), and the time sealed inside by the sender's clock (ISO). */
+  fromDevice?: number | null;
+  sealedAt?: string | null;
+  /** Warnings shown with the message: an old envelope v1, a sealed time far from the server's. */
+  notes?: string[];
+  /** Times the same sealed message id arrived again under another server id (a resend or a replay): shown once, flagged. */
+  repeats?: number;
 }
 
 let dbPromise: Promise<IDBDatabase> | null = null;
@@ -108,13 +134,30 @@ export const store = {
   putSession: (s: Session) => tx(["meta"], "readwrite", (t) => void t.objectStore("meta").put(s, "session")),
   deleteSession: () => tx(["meta"], "readwrite", (t) => void t.objectStore("meta").delete("session")),
 
-  /** A new account's key and name in one transaction: there is never an account without its key. */
-  putAccountWithKey: (account: Account, key: StoredKey) =>
+  /** A new account's key, identity key and name in one transaction: there is never an account without its keys. */
+  putAccountWithKey: (account: Account, key: StoredKey, identity: StoredIdentity) =>
+    tx(["meta", "keys"], "readwrite", (t) => {
+      t.objectStore("keys").put(key);
+      t.objectStore("meta").put(identity, "identity");
+      t.objectStore("meta").put(account, "account");
+    }),
+  putAccount: (account: Account) => tx(["meta"], "readwrite", (t) => void t.objectStore("meta").put(account, "account")),
+  getIdentity: () => tx(["meta"], "readonly", (t) => request<StoredIdentity | undefined>(t.objectStore("meta").get("identity"))),
+  /** An identity key for an account made before the page had them; refuses to replace one. */
+  addIdentity: (identity: StoredIdentity) =>
+    tx(["meta"], "readwrite", async (t) => {
+      const held = await request<StoredIdentity | undefined>(t.objectStore("meta").get("identity"));
+      if (held) return held;
+      t.objectStore("meta").put(identity, "identity");
+      return identity;
+    }),
+  getKey: (keyId: number) => tx(["keys"], "readonly", (t) => request<StoredKey | undefined>(t.objectStore("keys").get(keyId))),
+  /** A new key of this device and the account naming it current, in one transaction (older keys stay, to open what was sealed to them). */
+  putAccountAndKey: (account: Account, key: StoredKey) =>
     tx(["meta", "keys"], "readwrite", (t) => {
       t.objectStore("keys").put(key);
       t.objectStore("meta").put(account, "account");
     }),
-  getKey: (keyId: number) => tx(["keys"], "readonly", (t) => request<StoredKey | undefined>(t.objectStore("keys").get(keyId))),
 
   getContact: (username: string) => tx(["contacts"], "readonly", (t) => request<Contact | undefined>(t.objectStore("contacts").get(username))),
   putContact: (c: Contact) => tx(["contacts"], "readwrite", (t) => void t.objectStore("contacts").put(c)),
