@@ -8,7 +8,9 @@ namespace Sealpost.Client.Messaging;
 /// <summary>
 /// Seals one message: one envelope per device of the recipient, each verified under the identity key pinned for them,
 /// and a copy for each of my other devices (docs/devices.md, "Sending"). An account without an identity key (from
-/// before linked devices) gets one envelope v1 to its trusted key.
+/// before identity keys) gets one envelope v2 to its device 1, under the key pinned for it (trust on first use). Only a
+/// profile that holds no identity of its own (an old one, before its next login) still seals v1, which is all its
+/// contacts can verify from it.
 /// </summary>
 internal sealed class Sealer(KeyRing keys, ContactBook contacts, TimeProvider time)
 {
@@ -23,17 +25,17 @@ internal sealed class Sealer(KeyRing keys, ContactBook contacts, TimeProvider ti
             : [.. (await contacts.RequireDevicesAsync(account.Username, ownIdentity, ct).ConfigureAwait(false))!.Where(d => d.DeviceId != account.DeviceId)];
         var sentAt = time.GetUtcNow();
         var sender = new DeviceSender(account.Username, account.DeviceId, account.KeyId, me.PrivateKey.ToArray());
-        // v2 between accounts with identity keys; v1 when either has none (it opens with the keys pinned as before).
+        // v2 whenever this account has an identity key (its contacts verify its devices through it); v1 only when it has none.
         string Seal(string username, TrustedDevice device, ContentType type, bool v2) => Convert.ToBase64String(v2
             ? EnvelopeV2.Seal(sender, new DeviceRecipient(username, device.DeviceId, device.KeyId, device.PublicKey),
                 new SealedContent(type, clientId, sentAt, type == ContentType.SentCopy ? to : null, plaintext))
             : Envelope.Seal(new EnvelopeParty(account.Username, account.KeyId, me.PrivateKey.ToArray()), new EnvelopeRecipient(username, device.KeyId, device.PublicKey), plaintext));
 
-        var v2 = ownIdentity is not null && recipients is not null;
+        var v2 = ownIdentity is not null;
         if (recipients is null)
         {
             // Such a recipient verifies a v1 envelope with the account's key by key id, which names device 1's keys only.
-            if (account.DeviceId != 1)
+            if (!v2 && account.DeviceId != 1)
                 throw new SealpostException(ErrorKind.Refused, ClientErrorCodes.LegacyRecipient,
                     $"{to} uses a client without linked devices (their account has no identity key), which can verify messages from your first device only; send from that device, or ask {to} to update.");
             var trusted = await contacts.RequireTrustedAsync(to, ct).ConfigureAwait(false);
