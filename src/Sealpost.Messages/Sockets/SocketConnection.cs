@@ -24,6 +24,7 @@ internal sealed class SocketConnection
     private readonly SendHandler _sending;
     private readonly FrameBudgets _budgets;
     private readonly TokenValidator _tokens;
+    private readonly LiveSessions _liveSessions;
     private readonly SocketOptions _options;
     private readonly TimeProvider _clock;
     private readonly MessagesMetrics _metrics;
@@ -38,7 +39,7 @@ internal sealed class SocketConnection
     private DateTimeOffset _tokenExpiresAt;
 
     public SocketConnection(WebSocket socket, TokenIdentity identity, string connectionId, DeviceSessions sessions, SendHandler sending,
-        FrameBudgets budgets, TokenValidator tokens, IOptions<SocketOptions> options, TimeProvider clock, MessagesMetrics metrics,
+        FrameBudgets budgets, TokenValidator tokens, LiveSessions liveSessions, IOptions<SocketOptions> options, TimeProvider clock, MessagesMetrics metrics,
         ILogger<SocketConnection> logger)
     {
         _socket = socket;
@@ -46,6 +47,7 @@ internal sealed class SocketConnection
         _sending = sending;
         _budgets = budgets;
         _tokens = tokens;
+        _liveSessions = liveSessions;
         _options = options.Value;
         _clock = clock;
         _metrics = metrics;
@@ -218,6 +220,11 @@ internal sealed class SocketConnection
         if (identity is not { } valid || valid.Username != Identity.Username || valid.Device != Identity.Device)
         {
             _writer.Emit(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token is not valid for this user."));
+            return;
+        }
+        if (!await _liveSessions.IsLiveAsync(token!, valid, ct))
+        {
+            _writer.Emit(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token's session has ended; log in again."));
             return;
         }
         lock (_gate) _tokenExpiresAt = valid.ExpiresAt;
