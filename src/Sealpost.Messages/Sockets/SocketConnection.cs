@@ -13,7 +13,7 @@ namespace Sealpost.Messages.Sockets;
 /// <summary>
 /// One authenticated socket, from open to close: it opens the device's <see cref="DeviceSession"/> (what reaches the
 /// device), reads client frames and hands them on (sends to the <see cref="SendHandler"/>, acks to the session, renewals
-/// to the <see cref="TokenValidator"/>), within the device's frame budget. Everything it writes goes through its one
+/// to the <see cref="TokenValidator"/>), within the account's frame budget. Everything it writes goes through its one
 /// <see cref="FrameWriter"/>. A timer closes it when its token expires and gives the session its periodic checks.
 /// </summary>
 internal sealed class SocketConnection
@@ -65,12 +65,12 @@ internal sealed class SocketConnection
     {
         if (await _sessions.OpenAsync(Identity.Address, Identity.Session, _writer) is not { } session)
         {
-            await _writer.RefuseAsync(CloseCodes.TooManySockets, $"At most {_sessions.MaxPerDevice} sockets per user on one server; close one and reconnect.");
+            await _writer.RefuseAsync(CloseCodes.TooManySockets, $"At most {_sessions.MaxPerAccount} sockets per account on one server, all its devices together; close one and reconnect.");
             _socket.Abort();
             return;
         }
         _session = session;
-        _bucket = _budgets.Take(Identity.Address);
+        _bucket = _budgets.Take(Identity.Username);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _writer.Stopped);
         var timing = TimerLoopAsync(linked.Token);
         try
@@ -84,7 +84,7 @@ internal sealed class SocketConnection
         finally
         {
             await _sessions.CloseAsync(session);
-            _budgets.Return(Identity.Address);
+            _budgets.Return(Identity.Username);
             await _writer.FinishAsync();
             await timing;
             _socket.Abort();
