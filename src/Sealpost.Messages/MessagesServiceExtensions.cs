@@ -50,6 +50,9 @@ internal static class MessagesServiceExtensions
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DeviceDirectory>(sp, UsersServiceClient(sp, nameof(DeviceDirectory))));
         services.AddHttpClient(nameof(TokenValidator), c => c.Timeout = TimeSpan.FromSeconds(5));
         services.AddHttpClient(nameof(DeviceDirectory), c => c.Timeout = TimeSpan.FromSeconds(5));
+        // Asked at every connect: a users service that does not answer soon is passed over (the token is trusted).
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<LiveSessions>(sp, UsersServiceClient(sp, nameof(LiveSessions))));
+        services.AddHttpClient(nameof(LiveSessions), c => c.Timeout = TimeSpan.FromSeconds(2));
 
         // Delivery, the core: the origin side (Relay), the receiving side (LocalDevices, DeviceSessions), and the flush between.
         services.AddSingleton<LocalDevices>().AddSingleton<Relay>().AddSingleton<ClusterFlush>().AddSingleton<Origins>().AddSingleton<DeviceSessions>();

@@ -20,7 +20,7 @@ public sealed class FakeTimeTests(MessagesHosts hosts)
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var host = hosts.StartAnother(clock);
         var user = await hosts.Api.NewUserAsync("lapse");
-        var minute = Tokens.Mint(hosts.Users, user.Username, TimeSpan.FromMinutes(1));
+        var minute = Tokens.Mint(hosts.Users, user, TimeSpan.FromMinutes(1));
         await using var renewed = await ProtocolClient.ConnectAsync(host.SocketUrl, minute);
         await using var lapsing = await ProtocolClient.ConnectAsync(host.SocketUrl, minute);
         await renewed.AuthAsync(user.AccessToken);

@@ -213,7 +213,7 @@ public sealed class HostileFrameTests(MessagesHosts hosts)
     public async Task An_expired_token_is_refused()
     {
         var user = await hosts.Users.Api.NewUserAsync("lapse");
-        var expired = Tokens.Mint(hosts.Users, user.Username, TimeSpan.FromMinutes(-5));
+        var expired = Tokens.Mint(hosts.Users, user, TimeSpan.FromMinutes(-5));
 
         await Assert.ThrowsAsync<WebSocketException>(() => ProtocolClient.ConnectAsync(hosts.SocketUrl(0), expired));
     }

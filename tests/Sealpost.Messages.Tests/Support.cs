@@ -22,8 +22,10 @@ internal static class Mailbox
 /// <summary>Mints access tokens with the users service's real signing key, for lifetimes the service would not issue.</summary>
 internal static class Tokens
 {
-    public static string Mint(UsersCluster users, string username, TimeSpan lifetime)
+    /// <summary>A token for <paramref name="user"/>'s own (live) session, expiring after <paramref name="lifetime"/>.</summary>
+    public static string Mint(UsersCluster users, TestUser user, TimeSpan lifetime)
     {
+        var sid = new JsonWebToken(user.AccessToken).GetClaim("sid").Value;
         // Not disposed: the token handler caches a signer per key id.
         var ecdsa = ECDsa.Create();
         ecdsa.ImportFromPem(File.ReadAllText(users.SigningKeyPath));
@@ -37,7 +39,7 @@ internal static class Tokens
             NotBefore = now.AddMinutes(-1),
             Expires = now + lifetime,
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
-            Subject = new ClaimsIdentity([new Claim("sub", username), new Claim("sid", Guid.NewGuid().ToString())]),
+            Subject = new ClaimsIdentity([new Claim("sub", user.Username), new Claim("sid", sid)]),
         });
     }
 

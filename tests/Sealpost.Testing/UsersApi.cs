@@ -70,8 +70,8 @@ public sealed class UsersApi(HttpClient http)
         return key;
     }
 
-    public Task<HttpResponseMessage> LoginRawAsync(string? username, string? password, CancellationToken ct = default) =>
-        http.PostAsJsonAsync("v1/sessions", new LoginRequest(username, password), SealpostJsonContext.Default.LoginRequest, ct);
+    public Task<HttpResponseMessage> LoginRawAsync(string? username, string? password, int? deviceId = null, CancellationToken ct = default) =>
+        http.PostAsJsonAsync("v1/sessions", new LoginRequest(username, password, deviceId), SealpostJsonContext.Default.LoginRequest, ct);
 
     public Task<HttpResponseMessage> RefreshRawAsync(string? refreshToken, CancellationToken ct = default) =>
         http.PostAsJsonAsync("v1/sessions/refresh", new RefreshRequest(refreshToken), SealpostJsonContext.Default.RefreshRequest, ct);
@@ -86,7 +86,7 @@ public sealed class UsersApi(HttpClient http)
     /// <summary>Logs in; the session when it worked, and the status either way.</summary>
     public async Task<(HttpStatusCode Status, SessionResponse? Session)> TryLoginAsync(string username, string password, CancellationToken ct = default)
     {
-        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password, ct), ct);
+        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password, ct: ct), ct);
         return await SessionOfAsync(response, ct);
     }
 
@@ -100,9 +100,10 @@ public sealed class UsersApi(HttpClient http)
     private static async Task<(HttpStatusCode Status, SessionResponse? Session)> SessionOfAsync(HttpResponseMessage response, CancellationToken ct) =>
         (response.StatusCode, response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse, ct) : null);
 
-    public async Task<SessionResponse> LoginAsync(string username, string password = DefaultPassword)
+    /// <summary>A new session, of <paramref name="deviceId"/> (the lowest live device when null).</summary>
+    public async Task<SessionResponse> LoginAsync(string username, string password = DefaultPassword, int? deviceId = null)
     {
-        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password));
+        using var response = await RetryWhileBusyAsync(() => LoginRawAsync(username, password, deviceId));
         await EnsureAsync(response, HttpStatusCode.OK);
         return (await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.SessionResponse))!;
     }

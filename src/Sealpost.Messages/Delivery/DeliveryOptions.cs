@@ -23,7 +23,7 @@ internal sealed class DeliveryOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan RefusalPatience { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Sockets one user may hold on one instance; one more is closed with 4429.</summary>
+    /// <summary>Sockets one account (all its devices together) may hold on one instance; one more is closed with 4429.</summary>
     [Range(1, 1000)]
     public int MaxSocketsPerUser { get; set; } = 16;
 

@@ -10,7 +10,7 @@ internal sealed class DeviceSessions(
     MessagesMetrics metrics, ILogger<DeviceSession> logger)
 {
     /// <summary>How many sockets one device may hold on this instance (<see cref="DeliveryOptions.MaxSocketsPerUser"/>).</summary>
-    public int MaxPerDevice => options.Value.MaxSocketsPerUser;
+    public int MaxPerAccount => options.Value.MaxSocketsPerUser;
 
     /// <summary>
     /// A started session for <paramref name="address"/>, whose frames go to <paramref name="sink"/>; null when the device

@@ -18,26 +18,27 @@ internal sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> op
     // Sub/unsub of one device run one at a time; devices share 64 gates, so one slow bus call holds up few others.
     private readonly SemaphoreSlim[] _subscriptionGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
+    // Sockets here per account, all its devices together: the cap is the account's, so more devices get no more sockets
+    // (security review M2, decision 85).
+    private readonly Dictionary<string, int> _perAccount = new(StringComparer.Ordinal);
+    private readonly Lock _countGate = new();
 
     private Closing? _closingAll;
 
-    /// <summary>Adds a session; false when its device has <see cref="DeliveryOptions.MaxSocketsPerUser"/> here already.</summary>
+    /// <summary>
+    /// Adds a session; false when its account (all its devices together) has <see cref="DeliveryOptions.MaxSocketsPerUser"/>
+    /// sockets here already.
+    /// </summary>
     public async Task<bool> AddAsync(DeviceSession session)
     {
-        var limit = options.Value.MaxSocketsPerUser;
-        var added = false;
-        _devices.AddOrUpdate(session.Address,
-            _ =>
-            {
-                added = true;
-                return [session];
-            },
-            (_, existing) =>
-            {
-                added = existing.Length < limit;
-                return added ? [.. existing, session] : existing;
-            });
-        if (!added) return false;
+        var account = Identity.DeviceAddress.Parse(session.Address).Username;
+        lock (_countGate)
+        {
+            var open = _perAccount.GetValueOrDefault(account);
+            if (open >= options.Value.MaxSocketsPerUser) return false;
+            _perAccount[account] = open + 1;
+        }
+        _devices.AddOrUpdate(session.Address, _ => [session], (_, existing) => [.. existing, session]);
         // A socket that opens while the instance shuts down is closed like the others (CloseAll may have passed it by).
         if (Volatile.Read(ref _closingAll) is { } closing) session.Close(closing.Code, closing.Reason);
         await SyncSubscriptionAsync(session.Address);
@@ -60,7 +61,14 @@ internal sealed class LocalDevices(IClusterBus bus, IOptions<DeliveryOptions> op
             var done = rest.Length == 0
                 ? _devices.TryRemove(new KeyValuePair<string, DeviceSession[]>(session.Address, sessions))
                 : _devices.TryUpdate(session.Address, rest, sessions);
-            if (done) break;
+            if (!done) continue;
+            var account = Identity.DeviceAddress.Parse(session.Address).Username;
+            lock (_countGate)
+            {
+                if (_perAccount[account] > 1) _perAccount[account]--;
+                else _perAccount.Remove(account);
+            }
+            break;
         }
         await SyncSubscriptionAsync(session.Address);
     }

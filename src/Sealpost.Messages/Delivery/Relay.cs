@@ -288,7 +288,7 @@ internal sealed partial class Relay
     {
         AcceptStatus.MailboxFull => (ErrorCodes.MailboxFull, "The recipient's mailbox is full; try again later."),
         AcceptStatus.SenderShareFull => (ErrorCodes.MailboxFull,
-            "The recipient's mailbox holds as many of your messages as it takes from one sender; try again once they have read some."),
+            "The recipient's mailbox holds as many of your messages (from all your devices) as it takes from one sender; try again once they have read some."),
         _ => (ErrorCodes.RateLimited, "You have had as many messages stored for offline recipients today as one account may; try again tomorrow."),
     };
 

@@ -15,11 +15,17 @@ internal sealed class MailboxOptions
     [Range(1, 10_000_000)]
     public int Quota { get; set; } = 10_000;
 
-    /// <summary>Undelivered messages from one sender one mailbox may hold: one account cannot take a whole mailbox.</summary>
+    /// <summary>
+    /// Undelivered messages from one sender account (all its devices together) one mailbox may hold: one account cannot
+    /// take a whole mailbox.
+    /// </summary>
     [Range(1, 10_000_000)]
     public int QuotaPerSender { get; set; } = 1_000;
 
-    /// <summary>Messages one sender may have stored per day (UTC), for all recipients together; live deliveries are free.</summary>
+    /// <summary>
+    /// Messages one sender account (all its devices together) may have stored per day (UTC), for all recipients whose
+    /// mailboxes are on one mailbox cluster together; live deliveries are free.
+    /// </summary>
     [Range(1, 1_000_000_000)]
     public int StoredPerSenderPerDay { get; set; } = 50_000;
 

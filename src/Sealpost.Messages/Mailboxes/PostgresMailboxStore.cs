@@ -176,8 +176,12 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
         var results = new AcceptResult?[batch.Count];
         var refused = new AcceptStatus?[batch.Count];
         // One statement, one commit. Each message gets a verdict: the recipient's mailbox full (counted up to the quota,
-        // once per recipient); this sender's share of it full (counted only when the mailbox could hold that many); the
-        // sender's stored messages for today spent (one row per sender and day, bumped by what this statement stores).
+        // once per recipient); the sender account's share of it full (counted only when the mailbox could hold that many); the
+        // sender account's stored messages for today spent (one row per account and day, bumped by what this statement stores).
+        // A sender is a device address ('alice', 'alice/2'), and both limits are the account's, all its devices together
+        // (security review M2, decision 85): 'sender' compares bytewise (migration 0006), so an account's devices are one
+        // range of the (recipient, sender, client_id) index, [account, account || '0') ('/' sorts below every character
+        // a username may hold, and no other username falls inside).
         // A resend of a message that waits (the same sender's client id) moves the waiting row to the resend's newer id:
         // a sender that lost its connection (or the instance it was on) resends everything unanswered, in order, and
         // some of those may have been stored before under their old ids while the rest were not; moved, they all stand
@@ -193,19 +197,21 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
         // scan of the whole table per recipient and batch, which made a long-lived system's mailbox writes 3-5x slower.
         await using (var cmd = db.CreateCommand("""
             WITH input AS (
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[], $11::smallint[]) WITH ORDINALITY
+                SELECT t.*, split_part(t.sender, '/', 1) AS account
+                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bytea[], $6::timestamptz[], $11::smallint[]) WITH ORDINALITY
                     AS t (id, recipient, sender, client_id, body, sent_at, shard, ord)),
             mailboxes AS (
                 SELECT r.recipient, (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = r.recipient ORDER BY m.recipient, m.id LIMIT $7) q) AS waiting
                 FROM (SELECT DISTINCT recipient FROM input) r),
             shares AS (
-                SELECT p.recipient, p.sender, CASE WHEN b.waiting + p.sending > $8
-                    THEN (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.recipient = p.recipient AND m.sender = p.sender
+                SELECT p.recipient, p.account, CASE WHEN b.waiting + p.sending > $8
+                    THEN (SELECT count(*) FROM (SELECT 1 FROM messages m
+                        WHERE m.recipient = p.recipient AND m.sender >= p.account AND m.sender < (p.account || '0')
                         ORDER BY m.recipient, m.sender, m.client_id LIMIT $8) q)
                     ELSE 0 END AS waiting
-                FROM (SELECT recipient, sender, count(*) AS sending FROM input GROUP BY recipient, sender) p JOIN mailboxes b USING (recipient)),
+                FROM (SELECT recipient, account, count(*) AS sending FROM input GROUP BY recipient, account) p JOIN mailboxes b USING (recipient)),
             spent AS (
-                SELECT d.sender, d.stored FROM (SELECT DISTINCT sender FROM input) s JOIN sender_days d ON d.sender = s.sender AND d.day = $10),
+                SELECT d.sender AS account, d.stored FROM (SELECT DISTINCT account FROM input) s JOIN sender_days d ON d.sender = s.account AND d.day = $10),
             -- A verdict is an AcceptStatus value: 0 Stored (if nothing conflicts), 2 MailboxFull, 3 SenderShareFull,
             -- 4 SenderDailyLimit, 5 ShardElsewhere (this database does not hold the recipient's shard, or it is being
             -- moved: checked in this statement, so a shard move that marked it 'moving' sees no later write here); a
@@ -215,10 +221,10 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
                 SELECT i.*, CASE
                     WHEN NOT EXISTS (SELECT FROM mailbox_shards o WHERE o.shard = i.shard AND o.state = 'owned') THEN 5
                     WHEN b.waiting >= $7 THEN 2
-                    WHEN p.waiting + row_number() OVER (PARTITION BY i.recipient, i.sender ORDER BY i.ord) > $8 THEN 3
-                    WHEN coalesce(d.stored, 0) + row_number() OVER (PARTITION BY i.sender ORDER BY i.ord) > $9 THEN 4
+                    WHEN p.waiting + row_number() OVER (PARTITION BY i.recipient, i.account ORDER BY i.ord) > $8 THEN 3
+                    WHEN coalesce(d.stored, 0) + row_number() OVER (PARTITION BY i.account ORDER BY i.ord) > $9 THEN 4
                     ELSE 0 END AS verdict
-                FROM input i JOIN mailboxes b USING (recipient) JOIN shares p USING (recipient, sender) LEFT JOIN spent d USING (sender)),
+                FROM input i JOIN mailboxes b USING (recipient) JOIN shares p USING (recipient, account) LEFT JOIN spent d USING (account)),
             stored AS (
                 INSERT INTO messages AS m (recipient, id, sender, client_id, body, sent_at)
                 SELECT DISTINCT ON (sender, client_id, recipient) recipient, id, sender, client_id, body, sent_at FROM verdicts WHERE verdict = 0
@@ -227,7 +233,7 @@ internal sealed class PostgresMailboxStore(NpgsqlDataSource db, IOptions<Mailbox
                     WHERE m.id < excluded.id
                 RETURNING id, sender),
             counted AS (
-                INSERT INTO sender_days (sender, day, stored) SELECT sender, $10, count(*) FROM stored GROUP BY sender
+                INSERT INTO sender_days (sender, day, stored) SELECT split_part(sender, '/', 1), $10, count(*) FROM stored GROUP BY 1
                 ON CONFLICT (sender, day) DO UPDATE SET stored = sender_days.stored + excluded.stored)
             SELECT v.ord, CASE WHEN s.id IS NOT NULL THEN 0 WHEN v.verdict = 0 THEN 2 ELSE v.verdict END
             FROM verdicts v LEFT JOIN stored s ON s.id = v.id

@@ -13,7 +13,7 @@ namespace Sealpost.Messages.Sockets;
 /// <summary>
 /// One authenticated socket, from open to close: it opens the device's <see cref="DeviceSession"/> (what reaches the
 /// device), reads client frames and hands them on (sends to the <see cref="SendHandler"/>, acks to the session, renewals
-/// to the <see cref="TokenValidator"/>), within the device's frame budget. Everything it writes goes through its one
+/// to the <see cref="TokenValidator"/>), within the account's frame budget. Everything it writes goes through its one
 /// <see cref="FrameWriter"/>. A timer closes it when its token expires and gives the session its periodic checks.
 /// </summary>
 internal sealed class SocketConnection
@@ -24,6 +24,7 @@ internal sealed class SocketConnection
     private readonly SendHandler _sending;
     private readonly FrameBudgets _budgets;
     private readonly TokenValidator _tokens;
+    private readonly LiveSessions _liveSessions;
     private readonly SocketOptions _options;
     private readonly TimeProvider _clock;
     private readonly MessagesMetrics _metrics;
@@ -38,7 +39,7 @@ internal sealed class SocketConnection
     private DateTimeOffset _tokenExpiresAt;
 
     public SocketConnection(WebSocket socket, TokenIdentity identity, string connectionId, DeviceSessions sessions, SendHandler sending,
-        FrameBudgets budgets, TokenValidator tokens, IOptions<SocketOptions> options, TimeProvider clock, MessagesMetrics metrics,
+        FrameBudgets budgets, TokenValidator tokens, LiveSessions liveSessions, IOptions<SocketOptions> options, TimeProvider clock, MessagesMetrics metrics,
         ILogger<SocketConnection> logger)
     {
         _socket = socket;
@@ -46,6 +47,7 @@ internal sealed class SocketConnection
         _sending = sending;
         _budgets = budgets;
         _tokens = tokens;
+        _liveSessions = liveSessions;
         _options = options.Value;
         _clock = clock;
         _metrics = metrics;
@@ -63,12 +65,12 @@ internal sealed class SocketConnection
     {
         if (await _sessions.OpenAsync(Identity.Address, Identity.Session, _writer) is not { } session)
         {
-            await _writer.RefuseAsync(CloseCodes.TooManySockets, $"At most {_sessions.MaxPerDevice} sockets per user on one server; close one and reconnect.");
+            await _writer.RefuseAsync(CloseCodes.TooManySockets, $"At most {_sessions.MaxPerAccount} sockets per account on one server, all its devices together; close one and reconnect.");
             _socket.Abort();
             return;
         }
         _session = session;
-        _bucket = _budgets.Take(Identity.Address);
+        _bucket = _budgets.Take(Identity.Username);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _writer.Stopped);
         var timing = TimerLoopAsync(linked.Token);
         try
@@ -82,7 +84,7 @@ internal sealed class SocketConnection
         finally
         {
             await _sessions.CloseAsync(session);
-            _budgets.Return(Identity.Address);
+            _budgets.Return(Identity.Username);
             await _writer.FinishAsync();
             await timing;
             _socket.Abort();
@@ -218,6 +220,11 @@ internal sealed class SocketConnection
         if (identity is not { } valid || valid.Username != Identity.Username || valid.Device != Identity.Device)
         {
             _writer.Emit(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token is not valid for this user."));
+            return;
+        }
+        if (!await _liveSessions.IsLiveAsync(token!, valid, ct))
+        {
+            _writer.Emit(FrameCodec.Error(null, ErrorCodes.Unauthorized, "That access token's session has ended; log in again."));
             return;
         }
         lock (_gate) _tokenExpiresAt = valid.ExpiresAt;

@@ -15,7 +15,7 @@ internal static partial class SocketEndpoints
 
     /// <summary>Checks origin and token before the upgrade, so a refused client gets a plain HTTP status and a problem body.</summary>
     private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Connect(
-        HttpContext http, TokenValidator tokens, DeviceDirectory directory, IOptions<SocketOptions> socketOptions, ILogger<SocketConnection> logger,
+        HttpContext http, TokenValidator tokens, DeviceDirectory directory, LiveSessions sessions, IOptions<SocketOptions> socketOptions, ILogger<SocketConnection> logger,
         IHostApplicationLifetime lifetime)
     {
         var options = socketOptions.Value;
@@ -39,6 +39,13 @@ internal static partial class SocketEndpoints
             LogDeviceRefused(logger, identity.Username, identity.Device);
             return Problems.Of(StatusCodes.Status401Unauthorized, "device-removed", "This device was removed from the account.",
                 "Link it again from one of the account's devices.");
+        }
+
+        if (!await sessions.IsLiveAsync(token, identity, http.RequestAborted))
+        {
+            LogSessionRefused(logger, identity.Username, identity.Session);
+            return Problems.Of(StatusCodes.Status401Unauthorized, "unauthorized", "A valid access token is required.",
+                "The token's session has ended (logged out, refreshed elsewhere, new password or key); log in again.");
         }
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
@@ -77,6 +84,9 @@ internal static partial class SocketEndpoints
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket refused for {Username}: device {Device} is not one of the account's devices")]
     private static partial void LogDeviceRefused(ILogger logger, string username, int device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket refused for {Username}: session {SessionId} has ended")]
+    private static partial void LogSessionRefused(ILogger logger, string username, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket opened for {Username} from {ClientAddress}")]
     private static partial void LogOpened(ILogger logger, string username, string clientAddress);

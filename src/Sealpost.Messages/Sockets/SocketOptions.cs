@@ -16,7 +16,7 @@ internal sealed class SocketOptions
     /// <summary>A peer that does not answer a ping within this time is dead and its socket is dropped.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Frames other than acks a user may send per second on one instance, sustained; bursts up to twice that.</summary>
+    /// <summary>Frames other than acks an account (all its devices together) may send per second on one instance, sustained; bursts up to twice that.</summary>
     [Range(1, 1_000_000)]
     public int FramesPerSecond { get; set; } = 200;
 

@@ -9,12 +9,12 @@ namespace Sealpost.Messages.UsersEvents;
 
 /// <summary>
 /// What the users service announces on Redis (sharded pub/sub, as the cluster bus) (JSON, <see cref="SessionsEnded"/> and <see cref="DevicesChanged"/>): the
-/// sockets of ended sessions close; an account's cached device list is forgotten, and a removed device's mailbox goes
+/// sockets of ended sessions close (and a live answer kept for one of them is dropped); an account's cached device list is forgotten, and a removed device's mailbox goes
 /// (every instance hears this and deletes, which is idempotent; a notice lost while Redis is away leaves the rows to
 /// expire). Runs only where Redis is configured: one instance alone has no users-service events to hear.
 /// </summary>
 internal sealed partial class UsersEventsListener(
-    IConnectionMultiplexer redis, LocalDevices devices, DeviceDirectory directory, IMailboxStore store, ILogger<UsersEventsListener> logger) : BackgroundService
+    IConnectionMultiplexer redis, LocalDevices devices, DeviceDirectory directory, LiveSessions sessions, IMailboxStore store, ILogger<UsersEventsListener> logger) : BackgroundService
 {
     // Until it succeeds (Redis may be away at start); once subscribed, the multiplexer resubscribes after reconnects.
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,7 +40,9 @@ internal sealed partial class UsersEventsListener(
 
     private void OnSessionsEnded(RedisValue value)
     {
-        if (Read(value, SealpostJsonContext.Default.SessionsEnded) is { Username: not null } ended) devices.EndSessions(ended);
+        if (Read(value, SealpostJsonContext.Default.SessionsEnded) is not { Username: not null } ended) return;
+        sessions.Forget(ended);
+        devices.EndSessions(ended);
     }
 
     private async Task OnDevicesChangedAsync(RedisValue value)

@@ -16,6 +16,7 @@ public static partial class SessionEndpoints
         var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions").WithNoStore();
         sessions.MapPost("/", Login).Accepts<LoginRequest>("application/json");
         sessions.MapPost("/refresh", Refresh).Accepts<RefreshRequest>("application/json");
+        sessions.MapGet("/current", SessionIsLive).RequireAuthorization();
         sessions.MapDelete("/current", Logout).RequireAuthorization();
         app.MapGet("/.well-known/jwks.json", (SigningKey key) => TypedResults.Ok(new JsonWebKeySetDocument([key.PublicJwk])))
             .WithTags("Sessions");
@@ -104,7 +105,7 @@ public static partial class SessionEndpoints
         Problems.Of(StatusCodes.Status401Unauthorized, "invalid-credentials", "Wrong username or password.");
 
     private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Refresh(
-        HttpContext http, SessionStore sessions, TokenIssuer issuer, TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
+        HttpContext http, SessionStore sessions, SessionEvents events, TokenIssuer issuer, TokenOptions options, ILogger<TokenIssuer> logger, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(http.Request, SealpostJsonContext.Default.RefreshRequest, ct);
         if (problem is not null) return problem;
@@ -113,7 +114,14 @@ public static partial class SessionEndpoints
         var client = ClientAddress.Of(http);
         var refreshToken = SessionStore.NewRefreshToken();
         var refreshExpires = DateTimeOffset.UtcNow.AddDays(options.RefreshTokenDays);
-        if (await sessions.RotateAsync(presented, refreshToken, refreshExpires, TimeSpan.FromDays(options.SessionMaxDays), ct) is not { } session)
+        var rotation = await sessions.RotateAsync(presented, refreshToken, refreshExpires, TimeSpan.FromDays(options.SessionMaxDays), ct);
+        if (rotation.Replayed is var (replayedBy, ended))
+        {
+            // Someone else may hold the session (the token was stolen): its sockets close now, not when their tokens expire.
+            events.Ended(replayedBy, only: ended);
+            LogRefreshReplayed(logger, replayedBy, client, ended);
+        }
+        if (rotation.Session is not { } session)
         {
             LogRefreshFailed(logger, client);
             return Problems.Of(StatusCodes.Status401Unauthorized, "invalid-refresh-token", "The refresh token is not valid; log in again.");
@@ -121,6 +129,13 @@ public static partial class SessionEndpoints
         LogRefreshed(logger, session.Username, client, session.SessionId);
         return TypedResults.Ok(Respond(issuer, session.Username, session.SessionId, session.DeviceId, refreshToken, session.ExpiresAt));
     }
+
+    /// <summary>
+    /// 204 while the token's session is live (the authorization before it checks that, <see cref="SessionCheck"/>), 401 once
+    /// it ended: how the messages service learns, at connect and at each renewal, that a session ended without waiting
+    /// for a notice on Redis (decision 84).
+    /// </summary>
+    private static NoContent SessionIsLive() => TypedResults.NoContent();
 
     private static async Task<NoContent> Logout(
         HttpContext http, ClaimsPrincipal user, SessionStore sessions, SessionEvents events, ILogger<TokenIssuer> logger, CancellationToken ct)
@@ -151,6 +166,9 @@ public static partial class SessionEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Logout of {Username} from {ClientAddress}, session {SessionId} ended")]
     private static partial void LogLoggedOut(ILogger logger, string username, string clientAddress, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A spent refresh token of {Username} was presented again from {ClientAddress}: session {SessionId} ended")]
+    private static partial void LogRefreshReplayed(ILogger logger, string username, string clientAddress, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refresh refused from {ClientAddress}")]
     private static partial void LogRefreshFailed(ILogger logger, string clientAddress);

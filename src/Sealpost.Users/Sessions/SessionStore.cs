@@ -36,9 +36,10 @@ public sealed class SessionStore(NpgsqlDataSource db)
     /// Swaps the refresh token of a live session for a new one and moves its expiry to <paramref name="expiresAt"/>, but
     /// never past <paramref name="maxAge"/> after the login: a session ends then however often it is refreshed. A token
     /// that was already swapped (a replay, so possibly stolen) ends its session instead. A removed device's sessions are
-    /// refused however they were left. Returns the session, username, device and expiry, or null.
+    /// refused however they were left. Returns the session, username, device and expiry, or no session; and the session a
+    /// replay ended, if it ended one just now (its sockets must close).
     /// </summary>
-    public async Task<(Guid SessionId, string Username, int DeviceId, DateTimeOffset ExpiresAt)?> RotateAsync(
+    public async Task<RefreshRotation> RotateAsync(
         string refreshToken, string newRefreshToken, DateTimeOffset expiresAt, TimeSpan maxAge, CancellationToken ct)
     {
         var oldHash = HashOf(refreshToken);
@@ -56,12 +57,17 @@ public sealed class SessionStore(NpgsqlDataSource db)
             cmd.Parameters.Add(new() { Value = expiresAt });
             cmd.Parameters.Add(new() { Value = maxAge });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3));
+            if (await reader.ReadAsync(ct))
+                return new((reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3)), null);
         }
-        await using var replay = db.CreateCommand("UPDATE sessions SET revoked_at = now() WHERE previous_hash = $1 AND revoked_at IS NULL");
+        await using var replay = db.CreateCommand("""
+            UPDATE sessions s SET revoked_at = now() FROM accounts a
+            WHERE s.previous_hash = $1 AND s.revoked_at IS NULL AND a.id = s.account_id
+            RETURNING a.username, s.id
+            """);
         replay.Parameters.Add(new() { Value = oldHash });
-        await replay.ExecuteNonQueryAsync(ct);
-        return null;
+        await using var replayed = await replay.ExecuteReaderAsync(ct);
+        return new(null, await replayed.ReadAsync(ct) ? (replayed.GetString(0), replayed.GetGuid(1)) : null);
     }
 
     /// <summary>Whether the session is live, and its device too (a session that slipped past a removal still ends with it).</summary>
@@ -82,3 +88,7 @@ public sealed class SessionStore(NpgsqlDataSource db)
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
+
+/// <summary>What a refresh did: the rotated session, or none; and the session a replay of a spent token ended, if any.</summary>
+public readonly record struct RefreshRotation(
+    (Guid SessionId, string Username, int DeviceId, DateTimeOffset ExpiresAt)? Session, (string Username, Guid SessionId)? Replayed);

@@ -194,6 +194,21 @@ public abstract class MailboxStoreContract
         Assert.Equal(AcceptStatus.Duplicate, (await StoreOneAsync(store, Message("alice", "carol", waiting.ClientId))).Status);
     }
 
+    /// <summary>A sender is a device ('alice', 'alice/2'); the share and the day are its account's (security review M2).</summary>
+    [Fact]
+    public async Task The_devices_of_one_sender_account_share_its_share_of_a_mailbox_and_its_day()
+    {
+        var store = await CreateStoreAsync(quota: 10, quotaPerSender: 2, storedPerSenderPerDay: 4);
+        await store.StoreAsync([Message("alice", "bob"), Message("alice/2", "bob")], CancellationToken.None);
+
+        // An account whose name starts alike ('alice2', 'alice_') is another sender.
+        var results = await store.StoreAsync([Message("alice/3", "bob"), Message("alice2", "bob"), Message("alice_", "bob")], CancellationToken.None);
+
+        Assert.Equal([AcceptStatus.SenderShareFull, AcceptStatus.Stored, AcceptStatus.Stored], results.Select(r => r.Status));
+        var day = await store.StoreAsync([Message("alice/2", "carol"), Message("alice/3", "dave"), Message("alice", "erin")], CancellationToken.None);
+        Assert.Equal([AcceptStatus.Stored, AcceptStatus.Stored, AcceptStatus.SenderDailyLimit], day.Select(r => r.Status));
+    }
+
     [Fact]
     public async Task Expired_messages_are_not_pending_and_are_swept_away()
     {
