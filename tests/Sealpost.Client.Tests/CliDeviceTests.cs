@@ -71,7 +71,8 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         var (laptop, link, accept) = await LinkAsync(alice, aliceName);
 
         Assert.Contains($"Linked: this is device 2 of {aliceName}.", link.Out, StringComparison.Ordinal);
-        Assert.Contains("sealpost://link?v=1&id=", link.Out, StringComparison.Ordinal);
+        Assert.Contains($"sealpost://link?v=2&u={aliceName}&id=", link.Out, StringComparison.Ordinal);
+        Assert.Contains($"to join {aliceName}'s account", link.Out, StringComparison.Ordinal);
         Assert.Contains("Approved.", accept.Out, StringComparison.Ordinal);
         // The fingerprint the new device shows is the one the accepting device was shown.
         var fingerprint = Regex.Match(link.Out, "This device's key fingerprint: ([0-9a-f ]+)").Groups[1].Value.Trim();
