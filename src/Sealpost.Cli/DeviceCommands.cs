@@ -15,8 +15,9 @@ public sealed partial class CliApp
 {
     private Command LinkCommand()
     {
+        var user = new Argument<string?>("username") { Description = "The account to join (asked when left out): only a device of that account can accept the code", Arity = ArgumentArity.ZeroOrOne };
         var name = new Option<string?>("--name") { Description = "This device's name, seen only by your own devices (default: the host name)" };
-        var command = new Command("link", "Make this new profile a device of an account signed in elsewhere: shows a code to accept there, then waits") { name };
+        var command = new Command("link", "Make this new profile a device of your account, signed in elsewhere: shows a code to accept there, then waits") { user, name };
         command.Subcommands.Add(LinkAcceptCommand());
         command.SetAction(async (r, ct) =>
         {
@@ -25,22 +26,24 @@ public sealed partial class CliApp
             await using var client = ClientOf(r, () => passphrase!);
             if (client.Accounts.Current is { } existing)
                 throw new CliException(ErrorKind.Invalid, $"Profile '{client.Options.Profile.Name}' already holds the account {existing.Username}; link into another --profile.");
+            var username = AccountToJoin(r.GetValue(user));
             // Asked before the server hands out a code that lives ten minutes.
             passphrase = NewPassphrase();
-            var request = await client.Devices.RequestLinkAsync(deviceName, ct);
+            var request = await client.Devices.RequestLinkAsync(username, deviceName, ct);
             var code = request.Code.ToString();
             Print(r, new JsonObject
             {
                 ["link_code"] = code,
                 ["link_uri"] = request.Code.ToUri(),
+                ["username"] = request.Username,
                 ["device_name"] = request.DeviceName,
                 ["fingerprint"] = request.Fingerprint,
                 ["expires_at"] = request.ExpiresAt,
-            }, $"Link code for this device ('{TerminalText.Escape(request.DeviceName)}'):\n\n  {code}\n\n" +
+            }, $"Link code for this device ('{TerminalText.Escape(request.DeviceName)}') to join {request.Username}'s account:\n\n  {code}\n\n" +
                $"or as a URI (for a QR code): {request.Code.ToUri()}\n" +
                $"This device's key fingerprint: {request.Fingerprint}\n" +
-               $"On a device already signed in to your account, run\n\n  sealpost link accept {code}\n\n" +
-               $"and accept only if it shows this fingerprint. The code works once, until {Time(request.ExpiresAt)}.");
+               $"On a device already signed in as {request.Username}, run\n\n  sealpost link accept {code}\n\n" +
+               $"and accept only if it shows this fingerprint. Only {request.Username} can accept it; it works once, until {Time(request.ExpiresAt)}.");
             await _console.Out.FlushAsync(ct);
             if (!Json(r)) await _console.Error.WriteLineAsync("Waiting for the other device to accept; Ctrl-C to stop.");
             var account = await ExplainedAsync(() => client.Devices.CompleteLinkAsync(request, ct));
@@ -49,6 +52,15 @@ public sealed partial class CliApp
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The username <c>sealpost link</c> was given, or the one typed when asked; checked before anything is sent.</summary>
+    private string AccountToJoin(string? given)
+    {
+        var typed = given ?? _console.ReadLine("Account to join (your username): ")
+            ?? throw new CliException(ErrorKind.Invalid, "Name the account this device is to join: sealpost link USERNAME.");
+        return AccountRules.NormalizeUsername(typed.Trim())
+            ?? throw new CliException(ErrorKind.Invalid, $"'{TerminalText.Escape(typed)}' is not a username: 3 to 32 characters, letters a-z, digits and underscore.");
     }
 
     /// <summary>The machine's host name, as far as a device name may be long; "device" on a machine without one.</summary>
@@ -61,7 +73,7 @@ public sealed partial class CliApp
 
     private Command LinkAcceptCommand()
     {
-        var code = new Argument<string>("code") { Description = "The link code the new device shows (sealpost-link:1:… or sealpost://link?…)" };
+        var code = new Argument<string>("code") { Description = "The link code the new device shows (sealpost-link:2:… or sealpost://link?…); a mistyped one is refused before anything is linked" };
         var yes = new Option<bool>("--yes") { Description = "Do not ask (for scripts); compare the fingerprint with the new device's some other way" };
         var command = new Command("accept", "Accept a new device's link code: it becomes a device of your account, with your identity and pinned contacts") { code, yes };
         command.SetAction(async (r, ct) =>
@@ -219,7 +231,7 @@ public sealed partial class CliApp
             CurrentDeviceCode => (ErrorKind.Refused, $"Device {deviceId} is the one you are using: remove it from another of your devices, or run 'sealpost logout' here."),
             NoSuchDeviceCode => (ErrorKind.NotFound, $"Your account has no device {deviceId} (or it was removed); 'sealpost devices' lists them."),
             "link-gone" => (ErrorKind.Refused, "The link code expired or was used already: run 'sealpost link' on the new device again for a new code."),
-            "no-such-link" => (ErrorKind.NotFound, "The server knows no link for this code: check that it was copied whole, or run 'sealpost link' on the new device again."),
+            "no-such-link" => (ErrorKind.NotFound, "The server knows no link for this code that your account may accept: run 'sealpost link YOUR_USERNAME' on the new device again."),
             "too-many-devices" => (ErrorKind.Refused, $"Your account has {Limits.DevicesMax} devices, as many as it may: remove one first ('sealpost devices remove ID')."),
             _ => null,
         };

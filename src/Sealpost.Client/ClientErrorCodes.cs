@@ -132,8 +132,17 @@ public static class ClientErrorCodes
     public const string PlainHttp = "plain-http";
 
     // Linking a device
-    /// <summary>Not a Sealpost link code.</summary>
+    /// <summary>A link code of a version this SDK does not link with (version 1 named no account).</summary>
     public const string InvalidLinkCode = "invalid-link-code";
+
+    /// <summary>A link code with a character changed, dropped or added: its check does not match, or it does not read at all.</summary>
+    public const string LinkCodeMistyped = "link-code-mistyped";
+
+    /// <summary>The link code is for joining another account than the one this profile holds.</summary>
+    public const string LinkForAnotherAccount = "link-for-another-account";
+
+    /// <summary>The server offers the new device an id the account already uses (or one below it): never certified.</summary>
+    public const string LinkDeviceIdTaken = "link-device-id-taken";
 
     /// <summary>The server's copy of the new device's key does not match the link code.</summary>
     public const string LinkKeyMismatch = "link-key-mismatch";

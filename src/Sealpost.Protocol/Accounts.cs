@@ -75,8 +75,11 @@ public sealed record OwnDevice(int DeviceId, string Name, int KeyId, string Publ
 /// <summary>PATCH /v1/accounts/me/devices/{deviceId}: a new name (1–64 characters).</summary>
 public sealed record RenameDeviceRequest(string? Name);
 
-/// <summary>POST /v1/links (no account yet): the new device's name and X25519 public key (base64url).</summary>
-public sealed record CreateLinkRequest(string? DeviceName, string? PublicKey);
+/// <summary>
+/// POST /v1/links (no account yet): the new device's name and X25519 public key (base64url), and the username of the
+/// account it means to join: only that account can fetch and approve the link.
+/// </summary>
+public sealed record CreateLinkRequest(string? DeviceName, string? PublicKey, string? Username);
 
 /// <summary>The answer to <see cref="CreateLinkRequest"/>: only the new device gets <see cref="PollToken"/>.</summary>
 public sealed record CreatedLink(string LinkId, string PollToken, DateTimeOffset ExpiresAt);

@@ -27,7 +27,7 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         return (cli, name);
     }
 
-    [GeneratedRegex(@"sealpost-link:1:\S+")]
+    [GeneratedRegex(@"sealpost-link:2:\S+")]
     private static partial Regex LinkCodePattern();
 
     /// <summary>Waits for the code a running `sealpost link` prints.</summary>
@@ -43,12 +43,12 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         return code!;
     }
 
-    /// <summary>`sealpost link --name NAME` on a new profile, accepted with `link accept CODE --yes` on <paramref name="existing"/>.</summary>
-    private async Task<(CliRunner Cli, CliResult Link, CliResult Accept)> LinkAsync(CliRunner existing, string name = "laptop")
+    /// <summary>`sealpost link USERNAME --name NAME` on a new profile, accepted with `link accept CODE --yes` on <paramref name="existing"/>.</summary>
+    private async Task<(CliRunner Cli, CliResult Link, CliResult Accept)> LinkAsync(CliRunner existing, string username, string name = "laptop")
     {
         var device = Device();
         using var ctrlC = new CancellationTokenSource();
-        var (linking, output) = device.Start(ctrlC.Token, "link", "--name", name);
+        var (linking, output) = device.Start(ctrlC.Token, "link", username, "--name", name);
         var code = await CodeFromAsync(output, linking);
         var accept = await existing.ExpectAsync(ExitCodes.Ok, "link", "accept", code, "--yes");
         var link = await linking.WaitAsync(TimeSpan.FromSeconds(30));
@@ -68,10 +68,11 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         var (alice, aliceName) = await UserAsync("alice");
         var (bob, bobName) = await UserAsync("bob");
 
-        var (laptop, link, accept) = await LinkAsync(alice);
+        var (laptop, link, accept) = await LinkAsync(alice, aliceName);
 
         Assert.Contains($"Linked: this is device 2 of {aliceName}.", link.Out, StringComparison.Ordinal);
-        Assert.Contains("sealpost://link?v=1&id=", link.Out, StringComparison.Ordinal);
+        Assert.Contains($"sealpost://link?v=2&u={aliceName}&id=", link.Out, StringComparison.Ordinal);
+        Assert.Contains($"to join {aliceName}'s account", link.Out, StringComparison.Ordinal);
         Assert.Contains("Approved.", accept.Out, StringComparison.Ordinal);
         // The fingerprint the new device shows is the one the accepting device was shown.
         var fingerprint = Regex.Match(link.Out, "This device's key fingerprint: ([0-9a-f ]+)").Groups[1].Value.Trim();
@@ -97,7 +98,7 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
     {
         var (alice, aliceName) = await UserAsync("alice");
         var (bob, bobName) = await UserAsync("bob");
-        var (laptop, _, _) = await LinkAsync(alice);
+        var (laptop, _, _) = await LinkAsync(alice, aliceName);
 
         await laptop.ExpectAsync(ExitCodes.Ok, "send", bobName, "sent from the laptop");
         var onBob = await bob.ExpectAsync(ExitCodes.Ok, "inbox", "--wait", "1");
@@ -113,7 +114,7 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
     public async Task Devices_lists_renames_and_removes_and_a_removed_profile_is_logged_out()
     {
         var (alice, aliceName) = await UserAsync("alice");
-        var (laptop, _, _) = await LinkAsync(alice, "laptop");
+        var (laptop, _, _) = await LinkAsync(alice, aliceName, "laptop");
 
         var fromPhone = await alice.ExpectAsync(ExitCodes.Ok, "devices", "--json");
         var fromLaptop = await laptop.ExpectAsync(ExitCodes.Ok, "devices", "--json");
@@ -152,7 +153,7 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         var (alice, aliceName) = await UserAsync("alice");
         var device = Device();
         using var ctrlC = new CancellationTokenSource();
-        var (linking, output) = device.Start(ctrlC.Token, "link", "--name", "tablet");
+        var (linking, output) = device.Start(ctrlC.Token, "link", aliceName, "--name", "tablet");
         var code = await CodeFromAsync(output, linking);
 
         var noTerminal = await alice.ExpectAsync(ExitCodes.Usage, "link", "accept", code);
@@ -170,12 +171,36 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         Assert.Contains("expired or was used", again.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>Issue 28: a code with one character of its link key changed was approved, and made a dead device every sender sealed to.</summary>
+    [Fact]
+    public async Task A_mistyped_code_is_refused_as_mistyped_and_no_device_is_created()
+    {
+        var (alice, aliceName) = await UserAsync("alice");
+        var device = Device();
+        using var ctrlC = new CancellationTokenSource();
+        var (linking, output) = device.Start(ctrlC.Token, "link", aliceName, "--name", "tablet");
+        var code = await CodeFromAsync(output, linking);
+        var keyStart = code.IndexOf(':', code.IndexOf(':', "sealpost-link:2:".Length) + 1) + 1;
+        var position = keyStart + 10;
+        var typo = string.Concat(code.AsSpan(0, position), code[position] == 'A' ? "B" : "A", code.AsSpan(position + 1));
+
+        var refused = await alice.ExpectAsync(ExitCodes.Usage, "link", "accept", typo, "--yes");
+
+        Assert.Contains("mistyped", refused.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("server", refused.Error, StringComparison.Ordinal);
+        Assert.Equal([1], Devices(await alice.ExpectAsync(ExitCodes.Ok, "devices", "--json")).Select(d => d.GetProperty("device_id").GetInt32()));
+        // The code as shown still works.
+        await alice.ExpectAsync(ExitCodes.Ok, "link", "accept", code, "--yes");
+        Assert.Equal(ExitCodes.Ok, (await linking.WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
+    }
+
     [Fact]
     public async Task Link_asks_for_the_new_passphrase_first_and_ctrl_c_ends_the_wait_with_130()
     {
-        var (alice, _) = await UserAsync("alice");
+        var (alice, aliceName) = await UserAsync("alice");
         var device = Device();
         device.Environment.Remove("SEALPOST_PASSPHRASE");
+        device.Typed.Enqueue(aliceName.ToUpperInvariant());
         device.Typed.Enqueue("a new passphrase here");
         device.Typed.Enqueue("a new passphrase here");
         using var ctrlC = new CancellationTokenSource();
@@ -185,9 +210,9 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         await ctrlC.CancelAsync();
         var result = await linking.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(["New passphrase for your private key: ", "Again, to be sure: "], device.Prompts);
+        Assert.Equal(["Account to join (your username): ", "New passphrase for your private key: ", "Again, to be sure: "], device.Prompts);
         Assert.Equal(ExitCodes.Interrupted, result.ExitCode);
-        Assert.Contains($"Link code for this device ('{Environment.MachineName}')", result.Out, StringComparison.Ordinal);
+        Assert.Contains($"Link code for this device ('{Environment.MachineName}') to join {aliceName}'s account", result.Out, StringComparison.Ordinal);
         // A profile that holds an account is not linked again, and says so before asking anything.
         alice.Environment.Remove("SEALPOST_PASSPHRASE");
         Assert.Contains("already holds the account", (await alice.ExpectAsync(ExitCodes.Usage, "link")).Error, StringComparison.Ordinal);
@@ -197,12 +222,16 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
     [Fact]
     public async Task Hostile_or_mistaken_input_gets_a_clear_message_and_its_exit_code()
     {
-        var (alice, _) = await UserAsync("alice");
-        var unknownLink = LinkCode.For(Guid.NewGuid().ToString(), X25519KeyPair.Generate().PublicKey, X25519KeyPair.Generate().PublicKey).ToString();
+        var (alice, aliceName) = await UserAsync("alice");
+        var unknownLink = LinkCode.For(aliceName, Guid.NewGuid().ToString(), X25519KeyPair.Generate().PublicKey, X25519KeyPair.Generate().PublicKey).ToString();
+        var forBob = LinkCode.For("bob", Guid.NewGuid().ToString(), X25519KeyPair.Generate().PublicKey, X25519KeyPair.Generate().PublicKey).ToString();
 
         var garbage = await alice.ExpectAsync(ExitCodes.Usage, "link", "accept", "sealpost-link:1:garbage", "--yes");
         var garbageJson = await alice.ExpectAsync(ExitCodes.Usage, "link", "accept", "\u001b]0;pwned\u0007", "--yes", "--json");
         var unknown = await alice.ExpectAsync(ExitCodes.NotFound, "link", "accept", unknownLink, "--yes");
+        var notOurs = await alice.ExpectAsync(ExitCodes.Usage, "link", "accept", forBob, "--yes");
+        var nobodyToJoin = await Device().ExpectAsync(ExitCodes.Usage, "link", "--name", "laptop");
+        var notAName = await Device().ExpectAsync(ExitCodes.Usage, "link", "Alice!", "--name", "laptop");
         var noDevice = await alice.ExpectAsync(ExitCodes.NotFound, "devices", "remove", "9", "--yes");
         await alice.ExpectAsync(ExitCodes.NotFound, "devices", "remove", "9");
         await alice.ExpectAsync(ExitCodes.NotFound, "devices", "rename", "9", "ghost");
@@ -211,10 +240,13 @@ public sealed partial class CliDeviceTests(SealpostStack stack) : IDisposable
         var badName = await alice.ExpectAsync(ExitCodes.Usage, "devices", "rename", "1", "evil\u202ename");
         var noAccount = await Device().ExpectAsync(ExitCodes.Auth, "devices");
 
-        Assert.Contains("This is not a Sealpost link code", garbage.Error, StringComparison.Ordinal);
+        Assert.Contains("The link code is mistyped", garbage.Error, StringComparison.Ordinal);
         Assert.Equal("usage", JsonDocument.Parse(garbageJson.Out).RootElement.GetProperty("error").GetProperty("code").GetString());
         Assert.DoesNotContain("\u001b", garbageJson.Error, StringComparison.Ordinal);
         Assert.Contains("knows no link for this code", unknown.Error, StringComparison.Ordinal);
+        Assert.Contains($"for joining bob's account, and this is {aliceName}'s", notOurs.Error, StringComparison.Ordinal);
+        Assert.Contains("sealpost link USERNAME", nobodyToJoin.Error, StringComparison.Ordinal);
+        Assert.Contains("is not a username", notAName.Error, StringComparison.Ordinal);
         Assert.Contains("no device 9", noDevice.Error, StringComparison.Ordinal);
         Assert.Contains("'two' is not a device id", notANumber.Error, StringComparison.Ordinal);
         Assert.Contains("control or text-direction", badName.Error, StringComparison.Ordinal);

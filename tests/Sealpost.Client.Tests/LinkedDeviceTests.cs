@@ -13,7 +13,7 @@ namespace Sealpost.Client.Tests;
 /// users and two messages instances. Each device is its own profile, as on two machines.
 /// </summary>
 [Collection(StackCollection.Name)]
-public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
+public sealed partial class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
 {
     private readonly List<TempHome> _homes = [];
     private readonly List<SealpostClient> _clients = [];
@@ -27,18 +27,18 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
         foreach (var home in _homes) home.Dispose();
     }
 
-    private SealpostClient NewClient()
+    private SealpostClient NewClient(HttpMessageHandler? handler = null)
     {
         var home = new TempHome();
         _homes.Add(home);
-        var client = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = home.Profile(), Passphrase = () => CliRunner.Passphrase });
+        var client = new SealpostClient(new SealpostClientOptions { Server = stack.BaseUrl, Profile = home.Profile(), Passphrase = () => CliRunner.Passphrase, HttpHandler = handler });
         _clients.Add(client);
         return client;
     }
 
-    private async Task<SealpostClient> RegisterAsync(string prefix)
+    private async Task<SealpostClient> RegisterAsync(string prefix, HttpMessageHandler? handler = null)
     {
-        var client = NewClient();
+        var client = NewClient(handler);
         await client.Accounts.RegisterAsync(TestEnvironment.UniqueUsername(prefix), CliRunner.Password, null, null, default);
         return client;
     }
@@ -47,7 +47,7 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     private async Task<SealpostClient> LinkAsync(SealpostClient existing, string name = "laptop")
     {
         var device = NewClient();
-        var request = await device.Devices.RequestLinkAsync(name, default);
+        var request = await device.Devices.RequestLinkAsync(Name(existing), name, default);
         var offer = await existing.Devices.InspectLinkAsync(request.Code.ToString(), default);
         Assert.Equal(name, offer.DeviceName);
         Assert.Equal(request.Fingerprint, offer.Fingerprint);
@@ -224,7 +224,7 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
     {
         var bob = await RegisterAsync("bob");
         var device = NewClient();
-        var request = await device.Devices.RequestLinkAsync("tablet", default);
+        var request = await device.Devices.RequestLinkAsync(Name(bob), "tablet", default);
         var offer = await bob.Devices.InspectLinkAsync(request.Code.ToString(), default);
         await bob.Devices.ApproveLinkAsync(offer, default);
         await device.Devices.CompleteLinkAsync(request, default).WaitAsync(TimeSpan.FromSeconds(30));
@@ -235,6 +235,53 @@ public sealed class LinkedDeviceTests(SealpostStack stack) : IAsyncLifetime
 
         Assert.Contains("link", again.Message, StringComparison.OrdinalIgnoreCase);
         Assert.NotNull(replayed);
+    }
+
+    /// <summary>
+    /// Security review L3: a server that assigns the new device an id the account already uses (device 1 here) would get
+    /// the approving device to certify the new key as that device. The id must be above every device the account lists.
+    /// </summary>
+    [Fact]
+    public async Task A_device_id_the_server_reuses_for_a_link_is_refused_before_anything_is_signed()
+    {
+        using var tampering = new DeviceIdRewriter { InnerHandler = new SocketsHttpHandler() };
+        var bob = await RegisterAsync("bob", tampering);
+        var device = NewClient();
+        var request = await device.Devices.RequestLinkAsync(Name(bob), "tablet", default);
+
+        tampering.DeviceId = 1;
+        var refused = await Assert.ThrowsAsync<SealpostException>(() => bob.Devices.InspectLinkAsync(request.Code.ToString(), default));
+        tampering.DeviceId = null;
+        var offer = await bob.Devices.InspectLinkAsync(request.Code.ToString(), default);
+
+        Assert.Equal("link-device-id-taken", refused.Code);
+        Assert.Contains("device 1", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2u, offer.DeviceId);
+        var completing = device.Devices.CompleteLinkAsync(request, default);
+        await bob.Devices.ApproveLinkAsync(offer, default);
+        Assert.Equal(2u, (await completing.WaitAsync(TimeSpan.FromSeconds(30))).DeviceId);
+    }
+
+    /// <summary>A proxy that rewrites the device id in the server's answer to GET /v1/links/{id} while <see cref="DeviceId"/> is set.</summary>
+    private sealed partial class DeviceIdRewriter : DelegatingHandler
+    {
+        public int? DeviceId { get; set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (DeviceId is not { } id || request.Method != HttpMethod.Get || request.RequestUri?.AbsolutePath.StartsWith("/v1/links/", StringComparison.Ordinal) != true)
+                return response;
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            var rewritten = DeviceIdField().Replace(body, $"\"device_id\":{id}");
+            var content = new StringContent(rewritten, System.Text.Encoding.UTF8, "application/json");
+            response.Content.Dispose();
+            response.Content = content;
+            return response;
+        }
+
+        [System.Text.RegularExpressions.GeneratedRegex("\"device_id\":\\d+")]
+        private static partial System.Text.RegularExpressions.Regex DeviceIdField();
     }
 
     private async Task<long> SettledMailboxAsync(string address)

@@ -59,52 +59,71 @@ public class DeviceTests
     public void A_link_code_reads_back_from_its_text_and_its_uri_and_catches_a_swapped_device_key()
     {
         var link = X25519KeyPair.Generate();
-        var code = LinkCode.For("k3J9-xQ_2mVb8TzLw0aP", link.PublicKey, _laptop.PublicKey);
+        var code = LinkCode.For("alice", "k3J9-xQ_2mVb8TzLw0aP", link.PublicKey, _laptop.PublicKey);
 
         foreach (var form in new[] { code.ToString(), code.ToUri(), "  " + code + "\n" })
         {
             var read = LinkCode.Parse(form);
+            Assert.Equal("alice", read.Username);
             Assert.Equal(code.LinkId, read.LinkId);
             Assert.Equal(code.LinkPublicKey, read.LinkPublicKey);
             Assert.Equal(code.Commitment, read.Commitment);
             Assert.True(read.Matches(_laptop.PublicKey));
             Assert.False(read.Matches(X25519KeyPair.Generate().PublicKey));
         }
-        Assert.StartsWith("sealpost-link:1:k3J9-xQ_2mVb8TzLw0aP:", code.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("sealpost-link:2:alice:k3J9-xQ_2mVb8TzLw0aP:", code.ToString(), StringComparison.Ordinal);
         Assert.True(code.ToString().Length < 130);
+        Assert.True(LinkCode.For(new string('a', 32), Guid.NewGuid().ToString(), link.PublicKey, _laptop.PublicKey).ToString().Length <= 161);
     }
 
     [Fact]
-    public void Anything_that_is_not_a_link_code_is_a_format_error_that_says_what_is_wrong()
+    public void Anything_that_is_not_a_link_code_is_refused_as_mistyped_and_a_version_1_code_as_old()
     {
-        var valid = LinkCode.For("k3J9-xQ_2mVb8TzLw0aP", X25519KeyPair.Generate().PublicKey, _laptop.PublicKey).ToString();
+        var valid = LinkCode.For("alice", "k3J9-xQ_2mVb8TzLw0aP", X25519KeyPair.Generate().PublicKey, _laptop.PublicKey).ToString();
         var broken = new[]
         {
-            "", "   ", "sealpost-link:1:", valid[..^2], valid + "A", valid + ":x", valid.Replace("sealpost-link:1:", "sealpost-link:2:", StringComparison.Ordinal),
+            "", "   ", "sealpost-link:2:", valid[..^2], valid[..^1], valid + "A", valid + ":x", valid.Replace("sealpost-link:2:", "sealpost-link:3:", StringComparison.Ordinal),
             valid.Replace("k3J9-xQ_2mVb8TzLw0aP", "short", StringComparison.Ordinal), valid.Replace("k3J9-xQ_2mVb8TzLw0aP", "k3J9/xQ_2mVb8TzLw0aP", StringComparison.Ordinal),
-            "sealpost://link?v=1&id=k3J9-xQ_2mVb8TzLw0aP", "sealpost://link?v=1&v=1&id=a&k=b", "sealpost://link?v=2&id=k3J9-xQ_2mVb8TzLw0aP&k=a&c=b",
+            valid.Replace(":alice:", ":Alice:", StringComparison.Ordinal), valid.Replace(":alice:", "::", StringComparison.Ordinal),
+            "sealpost://link?v=2&id=k3J9-xQ_2mVb8TzLw0aP", "sealpost://link?v=2&v=2&id=a&k=b", "sealpost://link?v=2&u=alice&id=k3J9-xQ_2mVb8TzLw0aP&k=a&c=b&x=c",
+            "sealpost://link?u=alice&id=k3J9-xQ_2mVb8TzLw0aP&k=a&c=b&x=c&y=d",
         };
         foreach (var text in broken.Concat(Naughty))
         {
-            var error = Assert.Throws<FormatException>(() => LinkCode.Parse(text));
-            Assert.StartsWith("This is not a Sealpost link code: ", error.Message, StringComparison.Ordinal);
+            var error = Assert.Throws<LinkCodeException>(() => LinkCode.Parse(text));
+            Assert.True(error.Mistyped, text);
+            Assert.StartsWith("The link code is mistyped (", error.Message, StringComparison.Ordinal);
         }
-        Assert.Contains("update Sealpost", Assert.Throws<FormatException>(() => LinkCode.Parse(broken[6])).Message, StringComparison.Ordinal);
+        var link = X25519KeyPair.Generate().PublicKey;
+        foreach (var old in new[]
+        {
+            $"sealpost-link:1:k3J9-xQ_2mVb8TzLw0aP:{Base64Url(link)}:{Base64Url(LinkCode.Commit(_laptop.PublicKey))}",
+            $"sealpost://link?v=1&id=k3J9-xQ_2mVb8TzLw0aP&k={Base64Url(link)}&c={Base64Url(LinkCode.Commit(_laptop.PublicKey))}",
+        })
+        {
+            var error = Assert.Throws<LinkCodeException>(() => LinkCode.Parse(old));
+            Assert.False(error.Mistyped);
+            Assert.Contains("older Sealpost (version 1", error.Message, StringComparison.Ordinal);
+            Assert.Contains("update Sealpost on the new device", error.Message, StringComparison.Ordinal);
+        }
     }
+
+    private static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
 
     [Fact]
     public void The_link_secret_opens_only_with_the_link_key_and_for_its_own_link()
     {
         var link = X25519KeyPair.Generate();
-        var code = LinkCode.For("k3J9-xQ_2mVb8TzLw0aP", link.PublicKey, _laptop.PublicKey);
+        var code = LinkCode.For("alice", "k3J9-xQ_2mVb8TzLw0aP", link.PublicKey, _laptop.PublicKey);
         var payload = Encoding.UTF8.GetBytes("{\"identity_key\":\"…\"}");
 
         var sealedSecret = LinkSecret.Seal(code, payload);
 
-        Assert.Equal(payload, LinkSecret.Open(sealedSecret, code.LinkId, link.PrivateKey));
-        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret, "another-link-id-0000", link.PrivateKey));
-        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret, code.LinkId, X25519KeyPair.Generate().PrivateKey));
-        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret.AsSpan(0, 40), code.LinkId, link.PrivateKey));
+        Assert.Equal(payload, LinkSecret.Open(sealedSecret, "alice", code.LinkId, link.PrivateKey));
+        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret, "alice", "another-link-id-0000", link.PrivateKey));
+        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret, "mallory", code.LinkId, link.PrivateKey));
+        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret, "alice", code.LinkId, X25519KeyPair.Generate().PrivateKey));
+        Assert.Throws<CryptoException>(() => LinkSecret.Open(sealedSecret.AsSpan(0, 40), "alice", code.LinkId, link.PrivateKey));
     }
 
     [Fact]

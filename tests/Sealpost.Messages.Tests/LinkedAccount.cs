@@ -18,7 +18,7 @@ internal sealed record LinkedAccount(string Username, SessionResponse Device1, S
             await using var second = new SealpostClient(new SealpostClientOptions { Server = server, Profile = new ProfileFolder(home, "two"), Passphrase = () => "a passphrase for tests" });
             var username = TestEnvironment.UniqueUsername(prefix);
             await first.Accounts.RegisterAsync(username, UsersApi.DefaultPassword, null, null, default);
-            var request = await second.Devices.RequestLinkAsync("second", default);
+            var request = await second.Devices.RequestLinkAsync(username, "second", default);
             var offer = await first.Devices.InspectLinkAsync(request.Code.ToString(), default);
             var completing = second.Devices.CompleteLinkAsync(request, default);
             await first.Devices.ApproveLinkAsync(offer, default);

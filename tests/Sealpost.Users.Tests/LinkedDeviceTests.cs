@@ -19,7 +19,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
     public async Task A_new_device_links_through_the_code_and_gets_a_certified_device_and_a_session()
     {
         var alice = await Link.NewUserWithIdentityAsync("lnk");
-        var laptop = await Link.StartAsync("Alice's laptop");
+        var laptop = await Link.StartAsync(alice.Username, "Alice's laptop");
         Assert.True(laptop.Link.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(9) && laptop.Link.ExpiresAt < DateTimeOffset.UtcNow.AddMinutes(11));
         Assert.True(Linking.Decode(laptop.Link.PollToken).Length >= 16);
         Assert.Equal(LinkStatus.Pending, (await Link.PollAsync(laptop)).Status);
@@ -35,7 +35,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         var status = await Link.PollAsync(laptop);
 
         Assert.Equal((LinkStatus.Approved, alice.Username, 2), (status.Status, status.Username, status.DeviceId));
-        Assert.Equal(secret, LinkSecret.Open(Linking.Decode(status.SealedSecret!), laptop.Link.LinkId, laptop.LinkKey.PrivateKey));
+        Assert.Equal(secret, LinkSecret.Open(Linking.Decode(status.SealedSecret!), alice.Username, laptop.Link.LinkId, laptop.LinkKey.PrivateKey));
         Assert.Equal("2", Linking.DeviceClaim(status.Session!.AccessToken));
         Assert.Equal("1", Linking.DeviceClaim(alice.AccessToken));
 
@@ -73,9 +73,9 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
     public async Task An_expired_link_is_gone_for_fetch_approve_and_poll()
     {
         var alice = await Link.NewUserWithIdentityAsync("lnx");
-        var fetched = await Link.StartAsync();
+        var fetched = await Link.StartAsync(alice.Username);
         var pending = await Link.FetchAsync(alice.AccessToken, fetched.Link.LinkId);
-        var untouched = await Link.StartAsync();
+        var untouched = await Link.StartAsync(alice.Username);
         await Db.ExecuteAsync(cluster, "UPDATE links SET expires_at = now() - interval '1 second' WHERE id = ANY($1)",
             new[] { Guid.Parse(fetched.Link.LinkId), Guid.Parse(untouched.Link.LinkId) });
 
@@ -93,7 +93,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
     public async Task A_wrong_poll_token_or_an_unknown_link_is_not_found_and_a_malformed_id_is_a_bad_request()
     {
         var alice = await Link.NewUserWithIdentityAsync("lnw");
-        var device = await Link.StartAsync();
+        var device = await Link.StartAsync(alice.Username);
         var unknown = Guid.NewGuid().ToString();
 
         using var wrongToken = await Link.PollRawAsync(device.Link.LinkId, device.Link.PollToken[..^2] + "AA");
@@ -122,12 +122,38 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         Assert.Equal(LinkStatus.Pending, (await Link.PollAsync(device)).Status);
     }
 
+    /// <summary>
+    /// Security review L2: the first account to fetch a link reserved it, so anyone who saw the code could race the
+    /// owner and approve with an identity of their own. A link is bound to the account the new device named.
+    /// </summary>
     [Fact]
-    public async Task Approval_needs_a_certificate_that_verifies_an_identity_and_the_account_that_fetched_the_link()
+    public async Task A_link_is_bound_to_the_account_it_names_and_another_account_cannot_fetch_or_approve_it_through_haproxy()
+    {
+        await using var haproxy = await HaproxyProcess.StartAsync([.. cluster.Instances.Select(i => i.Port)], [Ports.Free()]);
+        var link = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.10"))));
+        var alice = await link.NewUserWithIdentityAsync("sqa");
+        var mallory = await link.NewUserWithIdentityAsync("sqm");
+        var device = await link.StartAsync(alice.Username);
+
+        using (var squatted = await link.FetchRawAsync(mallory.AccessToken, device.Link.LinkId))
+            Assert.Equal((HttpStatusCode.NotFound, "no-such-link"), (squatted.StatusCode, await Linking.ProblemTypeAsync(squatted)));
+        using (var approvedByOther = await link.ApproveRawAsync(mallory.AccessToken, device.Link.LinkId,
+            Linking.B64(DeviceCertificate.Sign(mallory.Identity, new DeviceKey(mallory.Username, 2, 1, device.DeviceKey.PublicKey.ToArray()))),
+            Linking.B64(LinkSecret.Seal(device.Code, [1]))))
+            Assert.Equal((HttpStatusCode.NotFound, "no-such-link"), (approvedByOther.StatusCode, await Linking.ProblemTypeAsync(approvedByOther)));
+
+        using (var approved = await link.ApproveAsync(alice, device)) await UsersApi.EnsureAsync(approved, HttpStatusCode.NoContent);
+        var status = await link.PollAsync(device);
+        Assert.Equal((LinkStatus.Approved, alice.Username, 2), (status.Status, status.Username, status.DeviceId));
+        Assert.Single((await link.PublicDevicesAsync(mallory.Username)).Devices);
+    }
+
+    [Fact]
+    public async Task Approval_needs_a_certificate_that_verifies_an_identity_and_the_account_the_link_names()
     {
         var alice = await Link.NewUserWithIdentityAsync("lna");
         var mallory = await Link.NewUserWithIdentityAsync("lnm");
-        var device = await Link.StartAsync();
+        var device = await Link.StartAsync(alice.Username);
         var sealedSecret = Linking.B64(LinkSecret.Seal(device.Code, [1, 2, 3]));
         var key = device.DeviceKey.PublicKey.ToArray();
 
@@ -135,11 +161,11 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
             Linking.B64(DeviceCertificate.Sign(alice.Identity, new DeviceKey(alice.Username, 2, 1, key))), sealedSecret))
             Assert.Equal((HttpStatusCode.Conflict, "link-not-fetched"), (unfetched.StatusCode, await Linking.ProblemTypeAsync(unfetched)));
         var pending = await Link.FetchAsync(alice.AccessToken, device.Link.LinkId);
-        using (var taken = await Link.FetchRawAsync(mallory.AccessToken, device.Link.LinkId))
-            Assert.Equal((HttpStatusCode.Conflict, "link-taken"), (taken.StatusCode, await Linking.ProblemTypeAsync(taken)));
-        using (var notHis = await Link.ApproveRawAsync(mallory.AccessToken, device.Link.LinkId,
+        using (var notHis = await Link.FetchRawAsync(mallory.AccessToken, device.Link.LinkId))
+            Assert.Equal((HttpStatusCode.NotFound, "no-such-link"), (notHis.StatusCode, await Linking.ProblemTypeAsync(notHis)));
+        using (var notHisEither = await Link.ApproveRawAsync(mallory.AccessToken, device.Link.LinkId,
             Linking.B64(DeviceCertificate.Sign(mallory.Identity, new DeviceKey(mallory.Username, 2, 1, key))), sealedSecret))
-            Assert.Equal(HttpStatusCode.Conflict, notHis.StatusCode);
+            Assert.Equal((HttpStatusCode.NotFound, "no-such-link"), (notHisEither.StatusCode, await Linking.ProblemTypeAsync(notHisEither)));
 
         using var stranger = IdentityKey.Generate();
         var bad = new[]
@@ -171,7 +197,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
 
         // An account without an identity key cannot certify anything.
         var plain = await Api.NewUserAsync("lnp");
-        var other = await Link.StartAsync();
+        var other = await Link.StartAsync(plain.Username);
         var reserved = await Link.FetchAsync(plain.AccessToken, other.Link.LinkId);
         using var noIdentity = await Link.ApproveRawAsync(plain.AccessToken, other.Link.LinkId, Linking.B64(new byte[64]), Linking.B64(LinkSecret.Seal(other.Code, [1])));
         Assert.Equal((HttpStatusCode.Conflict, "no-identity"), (noIdentity.StatusCode, await Linking.ProblemTypeAsync(noIdentity)));
@@ -189,7 +215,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
     public async Task An_approve_body_may_carry_a_64_KiB_secret_but_not_more()
     {
         var alice = await Link.NewUserWithIdentityAsync("lnb");
-        var device = await Link.StartAsync();
+        var device = await Link.StartAsync(alice.Username);
         var pending = await Link.FetchAsync(alice.AccessToken, device.Link.LinkId);
         var certificate = Linking.B64(DeviceCertificate.Sign(alice.Identity, new DeviceKey(alice.Username, (uint)pending.DeviceId, 1, device.DeviceKey.PublicKey.ToArray())));
 
@@ -200,14 +226,14 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
         using (var largest = await Link.ApproveRawAsync(alice.AccessToken, device.Link.LinkId, certificate, Linking.B64(LinkSecret.Seal(device.Code, new byte[LinkSecret.MaxPayloadSize]))))
             await UsersApi.EnsureAsync(largest, HttpStatusCode.NoContent);
-        Assert.Equal(LinkSecret.MaxPayloadSize, LinkSecret.Open(Linking.Decode((await Link.PollAsync(device)).SealedSecret!), device.Link.LinkId, device.LinkKey.PrivateKey).Length);
+        Assert.Equal(LinkSecret.MaxPayloadSize, LinkSecret.Open(Linking.Decode((await Link.PollAsync(device)).SealedSecret!), device.Code.Username, device.Link.LinkId, device.LinkKey.PrivateKey).Length);
     }
 
     [Fact]
     public async Task An_account_has_at_most_six_devices()
     {
         var alice = await Link.NewUserWithIdentityAsync("lnl");
-        var reservedEarly = await Link.StartAsync();
+        var reservedEarly = await Link.StartAsync(alice.Username);
         var early = await Link.FetchAsync(alice.AccessToken, reservedEarly.Link.LinkId);
         var ids = new List<int>();
         for (var i = 2; i <= Limits.DevicesMax; i++) ids.Add((await Link.LinkAsync(alice, $"device {i}")).DeviceId);
@@ -216,7 +242,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         Assert.Equal(2, early.DeviceId);
         Assert.Equal(Enumerable.Range(3, Limits.DevicesMax - 1), ids);
 
-        var seventh = await Link.StartAsync();
+        var seventh = await Link.StartAsync(alice.Username);
         using (var fetch = await Link.FetchRawAsync(alice.AccessToken, seventh.Link.LinkId))
             Assert.Equal((HttpStatusCode.Conflict, "too-many-devices"), (fetch.StatusCode, await Linking.ProblemTypeAsync(fetch)));
         using (var approve = await Link.ApproveAsync(alice, reservedEarly))
@@ -361,17 +387,19 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
     }
 
     [Fact]
-    public async Task A_link_is_made_only_with_a_device_name_and_a_usable_key()
+    public async Task A_link_is_made_only_with_a_device_name_a_usable_key_and_an_account_to_join()
     {
         var key = Linking.B64(X25519KeyPair.Generate().PublicKey.ToArray());
-        foreach (var (name, publicKey, field) in new (string?, string?, string)[]
+        var alice = (await Api.NewUserAsync("lnc")).Username;
+        foreach (var (name, publicKey, username, field) in new (string?, string?, string?, string)[]
         {
-            (null, key, "device_name"), ("", key, "device_name"), (new string('n', 65), key, "device_name"), (new string('n', 20_000), key, "body"),
-            ("bad\u0000name", key, "device_name"), ("laptop", null, "public_key"), ("laptop", "not base64!", "public_key"), ("laptop", "AAAA", "public_key"),
-            ("laptop", Linking.B64(new byte[32]), "public_key"), ("laptop", new string('A', 5000), "public_key"),
+            (null, key, alice, "device_name"), ("", key, alice, "device_name"), (new string('n', 65), key, alice, "device_name"), (new string('n', 20_000), key, alice, "body"),
+            ("bad\u0000name", key, alice, "device_name"), ("laptop", null, alice, "public_key"), ("laptop", "not base64!", alice, "public_key"), ("laptop", "AAAA", alice, "public_key"),
+            ("laptop", Linking.B64(new byte[32]), alice, "public_key"), ("laptop", new string('A', 5000), alice, "public_key"),
+            ("laptop", key, null, "username"), ("laptop", key, "a", "username"), ("laptop", key, "alice; DROP TABLE links", "username"),
         })
         {
-            using var refused = await Link.CreateRawAsync(name, publicKey);
+            using var refused = await Link.CreateRawAsync(name, publicKey, username);
             if (field == "body")
             {
                 Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
@@ -380,6 +408,8 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
             Assert.Equal(field, AccountTests.FieldOf(await AccountTests.ProblemAsync(refused)));
         }
+        using (var nobody = await Link.CreateRawAsync("laptop", key, TestEnvironment.UniqueUsername("nobody")))
+            Assert.Equal((HttpStatusCode.NotFound, "not-found"), (nobody.StatusCode, await Linking.ProblemTypeAsync(nobody)));
         using var notJson = await Api.SendAsync(HttpMethod.Post, "v1/links", null, "{", "application/json");
         Assert.Equal("body", AccountTests.FieldOf(await AccountTests.ProblemAsync(notJson)));
     }

@@ -36,18 +36,19 @@ internal sealed class Linking(UsersApi api)
         return new IdentityUser(new TestUser(username, UsersApi.DefaultPassword, key, await api.LoginAsync(username)), identity);
     }
 
-    public Task<HttpResponseMessage> CreateRawAsync(string? deviceName, string? publicKey) =>
-        api.SendAsync(HttpMethod.Post, "v1/links", null, JsonSerializer.Serialize(new CreateLinkRequest(deviceName, publicKey), SealpostJsonContext.Default.CreateLinkRequest));
+    public Task<HttpResponseMessage> CreateRawAsync(string? deviceName, string? publicKey, string? username) =>
+        api.SendAsync(HttpMethod.Post, "v1/links", null,
+            JsonSerializer.Serialize(new CreateLinkRequest(deviceName, publicKey, username), SealpostJsonContext.Default.CreateLinkRequest));
 
-    /// <summary>Step 1 and 2: the new device makes its keys, asks for a link and shows the code.</summary>
-    public async Task<NewDevice> StartAsync(string deviceName = "laptop")
+    /// <summary>Step 1 and 2: the new device makes its keys, asks for a link to <paramref name="username"/>'s account and shows the code.</summary>
+    public async Task<NewDevice> StartAsync(string username, string deviceName = "laptop")
     {
         var deviceKey = X25519KeyPair.Generate();
         var linkKey = X25519KeyPair.Generate();
-        using var response = await CreateRawAsync(deviceName, B64(deviceKey.PublicKey.ToArray()));
+        using var response = await CreateRawAsync(deviceName, B64(deviceKey.PublicKey.ToArray()), username);
         await UsersApi.EnsureAsync(response, HttpStatusCode.Created);
         var link = (await response.Content.ReadFromJsonAsync(SealpostJsonContext.Default.CreatedLink))!;
-        return new NewDevice(deviceKey, linkKey, link, LinkCode.For(link.LinkId, linkKey.PublicKey, deviceKey.PublicKey));
+        return new NewDevice(deviceKey, linkKey, link, LinkCode.For(username, link.LinkId, linkKey.PublicKey, deviceKey.PublicKey));
     }
 
     public Task<HttpResponseMessage> FetchRawAsync(string token, string linkId) => api.SendAsync(HttpMethod.Get, $"v1/links/{linkId}", token);
@@ -87,7 +88,7 @@ internal sealed class Linking(UsersApi api)
     /// <summary>The whole flow: a new device linked to <paramref name="approver"/>'s account; its id and session.</summary>
     public async Task<(int DeviceId, SessionResponse Session, NewDevice Device)> LinkAsync(IdentityUser approver, string deviceName = "laptop")
     {
-        var device = await StartAsync(deviceName);
+        var device = await StartAsync(approver.Username, deviceName);
         using (var approved = await ApproveAsync(approver, device)) await UsersApi.EnsureAsync(approved, HttpStatusCode.NoContent);
         var status = await PollAsync(device);
         Assert.Equal(LinkStatus.Approved, status.Status);

@@ -80,15 +80,16 @@ public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
         var hammering = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.8"))));
         var elsewhere = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.9"))));
 
-        var first = await hammering.StartAsync();
-        await hammering.StartAsync();
-        using var third = await hammering.CreateRawAsync("laptop", AccountRules.EncodePublicKey(UsersApi.NewPublicKey()));
+        var owner = (await new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.9"))).NewUserAsync("lim")).Username;
+        var first = await hammering.StartAsync(owner);
+        await hammering.StartAsync(owner);
+        using var third = await hammering.CreateRawAsync("laptop", AccountRules.EncodePublicKey(UsersApi.NewPublicKey()), owner);
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(third)).GetProperty("type").GetString());
         Assert.NotNull(third.Headers.RetryAfter?.Delta);
         // Polling is not limited: the new device polls until someone approves it.
         for (var i = 0; i < 5; i++) Assert.Equal(LinkStatus.Pending, (await hammering.PollAsync(first)).Status);
-        await elsewhere.StartAsync();
+        await elsewhere.StartAsync(owner);
     }
 
     /// <summary>

@@ -60,9 +60,9 @@ internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
     public async Task RemoveDeviceAsync(string accessToken, uint deviceId, CancellationToken ct) =>
         await SendAsync<object, object>(HttpMethod.Delete, $"v1/accounts/me/devices/{deviceId}", accessToken, null, null, null, ct).ConfigureAwait(false);
 
-    /// <summary>A new device asks to be linked (no account yet).</summary>
-    public Task<CreatedLink> CreateLinkAsync(string deviceName, string publicKey, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "v1/links", null, new CreateLinkRequest(deviceName, publicKey),
+    /// <summary>A new device asks to be linked to <paramref name="username"/>'s account (no session yet).</summary>
+    public Task<CreatedLink> CreateLinkAsync(string username, string deviceName, string publicKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "v1/links", null, new CreateLinkRequest(deviceName, publicKey, username),
             SealpostJsonContext.Default.CreateLinkRequest, SealpostJsonContext.Default.CreatedLink, ct)!;
 
     /// <summary>The approving device reads what the new device asked with, and the device id it will get.</summary>

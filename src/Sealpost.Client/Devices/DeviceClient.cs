@@ -64,17 +64,20 @@ public sealed class DeviceClient
 
     /// <summary>
     /// Step 1 on the new device (docs/devices.md): makes its device key and a one-time link key, and asks the server for a
-    /// link. Show <see cref="LinkRequest.Code"/> to the user, then wait with <see cref="CompleteLinkAsync"/>.
+    /// link to <paramref name="username"/>'s account, which alone can approve it. Show <see cref="LinkRequest.Code"/> to
+    /// the user, then wait with <see cref="CompleteLinkAsync"/>.
     /// </summary>
-    public async Task<LinkRequest> RequestLinkAsync(string deviceName, CancellationToken ct)
+    public async Task<LinkRequest> RequestLinkAsync(string username, string deviceName, CancellationToken ct)
     {
         if (_account.Read() is { } existing)
             throw new ProfileException(ErrorKind.Invalid, ClientErrorCodes.ProfileHasAccount, _profile.Name, LocalAccount.Of(existing),
                 $"Profile '{_profile.Name}' already holds the account {existing.Username}.");
+        var account = AccountRules.NormalizeUsername(username)
+            ?? throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidUsername, "A username is 3 to 32 characters: letters a-z, digits and underscore.");
         var device = X25519KeyPair.Generate();
         var link = X25519KeyPair.Generate();
-        var created = await _users.CreateLinkAsync(deviceName, AccountRules.EncodePublicKey(device.PublicKey), ct).ConfigureAwait(false);
-        return new LinkRequest(LinkCode.For(created.LinkId, link.PublicKey, device.PublicKey), created, device, link, deviceName);
+        var created = await _users.CreateLinkAsync(account, deviceName, AccountRules.EncodePublicKey(device.PublicKey), ct).ConfigureAwait(false);
+        return new LinkRequest(LinkCode.For(account, created.LinkId, link.PublicKey, device.PublicKey), created, device, link, deviceName);
     }
 
     /// <summary>
@@ -95,12 +98,15 @@ public sealed class DeviceClient
         if (status.Username is null || status.DeviceId is not { } deviceId || status.SealedSecret is null || status.Session is null
             || AccountRules.NormalizeUsername(status.Username) != status.Username)
             throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkAnswerIncomplete, "The server's answer to the approved link is incomplete.");
+        if (status.Username != request.Username)
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkSecretInvalid,
+                $"The server says {status.Username} approved this device, which asked to join {request.Username}: nothing was saved.");
         LinkSecretPayload payload;
         IdentityKey identity;
         try
         {
             var sealedSecret = Base64Url.DecodeFromChars(status.SealedSecret);
-            payload = JsonSerializer.Deserialize(LinkSecret.Open(sealedSecret, request.Code.LinkId, request.Link.PrivateKey), LinkJsonContext.Default.LinkSecretPayload)
+            payload = JsonSerializer.Deserialize(LinkSecret.Open(sealedSecret, request.Username, request.Code.LinkId, request.Link.PrivateKey), LinkJsonContext.Default.LinkSecretPayload)
                 ?? throw new JsonException("empty");
             identity = IdentityKey.FromPrivateKey(Base64Url.DecodeFromChars(payload.IdentityKey));
         }
@@ -131,8 +137,10 @@ public sealed class DeviceClient
     }
 
     /// <summary>
-    /// Step 3 on the signed-in device: reads the link the code names and checks the new device's key against the code's
-    /// commitment, so a key the server swapped in is refused here. Show the offer to the user before approving it.
+    /// Step 3 on the signed-in device: reads the code (a typo in it is refused here, before the server is asked), checks
+    /// that it names this account, reads the link it names, checks the new device's key against the code's commitment
+    /// (a key the server swapped in is refused here) and the device id the server reserved against the account's devices
+    /// (one it already uses is refused here). Show the offer to the user before approving it.
     /// </summary>
     public async Task<LinkOffer> InspectLinkAsync(string code, CancellationToken ct)
     {
@@ -141,17 +149,26 @@ public sealed class DeviceClient
         {
             parsed = LinkCode.Parse(code);
         }
-        catch (FormatException e)
+        catch (LinkCodeException e)
         {
-            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.InvalidLinkCode, e.Message, e);
+            throw new SealpostException(ErrorKind.Invalid, e.Mistyped ? ClientErrorCodes.LinkCodeMistyped : ClientErrorCodes.InvalidLinkCode, e.Message, e);
         }
-        _account.Require();
+        var account = _account.Require();
+        if (parsed.Username != account.Username)
+            throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.LinkForAnotherAccount,
+                $"This link code is for joining {parsed.Username}'s account, and this is {account.Username}'s: accept it on a device of {parsed.Username}, or run 'sealpost link' on the new device again naming {account.Username}.");
         var token = await _session.GetAsync(ct).ConfigureAwait(false);
         var pending = await _users.GetLinkAsync(token.Value, parsed.LinkId, ct).ConfigureAwait(false);
         var key = AccountRules.ParsePublicKey(pending.PublicKey);
-        if (key is null || !parsed.Matches(key) || pending.LinkId != parsed.LinkId || pending.DeviceId < 1)
+        if (key is null || !parsed.Matches(key) || pending.LinkId != parsed.LinkId)
             throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkKeyMismatch,
-                "The server's copy of the new device's key does not match the link code: refusing to link it. Nobody but the server could have changed it.");
+                "The server's copy of the new device's key does not match the link code: refusing to link it. The code's check shows it was copied right, so nobody but the server could have changed the key.");
+        // Security review L3: a device id the account uses already would have the identity key certify the new key as that device.
+        var devices = await _users.GetOwnDevicesAsync(token.Value, ct).ConfigureAwait(false);
+        var highest = devices.Devices.Count == 0 ? 0 : devices.Devices.Max(d => d.DeviceId);
+        if (pending.DeviceId <= highest || pending.DeviceId < 1)
+            throw new SealpostException(ErrorKind.Crypto, ClientErrorCodes.LinkDeviceIdTaken,
+                $"The server offers device {pending.DeviceId} for the new device, and your account's devices go up to {highest} already: refusing to certify the new key as that device.");
         return new LinkOffer(parsed, pending.DeviceName, Fingerprint.Of(key), (uint)pending.DeviceId) { PublicKey = key };
     }
 

@@ -15,8 +15,11 @@ public sealed class LinkRequest
         DeviceName = deviceName;
     }
 
-    /// <summary>What the user moves to the signed-in device: <c>sealpost-link:1:…</c> (<see cref="LinkCode.ToUri"/> for a QR code).</summary>
+    /// <summary>What the user moves to the signed-in device: <c>sealpost-link:2:…</c> (<see cref="LinkCode.ToUri"/> for a QR code).</summary>
     public LinkCode Code { get; }
+
+    /// <summary>The account this device asked to join: only that account can approve it, and nothing else is accepted.</summary>
+    public string Username => Code.Username;
 
     public string DeviceName { get; }
 

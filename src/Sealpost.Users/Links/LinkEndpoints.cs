@@ -35,7 +35,10 @@ public static partial class LinkEndpoints
         return app;
     }
 
-    /// <summary>Anyone may ask (the new device has no account yet); HAProxy limits it per client address, like registrations.</summary>
+    /// <summary>
+    /// Anyone may ask (the new device has no account yet), naming the account to join; HAProxy limits it per client
+    /// address, like registrations. That an account exists is public already (GET /v1/accounts/{username}).
+    /// </summary>
     private static async Task<Results<Created<CreatedLink>, ProblemHttpResult>> Create(HttpRequest request, [AsParameters] LinkServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.CreateLinkRequest, ct);
@@ -43,15 +46,21 @@ public static partial class LinkEndpoints
         var errors = new FieldErrors();
         var name = AccountFields.DeviceName(errors, "device_name", body!.DeviceName);
         var key = AccountFields.PublicKey(errors, body.PublicKey);
+        var username = AccountFields.Username(errors, body.Username);
         if (errors.Any) return errors.ToProblem();
+        var account = await s.Accounts.FindAsync(username!, ct);
+        if (account is null) return AccountEndpoints.NoSuchAccount();
         var id = Guid.NewGuid();
         var pollToken = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
-        var expiresAt = await s.Links.CreateAsync(id, SessionStore.HashOf(pollToken), name!, key!, s.Options.Value.Lifetime, ct);
+        var expiresAt = await s.Links.CreateAsync(id, SessionStore.HashOf(pollToken), name!, key!, account.Id, s.Options.Value.Lifetime, ct);
         LogCreated(s.Logger, id, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/links/{id}", new CreatedLink(id.ToString(), pollToken, expiresAt));
     }
 
-    /// <summary>What the new device asked with, and the device id reserved for it in the caller's account.</summary>
+    /// <summary>
+    /// What the new device asked with, and the device id reserved for it in the caller's account. Only the account the
+    /// new device named may fetch it; any other is told there is no such link (security review L2).
+    /// </summary>
     private static async Task<Results<Ok<PendingLink>, ProblemHttpResult>> Fetch(
         string linkId, HttpRequest request, ClaimsPrincipal user, [AsParameters] LinkServices s, CancellationToken ct)
     {
@@ -90,7 +99,7 @@ public static partial class LinkEndpoints
                 "Set one first: PUT /v1/accounts/me/identity.");
         }
         var link = await s.Links.FindAsync(id, ct);
-        if (link is null) return Refused(LinkOutcome.Unknown);
+        if (link is null || !link.IsFor(account.Id)) return Refused(LinkOutcome.Unknown);
         if (link.Approved && !link.Gone && link.AccountId == account.Id && link.Certificate.AsSpan().SequenceEqual(certificate)) return TypedResults.NoContent();
         if (link.Gone || link.Approved) return Refused(LinkOutcome.Gone);
         if (link.AccountId is null) return Refused(LinkOutcome.NotReserved);

@@ -9,17 +9,19 @@ namespace Sealpost.Users.Links;
 /// </summary>
 public sealed class LinkStore(NpgsqlDataSource db)
 {
-    /// <summary>Stores a new link; returns when it expires.</summary>
-    public async Task<DateTimeOffset> CreateAsync(Guid id, byte[] pollHash, string deviceName, byte[] publicKey, TimeSpan lifetime, CancellationToken ct)
+    /// <summary>Stores a new link for the account <paramref name="forAccountId"/> to approve; returns when it expires.</summary>
+    public async Task<DateTimeOffset> CreateAsync(
+        Guid id, byte[] pollHash, string deviceName, byte[] publicKey, Guid forAccountId, TimeSpan lifetime, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
-            INSERT INTO links (id, poll_hash, device_name, public_key, expires_at) VALUES ($1, $2, $3, $4, now() + $5)
+            INSERT INTO links (id, poll_hash, device_name, public_key, for_account_id, expires_at) VALUES ($1, $2, $3, $4, $5, now() + $6)
             RETURNING expires_at
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = pollHash });
         cmd.Parameters.Add(new() { Value = deviceName });
         cmd.Parameters.Add(new() { Value = publicKey });
+        cmd.Parameters.Add(new() { Value = forAccountId });
         cmd.Parameters.Add(new() { Value = lifetime });
         return new DateTimeOffset((DateTime)(await cmd.ExecuteScalarAsync(ct))!, TimeSpan.Zero);
     }
@@ -32,7 +34,8 @@ public sealed class LinkStore(NpgsqlDataSource db)
 
     /// <summary>
     /// Reserves the account's next device id for the link (once: the same account gets the same reservation again),
-    /// unless another account reserved it, it is gone or approved, or the account has as many live devices as it may.
+    /// unless the link is for another account (answered as unknown), it is gone or approved, or the account has as many
+    /// live devices as it may.
     /// </summary>
     public async Task<(LinkOutcome Outcome, LinkRecord? Link)> ReserveAsync(Guid id, Guid accountId, int devicesMax, CancellationToken ct)
     {
@@ -40,7 +43,7 @@ public sealed class LinkStore(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync(ct);
         await DeviceStore.LockAccountAsync(connection, tx, accountId, ct);
         var link = await FindAsync(connection, tx, id, forUpdate: true, ct);
-        if (link is null) return (LinkOutcome.Unknown, null);
+        if (link is null || !link.IsFor(accountId)) return (LinkOutcome.Unknown, null);
         if (link.Gone || link.Approved) return (LinkOutcome.Gone, null);
         if (link.AccountId == accountId) return (LinkOutcome.Done, link);
         if (link.AccountId is not null) return (LinkOutcome.TakenByAnotherAccount, null);
@@ -69,7 +72,7 @@ public sealed class LinkStore(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync(ct);
         await DeviceStore.LockAccountAsync(connection, tx, accountId, ct);
         var link = await FindAsync(connection, tx, id, forUpdate: true, ct);
-        if (link is null) return LinkOutcome.Unknown;
+        if (link is null || !link.IsFor(accountId)) return LinkOutcome.Unknown;
         if (link.Gone || link.Approved) return LinkOutcome.Gone;
         if (link.AccountId is null) return LinkOutcome.NotReserved;
         if (link.AccountId != accountId || link.DeviceId != deviceId) return LinkOutcome.TakenByAnotherAccount;
