@@ -39,7 +39,7 @@ public sealed class DeviceEventTests : IAsyncLifetime
         var linked = JsonSerializer.Serialize(new DevicesChanged(alice.Username), SealpostJsonContext.Default.DevicesChanged);
         await Eventually.HoldsAsync(() => Task.FromResult(_heard.Contains("devices " + linked)), $"not heard: {linked}; heard: {string.Join(", ", _heard)}");
 
-        using (var removed = await api.SendAsync(HttpMethod.Delete, $"v1/accounts/me/devices/{laptop}", alice.AccessToken))
+        using (var removed = await link.RemoveRawAsync(alice.AccessToken, laptop))
             Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
 
         var sid = JsonDocument.Parse(Linking.Decode(session.AccessToken.Split('.')[1])).RootElement.GetProperty(TokenClaims.Session).GetString();

@@ -194,25 +194,29 @@ public static partial class AccountEndpoints
         return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct, account.DeviceId))!));
     }
 
-    private static void CurrentPassword(FieldErrors errors, string? value, string required)
+    internal static void CurrentPassword(FieldErrors errors, string? value, string required)
     {
         if (value is null) errors.Add("current_password", required);
         else if (value.Length > Limits.PasswordMaxLength * 2) errors.Add("current_password", "Too long.");
     }
 
+    private static Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
+        HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct) =>
+        CheckCurrentPasswordAsync(request, account, currentPassword, purpose, s.Passwords, s.Logger, ct);
+
     /// <summary>The current password, through the throttle like a login; null when it is right, else the answer to give.</summary>
-    private static async Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
-        HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct)
+    internal static async Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
+        HttpRequest request, AccountRecord account, string currentPassword, string purpose, PasswordCheck passwords, ILogger logger, CancellationToken ct)
     {
         var client = request.HttpContext.Connection.RemoteIpAddress;
-        var verdict = await s.Passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
+        var verdict = await passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
         if (verdict.Wait is { } wait)
         {
-            LogCurrentPasswordThrottled(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+            LogCurrentPasswordThrottled(logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
             return PasswordCheck.Throttled(request.HttpContext.Response, wait);
         }
         if (verdict.IsRight) return null;
-        LogWrongCurrentPassword(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+        LogWrongCurrentPassword(logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
         return Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
     }
 
