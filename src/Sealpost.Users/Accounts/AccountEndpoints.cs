@@ -29,7 +29,10 @@ public static partial class AccountEndpoints
         return app;
     }
 
-    /// <summary>Nothing is hashed for a request that fails validation or names a taken account.</summary>
+    /// <summary>
+    /// Nothing is hashed for a request that fails validation or names a taken account, nor beyond the client address's
+    /// registrations per hour (counted by the service itself, whatever path reached it).
+    /// </summary>
     private static async Task<Results<Created<OwnAccount>, ProblemHttpResult>> Register(HttpRequest request, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.RegisterRequest, ct);
@@ -43,8 +46,25 @@ public static partial class AccountEndpoints
         if (errors.Any) return errors.ToProblem();
         // The name's existence is public (GET /v1/accounts/{name}), so refusing it before the hash reveals nothing.
         if (await s.Store.NameTakenAsync(username!, ct)) return UsernameTaken();
+        var client = request.HttpContext.Connection.RemoteIpAddress;
+        if (await s.Registrations.ReserveAsync(client, ct) is { } wait)
+        {
+            LogRegistrationsLimited(s.Logger, ClientAddress.Of(request.HttpContext));
+            request.HttpContext.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Of(StatusCodes.Status429TooManyRequests, "rate-limited", "Too many registrations from your address; wait before trying again.");
+        }
 
-        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, deviceName!, ct);
+        string hash;
+        try
+        {
+            hash = await s.Hasher.HashAsync(body.Password!, ct);
+        }
+        catch
+        {
+            await s.Registrations.RefundAsync(client, CancellationToken.None);
+            throw;
+        }
+        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, hash, key!, deviceName!, ct);
         if (created is null) return UsernameTaken();
         LogRegistered(s.Logger, created.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
@@ -237,6 +257,9 @@ public static partial class AccountEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Account {Username} registered from {ClientAddress}")]
     private static partial void LogRegistered(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Registration refused from {ClientAddress}: too many from the address this hour")]
+    private static partial void LogRegistrationsLimited(ILogger logger, string clientAddress);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Wrong current password for {Username} ({Purpose}) from {ClientAddress}")]
     private static partial void LogWrongCurrentPassword(ILogger logger, string username, string purpose, string clientAddress);
