@@ -493,6 +493,9 @@ wait_redis_cluster_ok() {
 
 # One env file per instance (HOST/users.env, HOST/messages.env, 0600): KEY=VALUE lines, read at each start, so a
 # restart uses the current settings and a later step (a new mailbox cluster) can rewrite them.
+# The users instances here see the edge's address, not the client's (they trust X-Forwarded-For from loopback only), so
+# their own per-address registration limit would be one limit for every client of an edge: it stays lifted unless
+# SEALPOST_REGISTRATIONS_PER_HOUR says otherwise, and the edges' HAProxy limits each client.
 write_env_files() {
   local host redis users_cs mbox1_cs mbox2_cs dir
   redis="$(redis_nodes | tr ' ' ','),password=$(secret redis-password)"
@@ -511,6 +514,7 @@ Database__CreateIfMissing=false
 Redis__Configuration=$redis
 Tokens__SigningKeyPath=$dir/keys/token-signing.pem
 WebPage__Root=$state/app/web
+Registrations__PerAddressPerHour=${SEALPOST_REGISTRATIONS_PER_HOUR:-1000000}
 ENV
      cat >"$dir/messages.env.tmp" <<ENV
 Database__ConnectionString=$mbox1_cs
@@ -599,6 +603,7 @@ start_edge_haproxy() {
   SEALPOST_DEPLOY="$SEALPOST_ROOT/deploy" SEALPOST_BIND=":8080" SEALPOST_STATS_BIND="$(addr "$host"):$cluster_stats_port" \
   SEALPOST_USERS_1="$(addr svc1):$cluster_users_port" SEALPOST_USERS_2="$(addr svc2):$cluster_users_port" SEALPOST_USERS_3="$(addr svc3):$cluster_users_port" \
   SEALPOST_MESSAGES_1="$(addr svc1):$cluster_messages_port" SEALPOST_MESSAGES_2="$(addr svc2):$cluster_messages_port" SEALPOST_MESSAGES_3="$(addr svc3):$cluster_messages_port" \
+  SEALPOST_SERVICE_SOURCES="$(addr svc1) $(addr svc2) $(addr svc3)" \
     in_host "$host" root haproxy haproxy haproxy -db -f "$SEALPOST_ROOT/deploy/haproxy.cfg"
   wait_http "http://$(addr "$host"):$cluster_stats_port/metrics" 15 || { say "HAProxy on $host did not start:"; tail -n 20 "$(host_dir "$host")/logs/haproxy.log" >&2; return 1; }
 }

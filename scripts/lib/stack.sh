@@ -1,7 +1,8 @@
 # The steps of scripts/up and scripts/down, in their order: the whole system in one state folder. Sourced by scripts/lib.sh.
 # They read the settings scripts/up sets (run, port, tls_port, stats_port, prometheus_port, pg_port, redis_port, the
-# arrays users_ports and messages_ports, monitoring; scripts/down sets only run); start_instances sets the arrays users
-# and messages (name@address) for the steps after it.
+# arrays users_ports, messages_ports, users_management_ports and messages_management_ports, monitoring; scripts/down
+# sets only run); start_instances sets the arrays users and messages (name@address) and users_management and
+# messages_management (name@management address) for the steps after it.
 # shellcheck shell=bash disable=SC2154 # the settings are set by scripts/up and scripts/down
 
 # Whether an earlier scripts/up still runs here (its HAProxy is alive).
@@ -17,7 +18,8 @@ need_stack_packages() {
 }
 
 need_stack_ports() {
-  local ports=("$port" "$tls_port" "$stats_port" "$pg_port" "$redis_port" "${users_ports[@]}" "${messages_ports[@]}") p
+  local ports=("$port" "$tls_port" "$stats_port" "$pg_port" "$redis_port" "${users_ports[@]}" "${messages_ports[@]}"
+    "${users_management_ports[@]}" "${messages_management_ports[@]}") p
   if $monitoring; then ports+=("$prometheus_port"); fi
   for p in "${ports[@]}"; do
     if port_in_use "$p"; then say "port $p on 127.0.0.1 is taken by another program; move it (see the top of scripts/up)"; return 1; fi
@@ -86,11 +88,13 @@ copy_services_to_run() {
   cp -a "$SEALPOST_ROOT/src/Sealpost.Web/dist" "$run/app/web"
 }
 
-start_instance() { # NAME PROJECT PORT, configured by the caller's environment
-  local name=$1 project=$2 service_port=$3
+# NAME PROJECT PORT MANAGEMENT_PORT, configured by the caller's environment: the service on PORT (behind HAProxy),
+# /metrics and /readyz on MANAGEMENT_PORT only (Management:Url).
+start_instance() {
+  local name=$1 project=$2 service_port=$3 management_port=$4
   (
     cd "$run/app/$project" || exit
-    HOME=$run/home service_exec dotnet "$project.dll" --urls "http://127.0.0.1:$service_port"
+    HOME=$run/home Management__Url="http://127.0.0.1:$management_port" service_exec dotnet "$project.dll" --urls "http://127.0.0.1:$service_port"
   ) >>"$run/logs/$name.log" 2>&1 &
   echo $! >"$run/pids/$name.pid"
 }
@@ -102,12 +106,14 @@ start_instances() {
   users_db_password=$(secret pg-users-password)
   messages_db_password=$(secret pg-messages-password)
   redis="127.0.0.1:$redis_port,password=$(secret redis-password)"
-  users=() messages=()
+  users=() messages=() users_management=() messages_management=()
   for i in "${!users_ports[@]}"; do
     Database__ConnectionString="Host=127.0.0.1;Port=$pg_port;Username=sealpost_users;Password=$users_db_password;Database=sealpost_users" \
     Tokens__SigningKeyPath="$run/keys/token-signing.pem" Redis__Configuration="$redis" WebPage__Root="$run/app/web" \
-      start_instance "users$((i + 1))" Sealpost.Users "${users_ports[$i]}"
+    Registrations__PerAddressPerHour="${SEALPOST_REGISTRATIONS_PER_HOUR:-20}" \
+      start_instance "users$((i + 1))" Sealpost.Users "${users_ports[$i]}" "${users_management_ports[$i]}"
     users+=("users$((i + 1))@127.0.0.1:${users_ports[$i]}")
+    users_management+=("users$((i + 1))@127.0.0.1:${users_management_ports[$i]}")
   done
   for i in "${!messages_ports[@]}"; do
     # Users__BaseUrl through HAProxy, so a users instance going down does not take lookups and JWKS with it.
@@ -117,14 +123,15 @@ start_instances() {
     Users__BaseUrl="http://127.0.0.1:$port/" \
     Sockets__AllowedOrigins__0="http://127.0.0.1:$port" Sockets__AllowedOrigins__1="http://localhost:$port" \
     Sockets__AllowedOrigins__2="https://127.0.0.1:$tls_port" Sockets__AllowedOrigins__3="https://localhost:$tls_port" \
-      start_instance "messages$((i + 1))" Sealpost.Messages "${messages_ports[$i]}"
+      start_instance "messages$((i + 1))" Sealpost.Messages "${messages_ports[$i]}" "${messages_management_ports[$i]}"
     messages+=("messages$((i + 1))@127.0.0.1:${messages_ports[$i]}")
+    messages_management+=("messages$((i + 1))@127.0.0.1:${messages_management_ports[$i]}")
   done
 }
 
 wait_for_instances() {
   local instance
-  for instance in "${users[@]}" "${messages[@]}"; do
+  for instance in "${users_management[@]}" "${messages_management[@]}"; do
     wait_http "http://${instance#*@}/readyz" 90 || { say "${instance%@*} did not start:"; tail -n 30 "$run/logs/${instance%@*}.log" >&2; return 1; }
   done
 }
@@ -140,7 +147,7 @@ start_stack_haproxy() {
 
 start_stack_prometheus() {
   start_prometheus "$run/prometheus" "$prometheus_port" "$run/pids/prometheus.pid" \
-    "users=${users[*]}" "messages=${messages[*]}" "haproxy=haproxy@127.0.0.1:$stats_port" "prometheus=prometheus@127.0.0.1:$prometheus_port"
+    "users=${users_management[*]}" "messages=${messages_management[*]}" "haproxy=haproxy@127.0.0.1:$stats_port" "prometheus=prometheus@127.0.0.1:$prometheus_port"
 }
 
 # The one record of what runs where; written last, so a reader that finds it finds everything answering.
@@ -152,6 +159,8 @@ write_stack_env() {
     echo "tls_certificate=$run/tls/cert.pem"
     echo "users=${users[*]}"
     echo "messages=${messages[*]}"
+    echo "users_management=${users_management[*]}"
+    echo "messages_management=${messages_management[*]}"
     echo "haproxy_stats=127.0.0.1:$stats_port"
     if $monitoring; then echo "prometheus=http://127.0.0.1:$prometheus_port/"; fi
     echo "postgres=127.0.0.1:$pg_port"
@@ -178,8 +187,9 @@ Sealpost is up. Open http://127.0.0.1:$port/ in a browser to create an account a
   https://127.0.0.1:$tls_port         the same over TLS; certificate $run/tls/cert.pem
                                   SHA-256 $(certificate_fingerprint "$run/tls/cert.pem")
                                   (sealpost --server https://127.0.0.1:$tls_port --server-certificate $run/tls/cert.pem …)
-  users     127.0.0.1:${users_ports[0]}, 127.0.0.1:${users_ports[1]}      (each serves /metrics, /healthz, /readyz)
-  messages  127.0.0.1:${messages_ports[0]}, 127.0.0.1:${messages_ports[1]}
+  users     127.0.0.1:${users_ports[0]}, 127.0.0.1:${users_ports[1]}      (management: 127.0.0.1:${users_management_ports[0]}, 127.0.0.1:${users_management_ports[1]})
+  messages  127.0.0.1:${messages_ports[0]}, 127.0.0.1:${messages_ports[1]}      (management: 127.0.0.1:${messages_management_ports[0]}, 127.0.0.1:${messages_management_ports[1]})
+            /metrics and /readyz answer on the management addresses only; /healthz on both
   haproxy   http://127.0.0.1:$stats_port/stats  (metrics: /metrics)
   postgres  127.0.0.1:$pg_port (superuser sealpost, password in $run/secrets/pg-password; the services log in as
             sealpost_users and sealpost_messages, each to its own database)

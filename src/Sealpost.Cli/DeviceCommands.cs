@@ -166,7 +166,7 @@ public sealed partial class CliApp
     {
         var id = DeviceIdArgument();
         var yes = new Option<bool>("--yes") { Description = "Do not ask (for scripts)" };
-        var command = new Command("remove", "Remove one of your other devices: its sessions end and nothing more is sent to it") { id, yes };
+        var command = new Command("remove", "Remove one of your other devices (needs your account password): its sessions end and nothing more is sent to it") { id, yes };
         command.SetAction(async (r, ct) =>
         {
             var deviceId = ParseDeviceId(r.GetValue(id)!);
@@ -179,7 +179,8 @@ public sealed partial class CliApp
                 if (device.Current) throw Explained(CurrentDeviceCode, deviceId)!;
                 Confirm($"Remove device {deviceId} '{TerminalText.Escape(device.Name)}'? It is logged out and gets no more messages. [y/N] ", "nothing was removed");
             }
-            await ExplainedAsync(() => client.Devices.RemoveAsync(deviceId, ct), deviceId);
+            var password = Secret("SEALPOST_PASSWORD", "Account password: ");
+            await ExplainedAsync(() => client.Devices.RemoveAsync(deviceId, password, ct), deviceId);
             Print(r, new JsonObject { ["removed"] = deviceId },
                 $"Removed device {deviceId}: its sessions have ended and nothing more is sent to it. To use it again, link it anew.");
             return ExitCodes.Ok;

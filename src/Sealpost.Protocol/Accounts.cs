@@ -75,6 +75,9 @@ public sealed record OwnDevice(int DeviceId, string Name, int KeyId, string Publ
 /// <summary>PATCH /v1/accounts/me/devices/{deviceId}: a new name (1–64 characters).</summary>
 public sealed record RenameDeviceRequest(string? Name);
 
+/// <summary>DELETE /v1/accounts/me/devices/{deviceId}: the account password, as every change to what contacts trust needs.</summary>
+public sealed record RemoveDeviceRequest(string? CurrentPassword);
+
 /// <summary>
 /// POST /v1/links (no account yet): the new device's name and X25519 public key (base64url), and the username of the
 /// account it means to join: only that account can fetch and approve the link.

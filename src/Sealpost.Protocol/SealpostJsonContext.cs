@@ -21,6 +21,7 @@ namespace Sealpost.Protocol;
 [JsonSerializable(typeof(DeviceList))]
 [JsonSerializable(typeof(OwnDeviceList))]
 [JsonSerializable(typeof(RenameDeviceRequest))]
+[JsonSerializable(typeof(RemoveDeviceRequest))]
 [JsonSerializable(typeof(CreateLinkRequest))]
 [JsonSerializable(typeof(CreatedLink))]
 [JsonSerializable(typeof(PendingLink))]

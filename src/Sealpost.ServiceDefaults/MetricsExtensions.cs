@@ -6,9 +6,10 @@ using OpenTelemetry.Resources;
 namespace Sealpost.ServiceDefaults;
 
 /// <summary>
-/// Prometheus metrics on <c>/metrics</c> of each instance's own address: the service's meter, ASP.NET Core's
-/// (requests by route and status, with durations), Kestrel's (connections) and the runtime's (GC, threads, CPU).
-/// HAProxy's public frontend never routes <c>/metrics</c> (deploy/haproxy.cfg answers it 404).
+/// Prometheus metrics on <c>/metrics</c> of each instance's management address (<see cref="ManagementPort"/>; its own
+/// address when none is set): the service's meter, ASP.NET Core's (requests by route and status, with durations),
+/// Kestrel's (connections) and the runtime's (GC, threads, CPU). HAProxy's public frontend never routes <c>/metrics</c>
+/// (deploy/haproxy.cfg answers it 404), and with a management address the instance's service address does not either.
 /// </summary>
 public static class MetricsExtensions
 {

@@ -19,7 +19,10 @@ public static class ServiceDefaultsExtensions
         [413] = "too-large", [415] = "unsupported-media-type", [429] = "rate-limited", [500] = "internal", [503] = "unavailable",
     };
 
-    /// <summary>Problem details, JSON, forwarded headers from HAProxy, and the Kestrel limits every service shares.</summary>
+    /// <summary>
+    /// Problem details, JSON, forwarded headers from HAProxy, the Kestrel limits every service shares, and the management
+    /// address (<see cref="ManagementPort"/>).
+    /// </summary>
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, long maxRequestBodyBytes)
     {
         builder.WebHost.ConfigureKestrel(k =>
@@ -48,12 +51,13 @@ public static class ServiceDefaultsExtensions
         });
         // HAProxy on loopback adds X-Forwarded-For; the default known proxies are exactly loopback.
         builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto);
+        builder.AddManagementPort();
         return builder;
     }
 
     /// <summary>
-    /// Forwarded headers, <c>X-Content-Type-Options: nosniff</c> on every answer, and unhandled failures as problem
-    /// details: a database that is away answers 503.
+    /// Forwarded headers, <c>X-Content-Type-Options: nosniff</c> on every answer, unhandled failures as problem
+    /// details (a database that is away answers 503), and each path on its own address (<see cref="ManagementPort"/>).
     /// </summary>
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
@@ -89,6 +93,7 @@ public static class ServiceDefaultsExtensions
                 }
             });
         }
+        app.UseManagementPort();
         return app;
     }
 

@@ -19,6 +19,7 @@ builder.Services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Secti
 builder.Services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordOptions>().BindConfiguration(PasswordOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<PasswordWorkOptions>().BindConfiguration(PasswordWorkOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<RegistrationLimitOptions>().BindConfiguration(RegistrationLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<LinkingOptions>().BindConfiguration(LinkingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<WebPageOptions>().BindConfiguration(WebPageOptions.Section);
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<TokenOptions>>().Value);
@@ -26,7 +27,7 @@ builder.Services.AddDatabase();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<SigningKey>().AddSingleton<TokenIssuer>();
 builder.Services.AddSingleton<PasswordWork>().AddSingleton<PasswordHasher>().AddSingleton<PasswordCheck>();
-builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>().AddSingleton<LoginThrottle>();
+builder.Services.AddSingleton<AccountStore>().AddSingleton<SessionStore>().AddSingleton<LoginThrottle>().AddSingleton<RegistrationLimit>();
 builder.Services.AddSingleton<DeviceStore>().AddSingleton<LinkStore>();
 builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
 builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>(SessionCheck.Configure);

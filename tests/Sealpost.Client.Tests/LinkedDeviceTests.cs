@@ -135,7 +135,7 @@ public sealed partial class LinkedDeviceTests(SealpostStack stack) : IAsyncLifet
         await alice.Messages.SendAsync(Name(bob), "waiting for the laptop", default);
         var laptopToken = (await laptop.Accounts.Session.GetAsync(default)).Value;
 
-        await bob.Devices.RemoveAsync(2, default);
+        await bob.Devices.RemoveAsync(2, CliRunner.Password, default);
         await alice.Messages.SendAsync(Name(bob), "after the removal", default);
 
         Assert.Equal(["waiting for the laptop", "after the removal"], (await InboxAsync(bob)).Select(e => e.Text));
@@ -147,6 +147,44 @@ public sealed partial class LinkedDeviceTests(SealpostStack stack) : IAsyncLifet
         Assert.Equal(HttpStatusCode.Unauthorized, socket.HttpStatusCode);
         await Assert.ThrowsAsync<SealpostException>(() => InboxAsync(laptop));
         Assert.Equal(0, await SettledMailboxAsync(Name(bob) + "/2"));
+    }
+
+    /// <summary>
+    /// A device's access token alone (stolen, or any device of the account) removes no other device: removal needs the
+    /// account password, checked like every password, and until then device 1 and its waiting messages stay (security review M4).
+    /// </summary>
+    [Fact]
+    public async Task Removing_a_device_needs_the_account_password_and_without_it_the_device_and_its_mailbox_stay()
+    {
+        var alice = await RegisterAsync("alice");
+        var bob = await RegisterAsync("bob");
+        var laptop = await LinkAsync(bob);
+        for (var i = 0; i < 5; i++) await alice.Messages.SendAsync(Name(bob), $"waiting {i}", default);
+        var laptopToken = (await laptop.Accounts.Session.GetAsync(default)).Value;
+        using var http = new HttpClient { BaseAddress = stack.BaseUrl };
+
+        foreach (var (body, status, code) in new (string?, HttpStatusCode, string)[]
+        {
+            (null, HttpStatusCode.BadRequest, "validation"),
+            ("{}", HttpStatusCode.BadRequest, "validation"),
+            ("""{"current_password":"not the password"}""", HttpStatusCode.Forbidden, "wrong-password"),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, "v1/accounts/me/devices/1");
+            request.Headers.Authorization = new("Bearer", laptopToken);
+            if (body is not null) request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            using var refused = await http.SendAsync(request);
+            Assert.Equal(status, refused.StatusCode);
+            var problem = System.Text.Json.JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal((status, "urn:sealpost:problem:" + code), (refused.StatusCode, problem.GetProperty("type").GetString()));
+            if (status == HttpStatusCode.BadRequest) Assert.True(problem.GetProperty("errors").TryGetProperty("current_password", out _));
+        }
+        Assert.Equal([1u, 2u], (await laptop.Devices.ListAsync(default)).Devices.Select(d => d.DeviceId));
+        Assert.Equal(5, await stack.MailboxCountAsync(Name(bob)));
+
+        await laptop.Devices.RemoveAsync(1, CliRunner.Password, default);
+        Assert.Equal([2u], (await laptop.Devices.ListAsync(default)).Devices.Select(d => d.DeviceId));
+        await Assert.ThrowsAsync<SealpostException>(() => InboxAsync(bob));
     }
 
     [Fact]

@@ -69,9 +69,48 @@ public sealed class TlsTests(SealpostStack stack) : IDisposable
         }) { BaseAddress = stack.TlsBaseUrl };
         using var secure = await tls.GetAsync(".well-known/jwks.json");
         Assert.Equal(HttpStatusCode.OK, secure.StatusCode);
-        Assert.StartsWith("max-age=", secure.Headers.GetValues("Strict-Transport-Security").Single(), StringComparison.Ordinal);
+        Assert.Equal("max-age=63072000; includeSubDomains", secure.Headers.GetValues("Strict-Transport-Security").Single());
 
         using var plain = await new HttpClient { BaseAddress = stack.BaseUrl }.GetAsync(".well-known/jwks.json");
         Assert.False(plain.Headers.Contains("Strict-Transport-Security"));
+    }
+
+    /// <summary>
+    /// Mozilla's "intermediate" profile (security review L4): TLS 1.2 only with ECDHE and an AEAD cipher, TLS 1.3, and no
+    /// session tickets (a ticket key that never rotates would undo forward secrecy). Asked with openssl s_client, which
+    /// offers exactly the suite it is given.
+    /// </summary>
+    [Fact]
+    public async Task Tls_offers_only_aead_ecdhe_suites_on_1_2_and_1_3_and_no_session_tickets()
+    {
+        foreach (var cbc in new[] { "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-SHA256" })
+        {
+            var (ok, said) = await HandshakeAsync("-tls1_2", "-cipher", cbc);
+            Assert.False(ok, $"TLS 1.2 with {cbc} was accepted:\n{said}");
+        }
+        var (ok12, said12) = await HandshakeAsync("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256");
+        Assert.True(ok12, said12);
+        Assert.DoesNotContain("TLS session ticket", said12, StringComparison.Ordinal);
+        var (ok13, said13) = await HandshakeAsync("-tls1_3");
+        Assert.True(ok13, said13);
+        Assert.Contains("TLSv1.3", said13, StringComparison.Ordinal);
+        var (ok11, _) = await HandshakeAsync("-tls1_1", "-cipher", "ALL:@SECLEVEL=0");
+        Assert.False(ok11);
+    }
+
+    /// <summary>One handshake with HAProxy's TLS port: whether it completed, and what openssl printed.</summary>
+    private async Task<(bool Ok, string Said)> HandshakeAsync(params string[] options)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("openssl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["s_client", "-connect", $"127.0.0.1:{stack.TlsPort}", "-servername", "localhost", .. options]) info.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        process.StandardInput.Close();
+        var error = process.StandardError.ReadToEndAsync();
+        var output = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await process.WaitForExitAsync(timeout.Token);
+        var said = output + await error;
+        // A completed handshake names its cipher; a refused one says "Cipher is (NONE)" or prints no session at all.
+        return (process.ExitCode == 0 && said.Contains("Cipher is ", StringComparison.Ordinal) && !said.Contains("Cipher is (NONE)", StringComparison.Ordinal), said);
     }
 }

@@ -27,6 +27,7 @@ public sealed class MonitoringTests(ITestOutputHelper output)
             ["SEALPOST_PORT"] = Port(), ["SEALPOST_TLS_PORT"] = Port(), ["SEALPOST_STATS_PORT"] = Port(), ["SEALPOST_PROMETHEUS_PORT"] = Port(),
             ["SEALPOST_PG_PORT"] = Port(), ["SEALPOST_REDIS_PORT"] = Port(),
             ["SEALPOST_USERS_PORTS"] = $"{Port()} {Port()}", ["SEALPOST_MESSAGES_PORTS"] = $"{Port()} {Port()}",
+            ["SEALPOST_USERS_MANAGEMENT_PORTS"] = $"{Port()} {Port()}", ["SEALPOST_MESSAGES_MANAGEMENT_PORTS"] = $"{Port()} {Port()}",
             // The mailbox census follows each sweep: every second here, so the gauges move within the test.
             ["Mailboxes__SweepInterval"] = "00:00:01",
         };
@@ -35,8 +36,8 @@ public sealed class MonitoringTests(ITestOutputHelper output)
             await ScriptAsync("up", environment, "-d");
             var stack = StackFile.Read(Path.Combine(run, StackFile.FileName));
             var url = new Uri(stack["url"]!);
-            var messages = stack.Instances("messages");
-            var users = stack.Instances("users");
+            var messages = stack.Instances("messages_management");
+            var users = stack.Instances("users_management");
             Assert.Equal(2, messages.Count);
             Assert.Equal(2, users.Count);
 
@@ -81,8 +82,16 @@ public sealed class MonitoringTests(ITestOutputHelper output)
                 }, "the recipient's instance did not count the delivery and the ack");
             }
 
-            // Metrics are on the instances' own addresses, never through the public frontend.
+            // Metrics are on the instances' management addresses, never through the public frontend nor on the service
+            // addresses HAProxy forwards to (security review L1).
             using (var response = await api.Http.GetAsync("metrics")) Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            using (var plain = new HttpClient())
+            {
+                foreach (var (name, address) in stack.Instances("users").Concat(stack.Instances("messages")))
+                    foreach (var path in new[] { "metrics", "readyz" })
+                        using (var response = await plain.GetAsync($"http://{address}/{path}"))
+                            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{name} answered /{path} on its service address: {(int)response.StatusCode}");
+            }
 
             using var prometheus = new HttpClient { BaseAddress = new Uri(stack["prometheus"]!) };
             await Eventually.HoldsAsync(async () =>

@@ -92,6 +92,7 @@ public class SealpostStack : IAsyncLifetime, IAsyncDisposable
             new Dictionary<string, string>
             {
                 ["SEALPOST_LOGINS_PER_MINUTE"] = "1000000", ["SEALPOST_REGISTRATIONS_PER_HOUR"] = "1000000", ["SEALPOST_LINKS_PER_HOUR"] = "1000000",
+                ["SEALPOST_LINK_POLLS_PER_MINUTE"] = "1000000", ["SEALPOST_DIRECTORY_READS_PER_MINUTE"] = "1000000",
                 ["SEALPOST_TLS_BIND"] = $"127.0.0.1:{TlsPort}", ["SEALPOST_TLS_CERT"] = Path.Combine(tls, "haproxy.pem"),
             },
             HaproxyPort);

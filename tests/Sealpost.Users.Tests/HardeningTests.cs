@@ -86,6 +86,37 @@ public sealed class HardeningTests(UsersCluster cluster, ITestOutputHelper outpu
         Assert.Equal([path], Directory.GetFiles(folder));
     }
 
+    /// <summary>
+    /// The service limits registrations per client address itself, in the database all instances share, so a request
+    /// that reaches an instance without HAProxy's limit (a spelling HAProxy once missed, or the instance's own port) is
+    /// refused too, before any hash (security review H1).
+    /// </summary>
+    [Fact]
+    public async Task Registrations_are_limited_per_client_address_by_the_service_itself()
+    {
+        await using var limited = await ServiceProcess.StartAsync("Sealpost.Users", new Dictionary<string, string>(cluster.Settings())
+        {
+            ["Registrations:PerAddressPerHour"] = "2",
+        });
+        var hammering = new UsersApi(UsersApi.ClientFrom(limited.BaseAddress, IPAddress.Parse("127.0.2.1")));
+        var elsewhere = new UsersApi(UsersApi.ClientFrom(limited.BaseAddress, IPAddress.Parse("127.0.2.2")));
+        // Refused input costs no hash and is not counted.
+        using (var bad = await hammering.RegisterRawAsync(TestEnvironment.UniqueUsername("reg"), "short", AccountRules.EncodePublicKey(UsersApi.NewPublicKey())))
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+
+        await hammering.RegisterAsync(TestEnvironment.UniqueUsername("reg"));
+        await hammering.RegisterAsync(TestEnvironment.UniqueUsername("reg"));
+        var third = TestEnvironment.UniqueUsername("reg");
+        using var refused = await hammering.RegisterRawAsync(third, UsersApi.DefaultPassword, AccountRules.EncodePublicKey(UsersApi.NewPublicKey()));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(refused)).GetProperty("type").GetString());
+        var wait = refused.Headers.RetryAfter?.Delta;
+        Assert.True(wait > TimeSpan.FromMinutes(50) && wait <= TimeSpan.FromHours(1), $"Retry-After {wait}");
+        Assert.Null(await Api.LookupAsync(third));
+        await elsewhere.RegisterAsync(TestEnvironment.UniqueUsername("reg"));
+    }
+
     [Fact]
     public async Task Input_that_fails_validation_or_names_a_taken_account_never_reaches_the_hashing_slots()
     {

@@ -248,7 +248,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         using (var approve = await Link.ApproveAsync(alice, reservedEarly))
             Assert.Equal((HttpStatusCode.Conflict, "too-many-devices"), (approve.StatusCode, await Linking.ProblemTypeAsync(approve)));
 
-        using (var removed = await Api.SendAsync(HttpMethod.Delete, $"v1/accounts/me/devices/{ids[0]}", alice.AccessToken))
+        using (var removed = await Link.RemoveRawAsync(alice.AccessToken, ids[0]))
             Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
         var (seventhId, _, _) = await Link.LinkAsync(alice, "replacement");
         Assert.Equal(Limits.DevicesMax + 2, seventhId);
@@ -291,14 +291,14 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         var alice = await Link.NewUserWithIdentityAsync("lnd");
         var (laptop, session, device) = await Link.LinkAsync(alice);
 
-        using (var self = await Api.SendAsync(HttpMethod.Delete, "v1/accounts/me/devices/1", alice.AccessToken))
+        using (var self = await Link.RemoveRawAsync(alice.AccessToken, "1"))
             Assert.Equal((HttpStatusCode.Conflict, "current-device"), (self.StatusCode, await Linking.ProblemTypeAsync(self)));
-        using (var unknown = await Api.SendAsync(HttpMethod.Delete, "v1/accounts/me/devices/42", alice.AccessToken))
+        using (var unknown = await Link.RemoveRawAsync(alice.AccessToken, "42"))
             Assert.Equal((HttpStatusCode.NotFound, "no-such-device"), (unknown.StatusCode, await Linking.ProblemTypeAsync(unknown)));
-        using (var malformed = await Api.SendAsync(HttpMethod.Delete, "v1/accounts/me/devices/two", alice.AccessToken))
+        using (var malformed = await Link.RemoveRawAsync(alice.AccessToken, "two"))
             Assert.Equal("device_id", AccountTests.FieldOf(await AccountTests.ProblemAsync(malformed)));
 
-        using (var removed = await Api.SendAsync(HttpMethod.Delete, $"v1/accounts/me/devices/{laptop}", alice.AccessToken))
+        using (var removed = await Link.RemoveRawAsync(alice.AccessToken, laptop))
             Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
 
         using (var token = await Api.SendAsync(HttpMethod.Get, "v1/accounts/me/devices", session.AccessToken))
@@ -307,7 +307,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
             Assert.Equal((HttpStatusCode.Unauthorized, "invalid-refresh-token"), (refresh.StatusCode, await Linking.ProblemTypeAsync(refresh)));
         using (var login = await Link.LoginRawAsync(alice.Username, laptop))
             Assert.Equal((HttpStatusCode.NotFound, "no-such-device"), (login.StatusCode, await Linking.ProblemTypeAsync(login)));
-        using (var again = await Api.SendAsync(HttpMethod.Delete, $"v1/accounts/me/devices/{laptop}", alice.AccessToken))
+        using (var again = await Link.RemoveRawAsync(alice.AccessToken, laptop))
             Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
         Assert.Equal([1], (await Link.PublicDevicesAsync(alice.Username)).Devices.Select(d => d.DeviceId));
         Assert.Equal([1], (await Link.OwnDevicesAsync(alice.AccessToken)).Devices.Select(d => d.DeviceId));
@@ -358,7 +358,7 @@ public sealed class LinkedDeviceTests(UsersCluster cluster)
         Assert.Equal([(1, 1), (laptop, 2)], (await Link.PublicDevicesAsync(alice.Username)).Devices.Select(d => (d.DeviceId, d.KeyId)));
 
         // With device 1 removed, the laptop is the account's lowest live device: what old clients see and log in as.
-        using (var removed = await Api.SendAsync(HttpMethod.Delete, "v1/accounts/me/devices/1", session.AccessToken))
+        using (var removed = await Link.RemoveRawAsync(session.AccessToken, "1"))
             Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
         record = (await Api.LookupAsync(alice.Username))!;
         Assert.Equal((Linking.B64(next), 2), (record.PublicKey, record.KeyId));

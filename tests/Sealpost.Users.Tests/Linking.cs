@@ -36,6 +36,11 @@ internal sealed class Linking(UsersApi api)
         return new IdentityUser(new TestUser(username, UsersApi.DefaultPassword, key, await api.LoginAsync(username)), identity);
     }
 
+    /// <summary>DELETE /v1/accounts/me/devices/{id} with the account password (null: no body at all).</summary>
+    public Task<HttpResponseMessage> RemoveRawAsync(string token, object deviceId, string? password = UsersApi.DefaultPassword) =>
+        api.SendAsync(HttpMethod.Delete, $"v1/accounts/me/devices/{deviceId}", token,
+            password is null ? null : JsonSerializer.Serialize(new RemoveDeviceRequest(password), SealpostJsonContext.Default.RemoveDeviceRequest));
+
     public Task<HttpResponseMessage> CreateRawAsync(string? deviceName, string? publicKey, string? username) =>
         api.SendAsync(HttpMethod.Post, "v1/links", null,
             JsonSerializer.Serialize(new CreateLinkRequest(deviceName, publicKey, username), SealpostJsonContext.Default.CreateLinkRequest));

@@ -87,9 +87,57 @@ public sealed class ProxyTests(UsersCluster cluster, ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(third)).GetProperty("type").GetString());
         Assert.NotNull(third.Headers.RetryAfter?.Delta);
-        // Polling is not limited: the new device polls until someone approves it.
+        // Polling is not limited by the links' hourly budget: the new device polls until someone approves it.
         for (var i = 0; i < 5; i++) Assert.Equal(LinkStatus.Pending, (await hammering.PollAsync(first)).Status);
         await elsewhere.StartAsync(owner);
+    }
+
+    /// <summary>
+    /// The anonymous routes anyone may hammer, polling a link and reading an account's devices and keys, are limited per
+    /// address too, generously (security review L7); the messages instances, which read the directory through HAProxy
+    /// for every sender, are not (SEALPOST_SERVICE_SOURCES, 127.0.0.1 by default).
+    /// </summary>
+    [Fact]
+    public async Task Link_polls_and_anonymous_directory_reads_are_limited_per_client_address_but_not_for_the_services()
+    {
+        await using var haproxy = await StartHaproxyAsync(new() { ["SEALPOST_LINK_POLLS_PER_MINUTE"] = "3", ["SEALPOST_DIRECTORY_READS_PER_MINUTE"] = "3" });
+        var hammering = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.12"))));
+        var elsewhere = new Linking(new UsersApi(UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.13"))));
+        var alice = await cluster.Api.NewUserAsync("dir");
+        var device = await hammering.StartAsync(alice.Username);
+        for (var i = 0; i < 3; i++) Assert.Equal(LinkStatus.Pending, (await hammering.PollAsync(device)).Status);
+        using (var polled = await hammering.PollRawAsync(device.Link.LinkId, device.Link.PollToken)) await AssertRateLimitedAsync(polled);
+        Assert.Equal(LinkStatus.Pending, (await elsewhere.PollAsync(device)).Status);
+
+        using var reader = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.14"));
+        foreach (var path in new[] { $"v1/accounts/{alice.Username}/devices", $"v1/accounts/{alice.Username}/devices/1/keys/1", $"v1/accounts/{alice.Username}/keys/1" })
+            using (var read = await reader.GetAsync(path)) Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        using (var fourth = await reader.GetAsync($"v1/accounts/{alice.Username}/devices")) await AssertRateLimitedAsync(fourth);
+        // The public record itself, and the owner's own list, are not directory reads.
+        using (var record = await reader.GetAsync($"v1/accounts/{alice.Username}")) Assert.Equal(HttpStatusCode.OK, record.StatusCode);
+        using var service = UsersApi.ClientFrom(haproxy.BaseUrl, IPAddress.Parse("127.0.0.1"));
+        for (var i = 0; i < 10; i++)
+            using (var read = await service.GetAsync($"v1/accounts/{alice.Username}/devices")) Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    /// <summary>
+    /// Every per-address limit counts an IPv6 client by its /64, one subscriber's usual allocation (security review L5).
+    /// The test stack has only IPv4 loopback sources, so this reads the configuration HAProxy runs with.
+    /// </summary>
+    [Fact]
+    public void Every_per_address_counter_tracks_ipv6_clients_by_their_64()
+    {
+        var tracked = File.ReadAllLines(Path.Combine(TestEnvironment.RepoRoot, "deploy", "haproxy.cfg"))
+            .Select(l => l.Trim()).Where(l => l.StartsWith("http-request track-sc", StringComparison.Ordinal)).ToList();
+        Assert.True(tracked.Count >= 6, string.Join('\n', tracked));
+        Assert.All(tracked, l => Assert.Matches(@"^http-request track-sc\d src,ipmask\(32,64\) table ", l));
+    }
+
+    private static async Task AssertRateLimitedAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal("urn:sealpost:problem:rate-limited", (await AccountTests.ProblemAsync(response)).GetProperty("type").GetString());
+        Assert.NotNull(response.Headers.RetryAfter?.Delta);
     }
 
     /// <summary>

@@ -57,8 +57,9 @@ internal sealed class UsersApiClient(HttpClient http) : IKeyDirectory
         SendAsync(HttpMethod.Patch, $"v1/accounts/me/devices/{deviceId}", accessToken, new RenameDeviceRequest(name),
             SealpostJsonContext.Default.RenameDeviceRequest, SealpostJsonContext.Default.OwnDevice, ct)!;
 
-    public async Task RemoveDeviceAsync(string accessToken, uint deviceId, CancellationToken ct) =>
-        await SendAsync<object, object>(HttpMethod.Delete, $"v1/accounts/me/devices/{deviceId}", accessToken, null, null, null, ct).ConfigureAwait(false);
+    public async Task RemoveDeviceAsync(string accessToken, uint deviceId, string currentPassword, CancellationToken ct) =>
+        await SendAsync<RemoveDeviceRequest, object>(HttpMethod.Delete, $"v1/accounts/me/devices/{deviceId}", accessToken, new RemoveDeviceRequest(currentPassword),
+            SealpostJsonContext.Default.RemoveDeviceRequest, null, ct).ConfigureAwait(false);
 
     /// <summary>A new device asks to be linked to <paramref name="username"/>'s account (no session yet).</summary>
     public Task<CreatedLink> CreateLinkAsync(string username, string deviceName, string publicKey, CancellationToken ct) =>

@@ -54,12 +54,15 @@ public sealed class DeviceClient
         return Describe(account.Username, ProfileAccount.IdentityOf(account), renamed, (int)account.DeviceId);
     }
 
-    /// <summary>Removes a device of this account: its sessions end, its mailbox goes, and senders stop sealing to it.</summary>
-    public async Task RemoveAsync(uint deviceId, CancellationToken ct)
+    /// <summary>
+    /// Removes a device of this account: its sessions end, its mailbox goes, and senders stop sealing to it. Needs the
+    /// account password, so a device's token alone cannot cut the account's other devices off.
+    /// </summary>
+    public async Task RemoveAsync(uint deviceId, string currentPassword, CancellationToken ct)
     {
         _account.Require();
         var token = await _session.GetAsync(ct).ConfigureAwait(false);
-        await _users.RemoveDeviceAsync(token.Value, deviceId, ct).ConfigureAwait(false);
+        await _users.RemoveDeviceAsync(token.Value, deviceId, currentPassword, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -29,7 +29,10 @@ public static partial class AccountEndpoints
         return app;
     }
 
-    /// <summary>Nothing is hashed for a request that fails validation or names a taken account.</summary>
+    /// <summary>
+    /// Nothing is hashed for a request that fails validation or names a taken account, nor beyond the client address's
+    /// registrations per hour (counted by the service itself, whatever path reached it).
+    /// </summary>
     private static async Task<Results<Created<OwnAccount>, ProblemHttpResult>> Register(HttpRequest request, [AsParameters] AccountServices s, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.RegisterRequest, ct);
@@ -51,8 +54,25 @@ public static partial class AccountEndpoints
         if (errors.Any) return errors.ToProblem();
         // The name's existence is public (GET /v1/accounts/{name}), so refusing it before the hash reveals nothing.
         if (await s.Store.NameTakenAsync(username!, ct)) return UsernameTaken();
+        var client = request.HttpContext.Connection.RemoteIpAddress;
+        if (await s.Registrations.ReserveAsync(client, ct) is { } wait)
+        {
+            LogRegistrationsLimited(s.Logger, ClientAddress.Of(request.HttpContext));
+            request.HttpContext.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Of(StatusCodes.Status429TooManyRequests, "rate-limited", "Too many registrations from your address; wait before trying again.");
+        }
 
-        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, await s.Hasher.HashAsync(body.Password!, ct), key!, deviceName!, identity, certificate, ct);
+        string hash;
+        try
+        {
+            hash = await s.Hasher.HashAsync(body.Password!, ct);
+        }
+        catch
+        {
+            await s.Registrations.RefundAsync(client, CancellationToken.None);
+            throw;
+        }
+        var created = await s.Store.CreateAsync(Guid.CreateVersion7(), username!, displayName, hash, key!, deviceName!, identity, certificate, ct);
         if (created is null) return UsernameTaken();
         LogRegistered(s.Logger, created.Username, ClientAddress.Of(request.HttpContext));
         return TypedResults.Created($"/v1/accounts/{created.Username}", ToOwn(created));
@@ -213,25 +233,29 @@ public static partial class AccountEndpoints
         return TypedResults.Ok(ToOwn((await s.Store.FindAsync(account.Username, ct, account.DeviceId))!));
     }
 
-    private static void CurrentPassword(FieldErrors errors, string? value, string required)
+    internal static void CurrentPassword(FieldErrors errors, string? value, string required)
     {
         if (value is null) errors.Add("current_password", required);
         else if (value.Length > Limits.PasswordMaxLength * 2) errors.Add("current_password", "Too long.");
     }
 
+    private static Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
+        HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct) =>
+        CheckCurrentPasswordAsync(request, account, currentPassword, purpose, s.Passwords, s.Logger, ct);
+
     /// <summary>The current password, through the throttle like a login; null when it is right, else the answer to give.</summary>
-    private static async Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
-        HttpRequest request, AccountRecord account, string currentPassword, string purpose, AccountServices s, CancellationToken ct)
+    internal static async Task<ProblemHttpResult?> CheckCurrentPasswordAsync(
+        HttpRequest request, AccountRecord account, string currentPassword, string purpose, PasswordCheck passwords, ILogger logger, CancellationToken ct)
     {
         var client = request.HttpContext.Connection.RemoteIpAddress;
-        var verdict = await s.Passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
+        var verdict = await passwords.CheckAsync(account.Username, client, currentPassword, account.PasswordHash, ct);
         if (verdict.Wait is { } wait)
         {
-            LogCurrentPasswordThrottled(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+            LogCurrentPasswordThrottled(logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
             return PasswordCheck.Throttled(request.HttpContext.Response, wait);
         }
         if (verdict.IsRight) return null;
-        LogWrongCurrentPassword(s.Logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
+        LogWrongCurrentPassword(logger, account.Username, purpose, ClientAddress.Of(request.HttpContext));
         return Problems.Of(StatusCodes.Status403Forbidden, "wrong-password", "The current password is not right.");
     }
 
@@ -252,6 +276,9 @@ public static partial class AccountEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Account {Username} registered from {ClientAddress}")]
     private static partial void LogRegistered(ILogger logger, string username, string clientAddress);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Registration refused from {ClientAddress}: too many from the address this hour")]
+    private static partial void LogRegistrationsLimited(ILogger logger, string clientAddress);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Wrong current password for {Username} ({Purpose}) from {ClientAddress}")]
     private static partial void LogWrongCurrentPassword(ILogger logger, string username, string purpose, string clientAddress);

@@ -69,14 +69,25 @@ public static partial class DeviceEndpoints
     }
 
     /// <summary>
-    /// Removes another device of the account: its sessions end (and its sockets close), it leaves the directory, and
-    /// its keys stay readable. The device in use cannot remove itself: an account always keeps a device.
+    /// Removes another device of the account: its sessions end (and its sockets close), its mailbox goes, it leaves the
+    /// directory, and its keys stay readable. The device in use cannot remove itself: an account always keeps a device.
+    /// Needs the current password, like every change to what contacts trust: a device's access token alone (stolen,
+    /// or any device of the account) must not cut the others off (security review M4).
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> Remove(
         string deviceId, HttpRequest request, ClaimsPrincipal user, [AsParameters] DeviceServices s, CancellationToken ct)
     {
+        // Clients from before the password was asked send no body: they hear that current_password is missing.
+        var body = new RemoveDeviceRequest(null);
+        if (request.ContentType is not null || request.ContentLength is > 0)
+        {
+            (var read, var problem) = await JsonBody.ReadAsync(request, SealpostJsonContext.Default.RemoveDeviceRequest, ct);
+            if (problem is not null) return problem;
+            body = read!;
+        }
         var errors = new FieldErrors();
         var id = AccountFields.Id(errors, "device_id", deviceId);
+        AccountEndpoints.CurrentPassword(errors, body.CurrentPassword, "Required to remove a device.");
         if (errors.Any) return errors.ToProblem();
         var caller = CallerClaims.Device(user);
         if (id == caller)
@@ -86,6 +97,7 @@ public static partial class DeviceEndpoints
         }
         var a = await s.Accounts.FindAsync(user.Identity!.Name!, ct);
         if (a is null) return AccountEndpoints.NoSuchAccount();
+        if (await AccountEndpoints.CheckCurrentPasswordAsync(request, a, body.CurrentPassword!, "device removal", s.Passwords, s.Logger, ct) is { } refused) return refused;
         if (await s.Devices.RemoveAsync(a.Id, caller, id!.Value, ct) is not { } ended) return NoSuchDevice();
         s.Events.Ended(a.Username, ended);
         s.Events.DevicesChanged(a.Username, removed: id.Value);

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Sealpost.ServiceDefaults;
 
 namespace Sealpost.Users.Sessions;
 
@@ -62,10 +63,10 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
     public async Task<TimeSpan?> ReserveAsync(string username, IPAddress? client, CancellationToken ct)
     {
         var o = options.Value;
-        if (client is not null && await ReserveAsync(AddressSubject(client), o.AddressFreeFailures, ct) is { } addressWait) return addressWait;
+        if (client is not null && await ReserveAsync(AddressSubject.Of(client), o.AddressFreeFailures, ct) is { } addressWait) return addressWait;
         if (await ReserveAsync(username, o.FreeFailures, ct) is not { } nameWait) return null;
         // Refused without a check: it does not count against the address.
-        if (client is not null) await RefundAsync(AddressSubject(client), ct);
+        if (client is not null) await RefundAsync(AddressSubject.Of(client), ct);
         return nameWait;
     }
 
@@ -74,7 +75,7 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
     {
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM login_failures WHERE subject = $1") { Parameters = { new() { Value = username } } });
-        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject(client)));
+        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject.Of(client)));
         await batch.ExecuteNonQueryAsync(ct);
     }
 
@@ -83,7 +84,7 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
     {
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(RefundCommand(username));
-        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject(client)));
+        if (client is not null) batch.BatchCommands.Add(RefundCommand(AddressSubject.Of(client)));
         await batch.ExecuteNonQueryAsync(ct);
     }
 
@@ -107,7 +108,4 @@ public sealed class LoginThrottle(NpgsqlDataSource db, IOptions<LoginThrottleOpt
 
     private static NpgsqlBatchCommand RefundCommand(string subject) =>
         new("UPDATE login_failures SET failures = failures - 1 WHERE subject = $1 AND failures > 0") { Parameters = { new() { Value = subject } } };
-
-    /// <summary>IPv4-mapped IPv6 addresses count as the IPv4 address they carry.</summary>
-    private static string AddressSubject(IPAddress client) => "@" + (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client);
 }

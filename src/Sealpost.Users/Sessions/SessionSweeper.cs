@@ -4,10 +4,10 @@ using Npgsql;
 namespace Sealpost.Users.Sessions;
 
 /// <summary>
-/// Hourly housekeeping: forgets ended sessions, expired links and stale login failures, so no table grows without
+/// Hourly housekeeping: forgets ended sessions, expired links, stale login failures and registration counts, so no table grows without
 /// bound (the failures and links tables can be fed by anyone).
 /// </summary>
-public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginThrottleOptions> throttle, ILogger<SessionSweeper> logger) : BackgroundService
+public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginThrottleOptions> throttle, IOptions<Accounts.RegistrationLimitOptions> registrations, ILogger<SessionSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,6 +25,10 @@ public sealed partial class SessionSweeper(NpgsqlDataSource db, IOptions<LoginTh
                     "DELETE FROM login_failures WHERE last_failure < now() - $1 AND blocked_until < now()")
                 {
                     Parameters = { new() { Value = throttle.Value.ForgetAfter } },
+                });
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM registrations_by_address WHERE window_start < now() - $1")
+                {
+                    Parameters = { new() { Value = registrations.Value.Window } },
                 });
                 await batch.ExecuteNonQueryAsync(stoppingToken);
             }
