@@ -186,16 +186,22 @@ public sealed class TrustModelTests(WebStack stack)
         Assert.Equal(1, v2.GetProperty("device").GetInt32());
         Assert.StartsWith(V2Prefix, v2.GetProperty("body").GetString(), StringComparison.Ordinal);
 
-        // Someone with olde's password (or the server) gives the account an identity key of their own (review H2).
+        // Someone with olde's password (or the server) gives the account an identity key of their own (review H2); the
+        // server takes a first identity only with a new key it certifies (decision 93), so that comes along.
         using var taker = IdentityKey.Generate();
-        var certificate = DeviceCertificate.Sign(taker, new DeviceKey(olde, 1, 1, oldeKey.PublicKey.ToArray()));
+        var takersKey = X25519KeyPair.Generate();
+        var certificate = DeviceCertificate.Sign(taker, new DeviceKey(olde, 1, 2, takersKey.PublicKey.ToArray()));
         using (var set = await UsersApi.RetryWhileBusyAsync(() => stack.Api.SendAsync(HttpMethod.Put, "v1/accounts/me/identity", session.AccessToken,
-                   JsonSerializer.Serialize(new Dictionary<string, string> { ["identity_key"] = B64Url(taker.PublicKey), ["certificate"] = B64Url(certificate), ["current_password"] = UsersApi.DefaultPassword }))))
+                   JsonSerializer.Serialize(new Dictionary<string, string>
+                   {
+                       ["identity_key"] = B64Url(taker.PublicKey), ["public_key"] = B64Url(takersKey.PublicKey), ["certificate"] = B64Url(certificate),
+                       ["current_password"] = UsersApi.DefaultPassword,
+                   }))))
             Assert.Equal(HttpStatusCode.OK, set.StatusCode);
 
         // A message under that identity arrives in the open conversation, sealed an hour ago: the alert shows at once.
         var sealedId = Guid.NewGuid();
-        var underNewIdentity = Convert.ToBase64String(EnvelopeV2.Seal(new DeviceSender(olde, 1, 1, oldeKey.PrivateKey.ToArray()), aliceKey,
+        var underNewIdentity = Convert.ToBase64String(EnvelopeV2.Seal(new DeviceSender(olde, 1, 2, takersKey.PrivateKey.ToArray()), aliceKey,
             new SealedContent(ContentType.Message, sealedId, DateTimeOffset.UtcNow.AddHours(-1), null, "Trust my new identity."u8.ToArray())));
         await SendRawAsync(Guid.NewGuid().ToString(), underNewIdentity);
         var warning = alice.Page.GetByRole(AriaRole.Alert).Filter(new() { HasText = $"{olde}'s key has changed" });

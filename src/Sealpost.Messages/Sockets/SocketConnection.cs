@@ -58,6 +58,23 @@ internal sealed class SocketConnection
         _ackBucket = new TokenBucket(_options.AcksPerSecond, _options.AcksPerSecond * 2.0, clock);
     }
 
+    private async Task AwaitCloseAnswerAsync(CancellationToken ct)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(2));
+        var buffer = new byte[256];
+        try
+        {
+            while (_socket.State == WebSocketState.CloseSent)
+                if ((await _socket.ReceiveAsync(buffer, patience.Token)).MessageType == WebSocketMessageType.Close) return;
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            // Gone, or not answering: cut off below.
+        }
+        _socket.Abort();
+    }
+
     /// <summary>Who opened it: the user, the device (<see cref="DeviceAddress"/>), the session.</summary>
     public TokenIdentity Identity { get; }
 
@@ -66,7 +83,9 @@ internal sealed class SocketConnection
         if (await _sessions.OpenAsync(Identity.Address, Identity.Session, _writer) is not { } session)
         {
             await _writer.RefuseAsync(CloseCodes.TooManySockets, $"At most {_sessions.MaxPerAccount} sockets per account on one server, all its devices together; close one and reconnect.");
-            _socket.Abort();
+            // Aborting at once could cut the close frame off on its way (clients saw 1006, or HAProxy's 502): the
+            // client answers the close, or is cut off after a moment.
+            await AwaitCloseAnswerAsync(ct);
             return;
         }
         _session = session;
