@@ -48,7 +48,11 @@ public static class EnvelopeV2
     public static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content) => Seal(sender, recipient, content, []);
 
     /// <summary>A fixed <c>ikmE</c> makes the envelope reproducible; only the worked example uses it.</summary>
-    internal static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content, ReadOnlySpan<byte> ikmE)
+    internal static byte[] Seal(DeviceSender sender, DeviceRecipient recipient, SealedContent content, ReadOnlySpan<byte> ikmE) =>
+        SealWithoutRules(sender, recipient, content, ikmE);
+
+    /// <summary>The layout alone, without the rules on who seals what to whom: what a client that ignores them could send (tests).</summary>
+    internal static byte[] SealWithoutRules(DeviceSender sender, DeviceRecipient recipient, SealedContent content, ReadOnlySpan<byte> ikmE)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(recipient);
