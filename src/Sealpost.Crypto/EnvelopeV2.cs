@@ -53,6 +53,17 @@ public static class EnvelopeV2
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(recipient);
         ArgumentNullException.ThrowIfNull(content);
+        if (content.Type == ContentType.SentCopy && sender.Username != recipient.Username)
+            throw new ArgumentException($"A sent copy goes to the sender's own devices only, not from {sender.Username} to {recipient.Username}.", nameof(content));
+        return SealWithoutRules(sender, recipient, content, ikmE);
+    }
+
+    /// <summary>The layout alone, without the rules on who seals what to whom: what a client that ignores them could send (tests).</summary>
+    internal static byte[] SealWithoutRules(DeviceSender sender, DeviceRecipient recipient, SealedContent content, ReadOnlySpan<byte> ikmE)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        ArgumentNullException.ThrowIfNull(recipient);
+        ArgumentNullException.ThrowIfNull(content);
         Username.Require(sender.Username, nameof(sender));
         Username.Require(recipient.Username, nameof(recipient));
         var plaintext = Inner(content);
@@ -92,7 +103,11 @@ public static class EnvelopeV2
         var info = Info(senderUsername, senderDeviceId, recipientUsername, recipientDeviceId, recipientKeyId);
         using var context = Hpke.SetupRecipient(
             HpkeMode.Auth, envelope.Slice(HeaderSize, Hpke.EncapsulatedKeySize), recipientPrivateKey, info, [], [], senderPublicKey);
-        return ReadInner(context.Open(envelope[..HeaderSize], envelope[CiphertextOffset..]));
+        var content = ReadInner(context.Open(envelope[..HeaderSize], envelope[CiphertextOffset..]));
+        // "You sent this to carol" is for the account's own devices to say: from another account it is a plant.
+        if (content.Type == ContentType.SentCopy && senderUsername != recipientUsername)
+            throw new CryptoException($"This is a copy of a sent message, which only your own devices send, but it comes from another account ({senderUsername}).");
+        return content;
     }
 
     /// <summary>The clear header, to pick the keys that open the envelope.</summary>

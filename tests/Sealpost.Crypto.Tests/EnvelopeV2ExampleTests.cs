@@ -1,9 +1,26 @@
 namespace Sealpost.Crypto.Tests;
 
 /// <summary>The worked example of envelope v2 in docs/devices.md, kept as a fixed-ikm vector so the doc and the code cannot drift apart.</summary>
-public class EnvelopeV2ExampleTests
+public sealed class EnvelopeV2ExampleTests() : EnvelopeV2Example("envelope-v2-example.json");
+
+/// <summary>The worked example of a sent copy (content type 2, to the sender's own other device) in docs/devices.md.</summary>
+public sealed class SentCopyExampleTests() : EnvelopeV2Example("sent-copy-example.json")
 {
-    private static readonly ExampleVector Example = new("envelope-v2-example.json", "devices.md");
+    [Fact]
+    public void The_copy_keeps_the_original_messages_id_and_time()
+    {
+        var original = new ExampleVector("envelope-v2-example.json", "devices.md");
+
+        Assert.Equal((original.Text("message_id"), original.Text("sent_at_ms")), (Example.Text("message_id"), Example.Text("sent_at_ms")));
+        Assert.Equal(original.Hex("body"), Example.Hex("body"));
+        Assert.Equal(ContentType.SentCopy, Content.Type);
+    }
+}
+
+/// <summary>An envelope v2 worked example: sealed with its fixed ikmE it gives its envelope, which opens to its content.</summary>
+public abstract class EnvelopeV2Example(string vector)
+{
+    private protected ExampleVector Example { get; } = new(vector, "devices.md");
 
 
     public static TheoryData<string> DocumentedValues =>
@@ -12,9 +29,10 @@ public class EnvelopeV2ExampleTests
         "envelope", "envelope_base64", "message_id", "sent_at", "sent_at_ms",
     ];
 
-    private static SealedContent Content => new(
+    protected SealedContent Content => new(
         (ContentType)Example.Number("content_type"), Guid.Parse(Example.Text("message_id")),
-        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(Example.Text("sent_at_ms"), System.Globalization.CultureInfo.InvariantCulture)), null, Example.Hex("body"));
+        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(Example.Text("sent_at_ms"), System.Globalization.CultureInfo.InvariantCulture)),
+        Example.TextOrNull("original_recipient"), Example.Hex("body"));
 
     [Fact]
     public void Sealing_with_the_example_keys_and_ikmE_gives_the_example_envelope()
@@ -40,7 +58,7 @@ public class EnvelopeV2ExampleTests
             Example.Text("recipient_username"), Example.Number("recipient_device_id"), Example.Number("recipient_key_id"), Example.Hex("skR"),
             Example.Text("sender_username"), Example.Number("sender_device_id"), Example.Hex("pkS"));
 
-        Assert.Equal((Content.Type, Content.MessageId, Content.SentAt, (string?)null), (opened.Type, opened.MessageId, opened.SentAt, opened.OriginalRecipient));
+        Assert.Equal((Content.Type, Content.MessageId, Content.SentAt, Content.OriginalRecipient), (opened.Type, opened.MessageId, opened.SentAt, opened.OriginalRecipient));
         Assert.Equal(Example.Hex("body"), opened.Body);
     }
 

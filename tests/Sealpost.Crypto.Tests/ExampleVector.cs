@@ -12,6 +12,8 @@ internal sealed class ExampleVector(string vector, string doc)
     public string Text(string name) =>
         _values.GetProperty(name).ValueKind == JsonValueKind.Number ? _values.GetProperty(name).GetRawText() : _values.GetProperty(name).GetString()!;
 
+    public string? TextOrNull(string name) => _values.TryGetProperty(name, out _) ? Text(name) : null;
+
     public byte[] Hex(string name) => Convert.FromHexString(Text(name));
 
     public uint Number(string name) => _values.GetProperty(name).GetUInt32();
