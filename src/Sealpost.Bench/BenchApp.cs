@@ -86,7 +86,7 @@ public static class BenchApp
         load.AddTo(command);
         command.SetAction((r, ct) => RunScenarioAsync(r, args, 16, ct, c =>
         {
-            if (r.GetValue(load.Size) is < 0 or > Sealpost.Crypto.Envelope.MaxPlaintextSize) throw new BenchException($"--size is 0 to {Sealpost.Crypto.Envelope.MaxPlaintextSize} bytes.");
+            if (r.GetValue(load.Size) is < 0 or > Sealpost.Crypto.EnvelopeV2.MaxBodySize) throw new BenchException($"--size is 0 to {Sealpost.Crypto.EnvelopeV2.MaxBodySize} bytes.");
             load.Validate(r);
             return new Relay(c, new RelayOptions(Math.Max(0, r.GetValue(firstUser)), r.GetValue(load.Pairs), Seconds(r.GetValue(load.Duration)), Seconds(r.GetValue(load.Warmup)),
                 r.GetValue(load.Rate), r.GetValue(load.InFlight), r.GetValue(load.Size), r.GetValue(encryptEach), Math.Max(1, r.GetValue(envelopes)), Seconds(r.GetValue(load.Grace)))).RunAsync(ct);

@@ -42,7 +42,10 @@ internal sealed record MessagePayload
     public IReadOnlyList<string>? DeliveredClientIds { get; }
 
     /// <summary>The most file bytes one message carries when the name takes <paramref name="nameBytes"/> bytes.</summary>
-    public static int MaxFileSize(int nameBytes) => Envelope.MaxPlaintextSize - 4 - nameBytes;
+    public static int MaxFileSize(int nameBytes) => MaxPayloadSize - 4 - nameBytes;
+
+    /// <summary>What one message carries, at most: an envelope v2's body (a little less than v1's plaintext, which it replaced).</summary>
+    public const int MaxPayloadSize = EnvelopeV2.MaxBodySize;
 
     public static MessagePayload ForText(string text) => new(text ?? throw new ArgumentNullException(nameof(text)), null, null);
 
@@ -82,8 +85,8 @@ internal sealed record MessagePayload
         if (Text is not null)
         {
             var text = Encoding.UTF8.GetBytes(Text);
-            if (text.Length > Envelope.MaxPlaintextSize)
-                throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.MessageTooLarge, $"The message is {text.Length} bytes; a message carries at most {Envelope.MaxPlaintextSize} bytes of UTF-8.");
+            if (text.Length > MaxPayloadSize)
+                throw new SealpostException(ErrorKind.Invalid, ClientErrorCodes.MessageTooLarge, $"The message is {text.Length} bytes; a message carries at most {MaxPayloadSize} bytes of UTF-8.");
             return text;
         }
         var name = Encoding.UTF8.GetBytes(FileName!);
