@@ -122,7 +122,7 @@ public sealed class ClusterHosts
             {
                 await using var source = Npgsql.NpgsqlDataSource.Create(connection);
                 await using var cmd = source.CreateCommand(
-                    "SELECT count(*), string_agg(CASE WHEN sender = $2 AND client_id = $3 THEN id::text || ' sent ' || sent_at::text END, ',') FROM messages WHERE recipient = $1");
+                    "SELECT count(*), string_agg(CASE WHEN sender = $2 AND client_id::text = $3 THEN id::text || ' sent ' || sent_at::text END, ',') FROM messages WHERE recipient = $1");
                 cmd.Parameters.Add(new() { Value = recipient });
                 cmd.Parameters.Add(new() { Value = sender });
                 cmd.Parameters.Add(new() { Value = clientId });

@@ -169,10 +169,12 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public Task<long> InstancesAsync() => SubscribersAsync(AllName);
 
-    // PUBSUB SHARDNUMSUB on the node that holds the channel's slot (the channel hashes as a key of the same name would).
+    // PUBSUB SHARDNUMSUB on the node that holds the channel's slot (the channel hashes as a key of the same name would):
+    // the name passed as a key routes it there, and the multiplexer follows the slot when it moves. (GetServer(key) threw
+    // "the specified endpoint is not defined" after a failover, for good: a socket waiting to ask stayed stuck.)
     private async Task<long> SubscribersAsync(string channel)
     {
-        var reply = await WatchedAsync(_redis.GetServer(channel).ExecuteAsync("PUBSUB", "SHARDNUMSUB", channel)).ConfigureAwait(false);
+        var reply = await WatchedAsync(_redis.GetDatabase().ExecuteAsync("PUBSUB", ["SHARDNUMSUB", (RedisKey)channel])).ConfigureAwait(false);
         return ((RedisResult[])reply!) is [_, var count] ? (long)count : 0;
     }
 

@@ -15,6 +15,7 @@ internal sealed partial class DeviceSession
     private static readonly TimeSpan SlowStart = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan StuckWindowCheck = TimeSpan.FromSeconds(10);
     private const int PatientRoundsBeforeWarning = 5;
+    private const int AsksBeforeGivingUp = 10;
     private readonly IFrameSink _sink;
     private readonly IMailboxStore _store;
     private readonly Origins _origins;
@@ -234,6 +235,7 @@ internal sealed partial class DeviceSession
     // they held was never accepted).
     private async Task RefuseAgainWhilePatientAsync()
     {
+        var failedAsks = 0;
         for (var round = 1; ; round++)
         {
             try
@@ -253,8 +255,16 @@ internal sealed partial class DeviceSession
             }
             catch (Exception e)
             {
-                // The bus is away (the origin cannot be asked): the next round asks again.
+                // The bus is away (the origin cannot be asked): the next round asks again, for a while. A socket must not
+                // wait on a bus that stays broken: then it reads what was stored without that answer (a refused message
+                // its origin stores later still comes, from the mailbox, if later than its turn).
                 LogAskFailed(_logger, e, Address);
+                if (++failedAsks >= AsksBeforeGivingUp)
+                {
+                    LogGaveUpAsking(_logger, Address, failedAsks);
+                    lock (_gate) foreach (var origin in _state.Overdue(long.MaxValue).Select(g => g.Key)) _state.GiveUpOn(origin);
+                    failedAsks = 0;
+                }
             }
             Kick();
             lock (_gate)
@@ -332,6 +342,9 @@ internal sealed partial class DeviceSession
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: instance {Origin} stopped running; what it held was never accepted, so it is not waited for")]
     private static partial void LogGaveUp(ILogger logger, string username, Guid origin);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: the origins of refused messages could not be asked {Asks} times in a row; reading the mailbox without their answer")]
+    private static partial void LogGaveUpAsking(ILogger logger, string username, int asks);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket of {Username}: could not ask the origins of refused messages what became of them; asking again")]
     private static partial void LogAskFailed(ILogger logger, Exception e, string username);
