@@ -6,6 +6,17 @@ namespace Sealpost.Web.Tests;
 /// <summary>The <c>sealpost</c> command as a process, with a home folder of its own and secrets from the environment.</summary>
 public sealed class CliProcess(Uri server) : IDisposable
 {
+    /// <summary>A page account (alice, registered) and a CLI account (carol, registered) on <paramref name="stack"/>: the start of every page-and-CLI test.</summary>
+    public static async Task<(Person Page, CliProcess Cli, string CliUser)> WithPageAsync(WebStack stack)
+    {
+        var alice = await Person.OpenAsync(stack, "alice");
+        var cli = new CliProcess(stack.BaseUrl);
+        var carol = TestEnvironment.UniqueUsername("carol");
+        await cli.RunAsync("register", carol);
+        await alice.RegisterAsync();
+        return (alice, cli, carol);
+    }
+
     public const string Password = "correct horse battery";
 
     private readonly string _home = Path.Combine(TestEnvironment.WorkDir, "cli-" + Guid.NewGuid().ToString("N")[..8]);

@@ -63,11 +63,9 @@ public sealed class TrustModelTests(WebStack stack)
     [Fact]
     public async Task A_page_account_and_a_cli_account_exchange_envelopes_v2_both_ways_and_a_certified_rotation_is_not_a_key_change()
     {
-        await using var alice = await Person.OpenAsync(stack, "alice");
-        using var carolCli = new CliProcess(stack.BaseUrl);
-        var carol = TestEnvironment.UniqueUsername("carol");
-        await carolCli.RunAsync("register", carol);
-        await alice.RegisterAsync();
+        var (alice, carolCli, carol) = await CliProcess.WithPageAsync(stack);
+        await using var page = alice;
+        using var cli = carolCli;
 
         // Page → CLI: one envelope v2 per device of carol's, in one send frame; the CLI verifies the page's certificate.
         await alice.StartConversationAsync(carol);
@@ -111,11 +109,9 @@ public sealed class TrustModelTests(WebStack stack)
     [Fact]
     public async Task A_server_that_drops_the_identity_from_a_pinned_contacts_device_list_gets_an_error_shown_and_nothing_is_sent()
     {
-        await using var alice = await Person.OpenAsync(stack, "alice");
-        using var carolCli = new CliProcess(stack.BaseUrl);
-        var carol = TestEnvironment.UniqueUsername("carol");
-        await carolCli.RunAsync("register", carol);
-        await alice.RegisterAsync();
+        var (alice, carolCli, carol) = await CliProcess.WithPageAsync(stack);
+        await using var page = alice;
+        using var cli = carolCli;
         await alice.StartConversationAsync(carol);
         await Expect((await alice.SendAsync("Pinning your identity.")).Locator("[data-state]")).ToHaveAttributeAsync("data-state", "accepted");
         await carolCli.RunAsync("inbox", "--json", "--wait", "2");

@@ -134,11 +134,9 @@ public sealed class WebClientTests(WebStack stack)
     [Fact]
     public async Task A_browser_and_the_cli_exchange_messages_and_files()
     {
-        await using var alice = await Person.OpenAsync(stack, "alice");
-        using var carolCli = new CliProcess(stack.BaseUrl);
-        var carol = TestEnvironment.UniqueUsername("carol");
-        await carolCli.RunAsync("register", carol);
-        await alice.RegisterAsync();
+        var (alice, carolCli, carol) = await CliProcess.WithPageAsync(stack);
+        await using var page = alice;
+        using var cli = carolCli;
 
         // Browser → CLI: sealed by the page's WebCrypto code, opened and verified by Sealpost.Crypto.
         await alice.StartConversationAsync(carol);
