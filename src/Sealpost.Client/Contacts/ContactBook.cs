@@ -31,7 +31,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         if (list?.IdentityKey is null)
         {
             // Never back to a contact without an identity: that is a downgrade, not a change the user could accept.
-            if (Get(account.Username) is { IdentityKey: not null } pinned) return StatusOf(pinned, ContactState.Changed) with { IdentityMissing = true };
+            if (Get(account.Username) is { IdentityKey: not null } pinned) return MissingIdentity(pinned);
             return await ObserveAsync(account, ct).ConfigureAwait(false);
         }
         var first = Get(account.Username) is null;
@@ -109,7 +109,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
     // so that is what the user compared); a certified device key of it becomes the trusted key.
     private async Task<ContactStatus> TrustIdentityAsync(string name, Contact? before, PublicAccount account, DeviceList? devices, CancellationToken ct)
     {
-        if (devices?.IdentityKey is not { } shown) throw IdentityMissing(StatusOf(before!, ContactState.Changed) with { IdentityMissing = true });
+        if (devices?.IdentityKey is not { } shown) throw IdentityMissing(MissingIdentity(before!));
         if (before is not null && shown != (before.PendingIdentityKey ?? before.IdentityKey))
         {
             await UpdateAsync(name, c => c.PendingIdentityKey = shown, ct).ConfigureAwait(false);
@@ -225,7 +225,7 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         if (list.IdentityKey is null && ownIdentity is null)
         {
             // Never a fallback to envelope v1 for a contact whose identity is pinned: the server may have stripped it.
-            if (Get(name) is { IdentityKey: not null } pinned) throw IdentityMissing(StatusOf(pinned, ContactState.Changed) with { IdentityMissing = true });
+            if (Get(name) is { IdentityKey: not null } pinned) throw IdentityMissing(MissingIdentity(pinned));
             return null;
         }
         var identity = ownIdentity ?? await PinIdentityAsync(list, ct).ConfigureAwait(false);
@@ -386,6 +386,9 @@ internal sealed class ContactBook(ProfileFolder folder, IKeyDirectory directory,
         : new(status, ClientErrorCodes.KeyChanged,
             $"The key of {status.Username} has changed (pinned key id {status.TrustedKeyId}, fingerprint {status.TrustedFingerprint}; " +
             $"now key id {status.Pending?.KeyId}, fingerprint {status.Pending?.Fingerprint}).");
+
+    /// <summary>A contact whose identity is pinned, shown by the server without one.</summary>
+    private static ContactStatus MissingIdentity(Contact contact) => StatusOf(contact, ContactState.Changed) with { IdentityMissing = true };
 
     private static KeyChangedException IdentityMissing(ContactStatus status) => new(status, ClientErrorCodes.IdentityKeyMissing,
         $"The server shows no identity key (or no certified device) for {status.Username}, whose identity key is pinned here " +
